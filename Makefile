@@ -1,0 +1,35 @@
+# ModelFerry — the two commands that must work on a fresh machine are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: test demo up bench lint clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+## Whole test-suite (unit, emulator contract, devhost, end-to-end, infra checks).
+test: $(STAMP)
+	$(PY) -m pytest
+
+## The main job on the local cloud: trains, replicates by Event Grid, fails over by HTTP, prints a summary.
+demo: $(STAMP)
+	$(PY) -m demo
+
+## Leave the local cloud and the Functions host running (Ctrl-C stops both); drive it with curl.
+up: $(STAMP)
+	$(PY) -m demo --up
+
+## Benchmarks: devhost throughput and replay, copy latency and request counts vs the official SDK.
+bench: $(STAMP)
+	$(PY) -m bench
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .local

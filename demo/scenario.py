@@ -1,0 +1,182 @@
+"""The main job, told as a user would live it: train, replicate on the training event, fail over by HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import requests
+
+from demo.stack import API_VERSION, REGIONS, LocalStack
+
+SOURCE = REGIONS[0]["alias"]
+TARGETS = [r["alias"] for r in REGIONS[1:]]
+TERMINAL = {"Completed", "Failed", "Terminated", "Canceled"}
+TOPIC = "/subscriptions/demo/resourceGroups/rg-modelferry-demo/providers/Microsoft.EventGrid/topics/model-events"
+
+
+@dataclass
+class Run:
+    """One copy orchestration the demo follows."""
+
+    model_id: str
+    trigger: str
+    status_url: str = ""
+    status: dict | None = None
+    last_line: str = ""
+
+
+def say(text: str) -> None:
+    print(f"{datetime.now(UTC):%H:%M:%S} {text}", flush=True)
+
+
+def train_model(stack: LocalStack, model_id: str) -> None:
+    """Builds a template model in the source region through the real REST API (training data is not fetched)."""
+    base = f"{stack.endpoint(SOURCE)}/documentintelligence"
+    headers = {"Ocp-Apim-Subscription-Key": stack.key(SOURCE)}
+    body = {
+        "modelId": model_id,
+        "description": f"{model_id} (trained by the ModelFerry demo)",
+        "buildMode": "template",
+        "azureBlobSource": {"containerUrl": f"https://contosodocs.blob.core.windows.net/{model_id}"},
+    }
+    resp = requests.post(f"{base}/documentModels:build", params={"api-version": API_VERSION},
+                         json=body, headers=headers, timeout=10)
+    resp.raise_for_status()
+    operation = resp.headers["Operation-Location"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        op = requests.get(operation, headers=headers, timeout=10).json()
+        if op["status"] == "succeeded":
+            return
+        if op["status"] in ("failed", "canceled"):
+            raise RuntimeError(f"training {model_id} failed: {op.get('error')}")
+        time.sleep(0.25)
+    raise TimeoutError(f"training {model_id} did not finish")
+
+
+def publish_model_trained(stack: LocalStack, model_id: str) -> str:
+    """What the training pipeline does: a `ModelTrained` event (Event Grid schema) to the custom topic."""
+    event_id = str(uuid.uuid4())
+    event = [{
+        "id": event_id,
+        "eventType": "ModelTrained",
+        "subject": f"models/{model_id}",
+        "eventTime": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "dataVersion": "1.0",
+        "topic": TOPIC,
+        "data": {"modelId": model_id, "source": SOURCE},
+    }]
+    resp = requests.post(f"{stack.host_url}/runtime/webhooks/eventgrid",
+                         params={"functionName": "on_model_trained"},
+                         headers={"aeg-event-type": "Notification"}, json=event, timeout=30)
+    resp.raise_for_status()
+    return event_id
+
+
+def find_instance(stack: LocalStack, model_id: str, timeout: float = 20) -> str:
+    """The Event Grid trigger answers the topic, not us: find its orchestration through the Durable HTTP API."""
+    url = f"{stack.host_url}/runtime/webhooks/durabletask/instances"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for inst in requests.get(url, params={"showInput": "true"}, timeout=10).json():
+            value = inst.get("input")
+            value = json.loads(value) if isinstance(value, str) else value
+            if inst.get("name") == "copy_model" and isinstance(value, dict) and value.get("modelId") == model_id:
+                return f"{url}/{inst['instanceId']}"
+        time.sleep(0.2)
+    raise TimeoutError(f"no copy_model orchestration appeared for {model_id}")
+
+
+def start_failover_copy(stack: LocalStack, model_id: str) -> str:
+    resp = requests.post(f"{stack.host_url}/api/copies", json={"modelId": model_id}, timeout=30)
+    if resp.status_code != 202:
+        raise RuntimeError(f"POST /api/copies answered {resp.status_code}: {resp.text}")
+    return resp.json()["statusQueryGetUri"]
+
+
+def progress_line(run: Run) -> str:
+    status = run.status or {}
+    custom = status.get("customStatus") or {}
+    targets = custom.get("targets", {}) if isinstance(custom, dict) else {}
+    parts = []
+    for alias in sorted(targets):
+        t = targets[alias]
+        stage = t.get("stage", "?")
+        extra = f" x{t['attempts']}" if t.get("attempts", 1) > 1 else ""
+        parts.append(f"{alias}={stage}{extra}")
+    return f"{run.model_id:<14} [{run.trigger:<10}] {status.get('runtimeStatus', '?'):<9} " + " ".join(parts)
+
+
+def follow(runs: list[Run], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in runs:
+            run.status = requests.get(run.status_url, timeout=10).json()
+            line = progress_line(run)
+            if line != run.last_line:
+                say(line)
+                run.last_line = line
+        if all(r.status and r.status.get("runtimeStatus") in TERMINAL for r in runs):
+            return
+        time.sleep(0.3)
+    raise TimeoutError("the copies did not finish in time")
+
+
+def verify_on_targets(stack: LocalStack, run: Run) -> list[tuple[str, str, str, str]]:
+    """Reads each target model back from the target region itself: the copy is only done if it is there."""
+    rows = []
+    output = (run.status or {}).get("output") or {}
+    for alias in TARGETS:
+        result = output.get("targets", {}).get(alias, {})
+        model = result.get("targetModelId") or "-"
+        found = "missing"
+        if model != "-":
+            resp = requests.get(
+                f"{stack.endpoint(alias)}/documentintelligence/documentModels/{model}",
+                params={"api-version": API_VERSION},
+                headers={"Ocp-Apim-Subscription-Key": stack.key(alias)}, timeout=10)
+            found = "present" if resp.status_code == 200 else f"HTTP {resp.status_code}"
+        rows.append((alias, result.get("status", "?"), model, found))
+    return rows
+
+
+def duration(status: dict) -> float:
+    start = datetime.fromisoformat(status["createdTime"].replace("Z", "+00:00"))
+    end = datetime.fromisoformat(status["lastUpdatedTime"].replace("Z", "+00:00"))
+    return (end - start).total_seconds()
+
+
+def run_main_job(stack: LocalStack) -> bool:
+    trained, failover = "invoices-2026", "receipts-2026"
+    say(f"training '{trained}' and '{failover}' in {SOURCE} ...")
+    train_model(stack, trained)
+    train_model(stack, failover)
+
+    say(f"training pipeline publishes ModelTrained for '{trained}' (Event Grid) ...")
+    publish_model_trained(stack, trained)
+    runs = [Run(trained, "event-grid", status_url=find_instance(stack, trained))]
+
+    say(f"operator triggers a failover copy of '{failover}': POST /api/copies ...")
+    runs.append(Run(failover, "http", status_url=start_failover_copy(stack, failover)))
+
+    follow(runs)
+
+    ok = True
+    print("\nSummary")
+    print(f"  {'model':<14} {'trigger':<10} {'target':<11} {'status':<10} {'target model id':<16} "
+          f"{'on target':<9} {'duration':>8}")
+    for run in runs:
+        rows = verify_on_targets(stack, run)
+        for alias, status, model, found in rows:
+            ok &= status == "succeeded" and found == "present"
+            print(f"  {run.model_id:<14} {run.trigger:<10} {alias:<11} {status:<10} {model:<16} {found:<9} "
+                  f"{duration(run.status):>7.1f}s")
+        overall = (run.status or {}).get("output", {}) or {}
+        if overall.get("status") != "succeeded":
+            ok = False
+            print(f"  -> {run.model_id}: {json.dumps(overall.get('targets', overall))}")
+    return ok

@@ -1,0 +1,471 @@
+"""The only reader of ModelFerry's app settings (environment variables / `local.settings.json`).
+
+Everything the product needs to know about its resources and its tuning comes from here, validated once per
+process, so a misconfiguration fails at the first call with a message that names the setting and says what to
+do, instead of surfacing later as a confusing service error. Settings hold secret NAMES only (Key Vault secret
+names), never keys, so a `Settings` object is safe to log or to serialise (`to_dict()`).
+
+Other parts use:
+- `SETTINGS`: the registry (name → `Setting`); the README and the infra tests are generated/checked from it.
+- `load(environ=os.environ) -> Settings`: parse + validate (cached per distinct configuration;
+  `load.cache_clear()` forgets the cache, for tests).
+- `Settings.resource(alias) -> Resource`, `Settings.aliases`, `Settings.copy_degrade(source, target)`.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+log = logging.getLogger("ferry.settings")
+
+API_VERSIONS: tuple[str, ...] = ("v2.0", "v2.1", "2022-08-31", "2023-07-31", "2024-11-30")
+"""The API versions a resource may be called with; v2.x is the "v2" generation, the rest "v3" (v3.0–v4.0)."""
+
+V2_API_VERSIONS = frozenset({"v2.0", "v2.1"})
+
+RESOURCE_ID_PATTERN = re.compile(
+    r"^/subscriptions/[^/]*/resourceGroups/[^/]*/providers/Microsoft.CognitiveServices/accounts/[^/]*$"
+)
+REGION_PATTERN = re.compile(r"^[a-z0-9]{1,24}$")
+ALIAS_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+SECRET_NAME_PATTERN = re.compile(r"^[0-9A-Za-z-]{1,127}$")
+LOOPBACK_HOSTS = frozenset({"localhost"})
+RESOURCE_FIELDS = ("endpoint", "region", "resourceId", "apiVersion", "keySecretName", "cmk")
+REQUIRED_RESOURCE_FIELDS = ("endpoint", "region", "resourceId", "apiVersion")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One app setting: its name, whether it must be set, its default (as the string an env var would hold)."""
+
+    name: str
+    required: bool
+    default: str | None
+    description: str
+    local_only: bool = False
+
+
+def _registry(*settings: Setting) -> dict[str, Setting]:
+    return {s.name: s for s in settings}
+
+
+SETTINGS: dict[str, Setting] = _registry(
+    Setting(
+        "FERRY_RESOURCES",
+        True,
+        None,
+        "JSON object: alias → {\"endpoint\", \"region\", \"resourceId\", \"apiVersion\", \"keySecretName\"?, "
+        "\"cmk\"?}. endpoint is the resource's https endpoint (http only for loopback hosts); region the "
+        "lower-case Azure region (e.g. westus2); resourceId the ARM id /subscriptions/…/resourceGroups/…/"
+        "providers/Microsoft.CognitiveServices/accounts/…; apiVersion one of v2.0, v2.1, 2022-08-31, "
+        "2023-07-31, 2024-11-30; keySecretName the Key Vault secret holding the resource's key (omit it to "
+        "call the resource with the Function App's managed identity); cmk true when the resource is "
+        "encrypted with a customer-managed key.",
+    ),
+    Setting("FERRY_SOURCE", False, None, "Default source alias (a key of FERRY_RESOURCES) when a request or "
+            "event names none."),
+    Setting("FERRY_TARGETS", False, None, "Comma-separated default target aliases (keys of FERRY_RESOURCES, "
+            "not the source) when a request or event names none."),
+    Setting("FERRY_KEY_VAULT_URI", False, None, "URI of the Key Vault holding the resources' keys "
+            "(https://<vault>.vault.azure.net/). Required when any resource has keySecretName."),
+    Setting("FERRY_KEY_VAULT_CA_BUNDLE", False, None, "Local development only: path of a PEM CA bundle to "
+            "trust for a loopback Key Vault stand-in. Leave unset in Azure.", local_only=True),
+    Setting("FERRY_COPY_DEADLINE_SECONDS", False, "3600", "Overall deadline of one copy to one target, from "
+            "the first authorization to the verified model, in seconds (30–86400). A copy still running at "
+            "the deadline is reported as timed out and its unfinished target model is deleted. Default "
+            "3600 s: real copies take seconds to minutes, composed copies have been seen to hang for hours."),
+    Setting("FERRY_POLL_INITIAL_SECONDS", False, "1", "Delay before the first poll of a started copy, in "
+            "seconds (0.1–60). Default 1 s, as the Copy API guide recommends (\"query the operation once "
+            "every second\"): most copies finish within a few seconds, so noticing the completion quickly "
+            "matters more than the extra request."),
+    Setting("FERRY_POLL_BACKOFF_FACTOR", False, "1.2", "Each further poll delay is the previous one times "
+            "this factor (1.0–4.0), capped at FERRY_POLL_MAX_SECONDS; a Retry-After from the service wins. "
+            "Default 1.2 keeps the delay under 2 s for the first ~5 s of a copy (completion noticed within "
+            "about a second for typical copies) and reaches the cap after about a minute."),
+    Setting("FERRY_POLL_MAX_SECONDS", False, "15", "Upper bound of the delay between two polls, in seconds "
+            "(1–600, at least FERRY_POLL_INITIAL_SECONDS). Default 15 s: a 30-minute copy costs about 130 "
+            "polls, well inside the service's Get-operation rate limit."),
+    Setting("FERRY_MAX_PARALLEL_TARGETS", False, "4", "How many targets one model is copied to at the same "
+            "time (1–64). Every copy POST goes to the source resource, whose model-management limit is 5 "
+            "requests per second on S0 (1 on F0), so the default 4 stays under it."),
+    Setting("FERRY_ALLOW_CMK_DEGRADE", False, "false", "true/false. Whether a copy from a CMK-encrypted "
+            "resource (cmk: true) to one that is not may be sent with x-ms-forms-copy-degrade: true, i.e. "
+            "stored under a weaker data-protection scheme. Default false: such copies fail with "
+            "DataProtectionTransformServiceError until you opt in."),
+    Setting("FERRY_MAX_AUTHORIZATION_ATTEMPTS", False, "3", "How many copy authorizations one copy to one "
+            "target may use (1–10): an expired or already-used authorization is replaced by a fresh one and "
+            "the copy re-issued, at most this many times in all. Default 3."),
+    Setting("FERRY_KEY_CACHE_SECONDS", False, "300", "How long a resource key read from Key Vault is reused "
+            "before it is read again, in seconds (0–86400; 0 = read every time). A 401 from the service "
+            "forces one early re-read (key rotation). Default 300 s."),
+)
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+
+class SettingsError(ValueError):
+    """The app settings are invalid. `problems` lists (setting name, message) pairs; `setting` is the first."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = list(problems)
+        self.setting = problems[0][0] if problems else None
+        lines = [f"{name}: {message}" for name, message in self.problems]
+        super().__init__("Invalid ModelFerry app settings:\n  " + "\n  ".join(lines))
+
+
+class UnknownResourceError(KeyError):
+    """An alias that is not a key of FERRY_RESOURCES."""
+
+    def __init__(self, alias: str, known: tuple[str, ...]):
+        self.alias = alias
+        self.known = known
+        super().__init__(alias)
+
+    def __str__(self) -> str:
+        return (f"unknown resource alias {self.alias!r}: FERRY_RESOURCES defines {', '.join(self.known) or 'none'}"
+                "; name one of those or add it to FERRY_RESOURCES")
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One Document Intelligence / Form Recognizer resource, as configured in FERRY_RESOURCES."""
+
+    alias: str
+    endpoint: str  # scheme://host[:port], no trailing slash, no path
+    region: str
+    resource_id: str
+    api_version: str
+    key_secret_name: str | None = None
+    cmk: bool = False
+
+    @property
+    def generation(self) -> str:
+        """"v2" (v2.0/v2.1: /formrecognizer/v2.x, service-assigned GUID ids) or "v3" (2022-08-31 and later)."""
+        return "v2" if self.api_version in V2_API_VERSIONS else "v3"
+
+    @property
+    def uses_managed_identity(self) -> bool:
+        return self.key_secret_name is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The FERRY_RESOURCES entry shape (camelCase), without the alias."""
+        out: dict[str, Any] = {"endpoint": self.endpoint, "region": self.region, "resourceId": self.resource_id,
+                               "apiVersion": self.api_version, "cmk": self.cmk}
+        if self.key_secret_name is not None:
+            out["keySecretName"] = self.key_secret_name
+        return out
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated, immutable settings. Holds no secrets (only Key Vault secret names)."""
+
+    resources: tuple[Resource, ...]
+    source: str | None = None
+    targets: tuple[str, ...] = ()
+    key_vault_uri: str | None = None
+    key_vault_ca_bundle: str | None = None
+    copy_deadline_seconds: float = 3600.0
+    poll_initial_seconds: float = 1.0
+    poll_backoff_factor: float = 1.2
+    poll_max_seconds: float = 15.0
+    max_parallel_targets: int = 4
+    allow_cmk_degrade: bool = False
+    max_authorization_attempts: int = 3
+    key_cache_seconds: float = 300.0
+    _by_alias: dict[str, Resource] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_alias", {r.alias: r for r in self.resources})
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        return tuple(r.alias for r in self.resources)
+
+    def has(self, alias: str) -> bool:
+        return alias in self._by_alias
+
+    def resource(self, alias: str) -> Resource:
+        """The resource for `alias`; raises UnknownResourceError (a KeyError) naming the known aliases."""
+        try:
+            return self._by_alias[alias]
+        except (KeyError, TypeError):
+            raise UnknownResourceError(str(alias), self.aliases) from None
+
+    def copy_degrade(self, source: str, target: str) -> bool:
+        """Whether a copy source → target should carry x-ms-forms-copy-degrade: true.
+
+        Only a CMK → non-CMK copy needs it, and only when FERRY_ALLOW_CMK_DEGRADE allows it; otherwise the
+        service refuses the copy with DataProtectionTransformServiceError (→ FerryError kind
+        "degrade_required"), which is the safe outcome.
+        """
+        return self.allow_cmk_degrade and self.resource(source).cmk and not self.resource(target).cmk
+
+    def poll_delay(self, poll_number: int) -> float:
+        """Delay before poll number `poll_number` (1-based) of the default schedule, without Retry-After.
+
+        min(initial × factor^(n-1), max). The orchestration may add Retry-After on top; this is the baseline.
+        """
+        n = max(1, int(poll_number))
+        try:
+            delay = self.poll_initial_seconds * self.poll_backoff_factor ** (n - 1)
+        except OverflowError:
+            delay = self.poll_max_seconds
+        return min(delay, self.poll_max_seconds)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able view (no secrets: settings never hold any)."""
+        return {
+            "resources": {r.alias: r.to_dict() for r in self.resources},
+            "source": self.source,
+            "targets": list(self.targets),
+            "keyVaultUri": self.key_vault_uri,
+            "keyVaultCaBundle": self.key_vault_ca_bundle,
+            "copyDeadlineSeconds": self.copy_deadline_seconds,
+            "pollInitialSeconds": self.poll_initial_seconds,
+            "pollBackoffFactor": self.poll_backoff_factor,
+            "pollMaxSeconds": self.poll_max_seconds,
+            "maxParallelTargets": self.max_parallel_targets,
+            "allowCmkDegrade": self.allow_cmk_degrade,
+            "maxAuthorizationAttempts": self.max_authorization_attempts,
+            "keyCacheSeconds": self.key_cache_seconds,
+        }
+
+
+# --------------------------------------------------------------------------------------------------------------
+# parsing
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for localhost / 127.0.0.0/8 / ::1: the only hosts an http:// endpoint may point at."""
+    if not host:
+        return False
+    if host.lower() in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_endpoint(value: Any) -> tuple[str | None, str | None]:
+    """Normalise an endpoint to scheme://host[:port]; returns (endpoint, problem)."""
+    if not isinstance(value, str) or not value.strip():
+        return None, "endpoint must be a non-empty string such as https://<name>.cognitiveservices.azure.com/"
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError as exc:
+        return None, f"endpoint {value!r} is not a valid URL ({exc})"
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return None, (f"endpoint {value!r} must be an absolute https URL such as "
+                      "https://<name>.cognitiveservices.azure.com/")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        return None, (f"endpoint {value!r} uses http; use https (http is only accepted for loopback hosts "
+                      "such as the local cloud on 127.0.0.1)")
+    if parts.username or parts.password:
+        return None, f"endpoint for host {parts.hostname!r} must not contain credentials"
+    if parts.query or parts.fragment:
+        return None, f"endpoint {value!r} must not contain a query or fragment"
+    if parts.path not in ("", "/"):
+        return None, (f"endpoint {value!r} must not contain a path ({parts.path!r}): give only the resource's "
+                      "base URL; ModelFerry adds /formrecognizer or /documentintelligence itself")
+    host = parts.hostname
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{'' if port is None else f':{port}'}", None
+
+
+def _parse_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE:
+        return True
+    if isinstance(value, str) and value.strip().lower() in _FALSE:
+        return False
+    return None
+
+
+def _parse_resources(raw: str | None, problems: list[tuple[str, str]]) -> tuple[Resource, ...]:
+    name = "FERRY_RESOURCES"
+    if raw is None or not raw.strip():
+        problems.append((name, "is not set; set it to a JSON object alias → {\"endpoint\", \"region\", "
+                               "\"resourceId\", \"apiVersion\", \"keySecretName\"?, \"cmk\"?}"))
+        return ()
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        problems.append((name, f"is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+                               "fix the JSON (double quotes, no trailing commas)"))
+        return ()
+    if not isinstance(data, dict) or not data:
+        problems.append((name, "must be a non-empty JSON object mapping each alias to its resource, "
+                               "e.g. {\"primary\": {\"endpoint\": …}}"))
+        return ()
+    resources = []
+    for alias, entry in data.items():
+        where = f"resource {alias!r}"
+        before = len(problems)
+        if not ALIAS_PATTERN.match(alias):
+            problems.append((name, f"alias {alias!r} is not valid: use 1–64 letters, digits, '-' or '_', "
+                                   "starting with a letter or digit"))
+            continue
+        if not isinstance(entry, dict):
+            problems.append((name, f"{where} must be a JSON object with endpoint, region, resourceId, apiVersion"))
+            continue
+        unknown = sorted(set(entry) - set(RESOURCE_FIELDS))
+        if unknown:
+            problems.append((name, f"{where} has unknown field(s) {', '.join(unknown)}; the allowed fields are "
+                                   f"{', '.join(RESOURCE_FIELDS)} (check the spelling)"))
+        missing = [f for f in REQUIRED_RESOURCE_FIELDS if f not in entry]
+        if missing:
+            problems.append((name, f"{where} is missing required field(s) {', '.join(missing)}"))
+            continue
+        endpoint, problem = _check_endpoint(entry["endpoint"])
+        if problem:
+            problems.append((name, f"{where}: {problem}"))
+        region = entry["region"]
+        if not isinstance(region, str) or not REGION_PATTERN.match(region):
+            problems.append((name, f"{where}: region {region!r} must be the Azure region name in lower case "
+                                   "letters and digits, 1–24 characters (e.g. westus2)"))
+        resource_id = entry["resourceId"]
+        if not isinstance(resource_id, str) or len(resource_id) > 1024 or not RESOURCE_ID_PATTERN.match(
+                resource_id):
+            problems.append((name, f"{where}: resourceId {resource_id!r} must be the ARM resource id "
+                                   "/subscriptions/<sub>/resourceGroups/<rg>/providers/"
+                                   "Microsoft.CognitiveServices/accounts/<name> (copy it from the resource's "
+                                   "Properties/JSON view in the portal)"))
+        api_version = entry["apiVersion"]
+        if api_version not in API_VERSIONS:
+            problems.append((name, f"{where}: apiVersion {api_version!r} is not supported; use one of "
+                                   f"{', '.join(API_VERSIONS)}"))
+        secret = entry.get("keySecretName")
+        if secret is not None and (not isinstance(secret, str) or not SECRET_NAME_PATTERN.match(secret)):
+            problems.append((name, f"{where}: keySecretName {secret!r} must be a Key Vault secret name "
+                                   "(1–127 letters, digits and '-'); omit it to use the managed identity"))
+        cmk = _parse_bool(entry.get("cmk", False))
+        if cmk is None:
+            problems.append((name, f"{where}: cmk {entry.get('cmk')!r} must be true or false"))
+        if len(problems) == before:
+            resources.append(Resource(alias=alias, endpoint=endpoint, region=region, resource_id=resource_id,
+                                      api_version=api_version, key_secret_name=secret, cmk=bool(cmk)))
+    return tuple(resources)
+
+
+def _number(env: Mapping[str, str], name: str, lo: float, hi: float, problems: list[tuple[str, str]],
+            *, integer: bool = False) -> float:
+    default = SETTINGS[name].default
+    assert default is not None
+    raw = env.get(name)
+    text = default if raw is None or not raw.strip() else raw.strip()
+    kind = "a whole number" if integer else "a number"
+    try:
+        value = int(text) if integer else float(text)
+    except ValueError:
+        problems.append((name, f"{text!r} is not {kind}; set {kind} between {lo:g} and {hi:g} "
+                               f"or unset it for the default {default}"))
+        return int(default) if integer else float(default)
+    if not (lo <= value <= hi):  # also rejects NaN
+        problems.append((name, f"{text} is out of range; set {kind} between {lo:g} and {hi:g} "
+                               f"or unset it for the default {default}"))
+        return int(default) if integer else float(default)
+    return value
+
+
+def parse(environ: Mapping[str, str]) -> Settings:
+    """Parse and validate settings from `environ` (no caching). Raises SettingsError listing every problem."""
+    problems: list[tuple[str, str]] = []
+    resources = _parse_resources(environ.get("FERRY_RESOURCES"), problems)
+    known = {r.alias for r in resources}
+    resources_ok = not any(name == "FERRY_RESOURCES" for name, _ in problems)
+
+    source = (environ.get("FERRY_SOURCE") or "").strip() or None
+    if source is not None and resources_ok and source not in known:
+        problems.append(("FERRY_SOURCE", f"unknown alias {source!r}; use one of the FERRY_RESOURCES aliases: "
+                                         f"{', '.join(sorted(known))}"))
+    targets_raw = environ.get("FERRY_TARGETS") or ""
+    targets = tuple(t.strip() for t in targets_raw.split(",") if t.strip())
+    if resources_ok:
+        unknown = [t for t in targets if t not in known]
+        if unknown:
+            problems.append(("FERRY_TARGETS", f"unknown alias(es) {', '.join(unknown)}; use FERRY_RESOURCES "
+                                              f"aliases ({', '.join(sorted(known))}), comma-separated"))
+    if len(set(targets)) != len(targets):
+        problems.append(("FERRY_TARGETS", f"{targets_raw!r} names a target twice; list each alias once"))
+    if source is not None and source in targets:
+        problems.append(("FERRY_TARGETS", f"contains the source alias {source!r} (FERRY_SOURCE); a model "
+                                          "cannot be replicated onto its own source, remove it"))
+
+    kv_uri = (environ.get("FERRY_KEY_VAULT_URI") or "").strip() or None
+    if kv_uri is not None:
+        parts = urlsplit(kv_uri)
+        if parts.scheme != "https" or not parts.hostname:
+            problems.append(("FERRY_KEY_VAULT_URI", f"{kv_uri!r} must be an https URL such as "
+                                                    "https://<vault>.vault.azure.net/"))
+        kv_uri = kv_uri.rstrip("/") + "/"
+    needing_key = sorted(r.alias for r in resources if r.key_secret_name)
+    if needing_key and kv_uri is None:
+        problems.append(("FERRY_KEY_VAULT_URI", f"is not set but resource(s) {', '.join(needing_key)} have "
+                                                "keySecretName; set it to the vault holding those secrets, or "
+                                                "remove keySecretName to use the managed identity"))
+    ca_bundle = (environ.get("FERRY_KEY_VAULT_CA_BUNDLE") or "").strip() or None
+    if ca_bundle is not None and not Path(ca_bundle).is_file():
+        problems.append(("FERRY_KEY_VAULT_CA_BUNDLE", f"file {ca_bundle!r} does not exist; point it at the "
+                                                      "local vault's PEM CA bundle or unset it (never set in "
+                                                      "Azure)"))
+
+    deadline = _number(environ, "FERRY_COPY_DEADLINE_SECONDS", 30, 86400, problems)
+    poll_initial = _number(environ, "FERRY_POLL_INITIAL_SECONDS", 0.1, 60, problems)
+    poll_factor = _number(environ, "FERRY_POLL_BACKOFF_FACTOR", 1.0, 4.0, problems)
+    poll_max = _number(environ, "FERRY_POLL_MAX_SECONDS", 1, 600, problems)
+    if poll_max < poll_initial:
+        problems.append(("FERRY_POLL_MAX_SECONDS", f"{poll_max:g} is smaller than FERRY_POLL_INITIAL_SECONDS "
+                                                   f"({poll_initial:g}); raise it or lower the initial delay"))
+    parallel = int(_number(environ, "FERRY_MAX_PARALLEL_TARGETS", 1, 64, problems, integer=True))
+    attempts = int(_number(environ, "FERRY_MAX_AUTHORIZATION_ATTEMPTS", 1, 10, problems, integer=True))
+    key_cache = _number(environ, "FERRY_KEY_CACHE_SECONDS", 0, 86400, problems)
+    degrade_raw = environ.get("FERRY_ALLOW_CMK_DEGRADE")
+    degrade = _parse_bool(degrade_raw if degrade_raw is not None and degrade_raw.strip() else "false")
+    if degrade is None:
+        problems.append(("FERRY_ALLOW_CMK_DEGRADE", f"{degrade_raw!r} is not a boolean; set true or false"))
+
+    if problems:
+        raise SettingsError(problems)
+    for name in sorted(k for k in environ if k.startswith("FERRY_") and k not in SETTINGS):
+        log.warning("ignoring unknown app setting %s (known: %s); check its spelling", name, ", ".join(SETTINGS))
+    return Settings(
+        resources=resources, source=source, targets=targets, key_vault_uri=kv_uri, key_vault_ca_bundle=ca_bundle,
+        copy_deadline_seconds=deadline, poll_initial_seconds=poll_initial, poll_backoff_factor=poll_factor,
+        poll_max_seconds=poll_max, max_parallel_targets=parallel, allow_cmk_degrade=bool(degrade),
+        max_authorization_attempts=attempts, key_cache_seconds=key_cache,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_cached(items: tuple[tuple[str, str], ...]) -> Settings:
+    return parse(dict(items))
+
+
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    """Validated settings from `environ` (default: os.environ), parsed once per distinct FERRY_* configuration.
+
+    The cache key is the FERRY_* variables themselves, so a process validates once and a test that changes
+    the environment gets fresh settings; `load.cache_clear()` empties the cache.
+    """
+    env = os.environ if environ is None else environ
+    items = tuple(sorted((k, v) for k, v in env.items() if k.startswith("FERRY_")))
+    return _parse_cached(items)
+
+
+load.cache_clear = _parse_cached.cache_clear  # type: ignore[attr-defined]

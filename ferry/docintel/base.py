@@ -1,0 +1,159 @@
+"""What both API generations' clients share: the result types and the client interface.
+
+Why a common interface: `ferry.steps` (and so the orchestration) must not care whether a resource speaks v2
+(`/formrecognizer/v2.x/custom/models`) or v3+ (`documentModels:authorizeCopy` / `:copyTo` / `operations`).
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from ferry import http as ferry_http
+from ferry.errors import FerryError
+from ferry.settings import Resource
+
+COPY_STATUSES = ("notStarted", "running", "succeeded", "failed")
+
+
+@dataclass(frozen=True, repr=False)
+class CopyAuthorization:
+    """A copy authorization issued by a target resource.
+
+    `raw` is the service's response body, byte for byte: it is sent back unmodified (any change makes the copy
+    fail with "missing or invalid authorization claims"). It contains the access token, so this object never
+    leaves `ferry.steps.authorize_and_start_copy`; its repr shows no token.
+    """
+
+    raw: bytes
+    payload: dict[str, Any]
+    target_model_id: str
+    expires_at: str | None
+
+    def __repr__(self) -> str:
+        return f"CopyAuthorization(target_model_id={self.target_model_id!r}, expires_at={self.expires_at!r})"
+
+
+@dataclass(frozen=True)
+class CopyStatus:
+    """One poll of a copy operation, mapped to notStarted | running | succeeded | failed."""
+
+    status: str
+    target_model_id: str | None = None
+    error: FerryError | None = None
+    retry_after: float | None = None
+    service_status: str | None = None  # the status word the service used (e.g. "canceled")
+    result: dict[str, Any] | None = field(default=None, repr=False)  # v3+: the copied model's details
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("succeeded", "failed")
+
+
+def iso_utc(epoch_seconds: float) -> str:
+    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def decode_v2_expiry(value: Any) -> str | None:
+    """expirationDateTimeTicks: Unix seconds in GA, .NET ticks in the v2.0 preview (copy-api.md §1.2)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    if value > 10**15:  # .NET ticks: 100 ns since 0001-01-01
+        return iso_utc((value - 621355968000000000) / 10**7)
+    return iso_utc(value)
+
+
+class DocIntelClient(ABC):
+    """A REST client for one resource at its configured API version. Immutable; cheap to create per call."""
+
+    generation = ""
+    id_pattern: re.Pattern[str]
+
+    def __init__(self, resource: Resource, auth: ferry_http.Authenticator, *,
+                 http: requests.Session | None = None, timeout: tuple[float, float] | None = None):
+        self.resource = resource
+        self.auth = auth
+        self._http = http
+        self._timeout = timeout
+
+    @property
+    def api_version(self) -> str:
+        return self.resource.api_version
+
+    def _call(self, method: str, url: str, *, operation: str, expected: tuple[int, ...] = (200,),
+              **kwargs: Any) -> requests.Response:
+        return ferry_http.call(method, url, auth=self.auth, operation=operation, api_version=self.api_version,
+                               resource=self.resource.alias, expected=expected, http=self._http,
+                               timeout=self._timeout, **kwargs)
+
+    def _json(self, response: requests.Response, operation: str) -> Any:
+        return ferry_http.response_json(response, operation=operation, api_version=self.api_version,
+                                        resource=self.resource.alias)
+
+    def _error(self, code: str, message: str, hint: str, operation: str, *, kind: str = "terminal",
+               status: int | None = None) -> FerryError:
+        return FerryError(kind=kind, code=code, message=message, hint=hint, status=status, operation=operation,
+                          api_version=self.api_version, resource=self.resource.alias)
+
+    def check_operation_url(self, url: str, pattern: re.Pattern[str]) -> str:
+        """Refuse to send this resource's credential anywhere but this resource's own copy-operation URLs."""
+        try:
+            parts, mine = urlsplit(url), urlsplit(self.resource.endpoint)
+            same_origin = (parts.scheme == mine.scheme and (parts.hostname or "") == (mine.hostname or "")
+                           and parts.port == mine.port)
+        except (ValueError, TypeError, AttributeError):
+            same_origin, parts = False, None
+        if not same_origin or parts is None or not pattern.match(parts.path):
+            raise self._error("InvalidOperationUrl",
+                              f"{str(url)[:200]!r} is not a copy operation URL of resource "
+                              f"{self.resource.alias!r} ({self.resource.endpoint})",
+                              "Pass the operationUrl returned by authorize_and_start_copy for this source.",
+                              "poll_copy")
+        return url
+
+    # -- interface ------------------------------------------------------------------------------------------
+    @abstractmethod
+    def get_model(self, model_id: str) -> dict[str, Any] | None:
+        """The model's details, or None if the resource has no model with this id."""
+
+    @abstractmethod
+    def delete_model(self, model_id: str) -> bool:
+        """Delete the model; False if it did not exist."""
+
+    @abstractmethod
+    def model_status(self, model: dict[str, Any]) -> str:
+        """"creating" | "ready" | "invalid" (v3+ models exist only once ready)."""
+
+    @abstractmethod
+    def fingerprint(self, model: dict[str, Any]) -> dict[str, Any]:
+        """What lets `is_copy_of` recognise a copy of this model (see ferry.docintel.fingerprint)."""
+
+    @abstractmethod
+    def authorize_copy(self, *, model_id: str | None, description: str | None = None,
+                       tags: dict[str, str] | None = None) -> CopyAuthorization:
+        """On the TARGET: authorize a copy into it (v2: service-assigned id, `model_id` must be None)."""
+
+    @abstractmethod
+    def start_copy(self, model_id: str, authorization: CopyAuthorization, *, target: Resource,
+                   degrade: bool = False) -> str:
+        """On the SOURCE: start copying `model_id` with `authorization`; returns the Operation-Location URL."""
+
+    @abstractmethod
+    def get_copy_status(self, operation_url: str, *, target_model_id: str | None = None) -> CopyStatus:
+        """On the SOURCE: poll the copy operation."""
+
+    def _operation_location(self, response: requests.Response, operation: str) -> str:
+        location = response.headers.get("Operation-Location")
+        if not location:
+            raise self._error("MissingOperationLocation",
+                              f"HTTP {response.status_code} without an Operation-Location header",
+                              "The endpoint does not behave like the Document Intelligence API: check the "
+                              "source's endpoint and apiVersion in FERRY_RESOURCES.", operation,
+                              status=response.status_code)
+        return location

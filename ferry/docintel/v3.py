@@ -1,0 +1,137 @@
+"""Document Intelligence v3.0 / v3.1 / v4.0 copy client (2022-08-31, 2023-07-31 under `/formrecognizer`,
+2024-11-30 under `/documentintelligence`, all with `?api-version=`).
+
+Wire facts (copy-api.md §2): authorize = POST documentModels:authorizeCopy {modelId, description?, tags?} → 200
+with the 6-field authorization; copy = POST documentModels/{id}:copyTo with the authorization verbatim → 202 +
+Operation-Location …/operations/{opId}?api-version=…; poll = GET that URL → {status, result | error}; statuses
+notStarted, running, succeeded, failed, canceled (+ skipped in 2024-11-30); failures carry a top-level error
+with innererror.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from ferry.docintel.base import CopyAuthorization, CopyStatus, DocIntelClient
+from ferry.docintel.fingerprint import fingerprint_v3
+from ferry.errors import FerryError, canceled_error, classify, parse_retry_after
+from ferry.settings import Resource
+
+MODEL_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._~-]{1,63}$")
+_OPERATION_PATH = re.compile(r"^/(formrecognizer|documentintelligence)/operations/[^/]+$", re.IGNORECASE)
+_STATUS = {"notstarted": "notStarted", "running": "running", "succeeded": "succeeded", "failed": "failed",
+           "canceled": "failed", "cancelled": "failed", "skipped": "failed"}
+
+
+def prefix_for(api_version: str) -> str:
+    return "/documentintelligence" if api_version >= "2024" else "/formrecognizer"
+
+
+class V3Client(DocIntelClient):
+    generation = "v3"
+    id_pattern = MODEL_ID
+
+    @property
+    def base(self) -> str:
+        return f"{self.resource.endpoint}{prefix_for(self.api_version)}"
+
+    @property
+    def query(self) -> str:
+        return f"api-version={self.api_version}"
+
+    def _model_url(self, model_id: str, suffix: str = "") -> str:
+        return f"{self.base}/documentModels/{quote(model_id, safe='')}{suffix}?{self.query}"
+
+    def get_model(self, model_id: str) -> dict[str, Any] | None:
+        op = "get_model"
+        try:
+            response = self._call("GET", self._model_url(model_id), operation=op)
+        except FerryError as exc:
+            if exc.kind == "not_found":
+                return None
+            raise
+        return self._json(response, op)
+
+    def delete_model(self, model_id: str) -> bool:
+        try:
+            self._call("DELETE", self._model_url(model_id), operation="delete_model", expected=(200, 202, 204))
+        except FerryError as exc:
+            if exc.kind == "not_found":
+                return False
+            raise
+        return True
+
+    def model_status(self, model: dict[str, Any]) -> str:
+        """A v3+ model is visible only once ready, except what an interrupted copy (3013) leaves behind: a
+        model without doc types (and, in the emulator's v4 rendering, a *Incomplete warning) → "invalid"."""
+        warnings = model.get("warnings") or []
+        if any("incomplete" in str((w or {}).get("code", "")).lower() for w in warnings if isinstance(w, dict)):
+            return "invalid"
+        return "ready" if model.get("docTypes") else "invalid"
+
+    def fingerprint(self, model: dict[str, Any]) -> dict[str, Any]:
+        return fingerprint_v3(model)
+
+    def authorize_copy(self, *, model_id: str | None, description: str | None = None,
+                       tags: dict[str, str] | None = None) -> CopyAuthorization:
+        op = "authorize_copy"
+        if not model_id:
+            raise self._error("TargetModelIdRequired", "a target model id is required for v3+ authorizeCopy",
+                              "Pass the target model ID (by default the source model ID).", op)
+        body: dict[str, Any] = {"modelId": model_id}
+        if description:
+            body["description"] = description
+        if tags:
+            body["tags"] = tags
+        response = self._call("POST", f"{self.base}/documentModels:authorizeCopy?{self.query}", operation=op,
+                              json_body=body)
+        payload = self._json(response, op)
+        if not isinstance(payload, dict) or "accessToken" not in payload or "targetModelId" not in payload:
+            raise self._error("InvalidAuthorization", "the authorizeCopy response is not a copy authorization",
+                              "Check the target's endpoint and apiVersion in FERRY_RESOURCES.", op,
+                              status=response.status_code)
+        return CopyAuthorization(raw=response.content, payload=payload,
+                                 target_model_id=str(payload["targetModelId"]),
+                                 expires_at=payload.get("expirationDateTime"))
+
+    def start_copy(self, model_id: str, authorization: CopyAuthorization, *, target: Resource,
+                   degrade: bool = False) -> str:
+        op = "copy"
+        headers = {"x-ms-forms-copy-degrade": "true"} if degrade else None
+        response = self._call("POST", self._model_url(model_id, ":copyTo"), operation=op, expected=(202,),
+                              data=authorization.raw, headers=headers)
+        return self._operation_location(response, op)
+
+    def get_copy_status(self, operation_url: str, *, target_model_id: str | None = None) -> CopyStatus:
+        op = "poll_copy"
+        url = self.check_operation_url(operation_url, _OPERATION_PATH)
+        response = self._call("GET", url, operation=op)
+        body = self._json(response, op)
+        if not isinstance(body, dict):
+            body = {}
+        word = str(body.get("status") or "")
+        status = _STATUS.get(word.lower(), "running")
+        result = body.get("result") if isinstance(body.get("result"), dict) else None
+        target_id = (result or {}).get("modelId") or _model_id_from(body.get("resourceLocation")) or target_model_id
+        error = None
+        if status == "failed":
+            if isinstance(body.get("error"), dict):
+                error = classify(status=response.status_code, headers=response.headers, body=body,
+                                 api_version=self.api_version, operation=op, resource=self.resource.alias)
+            else:
+                error = canceled_error(api_version=self.api_version, operation=op, resource=self.resource.alias,
+                                       status_text=word.lower() or "failed")
+        return CopyStatus(status=status, target_model_id=target_id, error=error,
+                          retry_after=parse_retry_after(response.headers), service_status=word or None,
+                          result=result)
+
+
+def _model_id_from(location: Any) -> str | None:
+    """The model id at the end of a resourceLocation URL (…/documentModels/{id}?api-version=…)."""
+    if not isinstance(location, str):
+        return None
+    path = urlsplit(location).path
+    marker = "/documentModels/"
+    return path.rsplit(marker, 1)[1] or None if marker in path else None

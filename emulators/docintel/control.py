@@ -1,0 +1,132 @@
+"""``/_emulator/`` over HTTP: the same control operations as ``ResourceHandle``, for non-Python callers.
+
+Bodies are JSON; bad input → 400 ``{"error": "<what was wrong>"}``; unknown control path → 404.
+No subscription key is needed (loopback only); nothing here is part of the Azure surface.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .state import iso_z
+
+if TYPE_CHECKING:
+    from .api import Request
+    from .handle import ResourceHandle
+
+
+def _body(request: Request) -> dict[str, Any]:
+    if not request.body:
+        return {}
+    value = json.loads(request.body)
+    if not isinstance(value, dict):
+        raise ValueError("the control request body must be a JSON object")
+    return value
+
+
+def _only(body: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
+    extra = sorted(set(body) - allowed)
+    if extra:
+        raise ValueError(f"unknown field(s) {extra}; allowed: {sorted(allowed)}")
+    return body
+
+
+def _clock(h: ResourceHandle) -> dict[str, Any]:
+    now = h.world.now()
+    return {"now": now, "iso": iso_z(now)}
+
+
+def _advance(h: ResourceHandle, body: dict[str, Any]) -> dict[str, Any]:
+    seconds = _only(body, {"seconds"}).get("seconds")
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+        raise ValueError("'seconds' must be a non-negative number")
+    h.world.clock.advance(float(seconds))
+    with h.world.lock:
+        h.world.tick()
+    return _clock(h)
+
+
+def _faults(h: ResourceHandle, body: dict[str, Any]) -> dict[str, Any]:
+    b = _only(body, {"errorRate", "dropRate", "slowRate", "status", "slowSeconds", "seed", "operations"})
+    h.set_faults(error_rate=b.get("errorRate", 0.0), drop_rate=b.get("dropRate", 0.0),
+                 slow_rate=b.get("slowRate", 0.0), status=b.get("status", 503),
+                 slow_seconds=b.get("slowSeconds", 0.5), seed=b.get("seed"), operations=b.get("operations"))
+    return h.faults.describe()
+
+
+def _fault_next(h: ResourceHandle, body: dict[str, Any]) -> dict[str, Any]:
+    b = _only(body, {"operation", "count", "kind", "status", "seconds", "retryAfter"})
+    if "operation" not in b:
+        raise ValueError("'operation' is required (an operation name or '*')")
+    h.fail_next(b["operation"], int(b.get("count", 1)), b.get("kind", "5xx"), status=int(b.get("status", 503)),
+                seconds=float(b.get("seconds", 0.5)), retry_after=int(b.get("retryAfter", 1)))
+    return h.faults.describe()
+
+
+def _behaviour(h: ResourceHandle, body: dict[str, Any]) -> dict[str, Any]:
+    b = _only(body, {"behaviour", "count", "code", "message"})
+    if "behaviour" not in b:
+        raise ValueError("'behaviour' is required: normal, fail_3013, never_finish or fail")
+    h.set_copy_behaviour(b["behaviour"], int(b.get("count", 1)), code=b.get("code"), message=b.get("message"))
+    return {"queued": h.copy_behaviours()}
+
+
+def _seed(h: ResourceHandle, body: dict[str, Any]) -> dict[str, Any]:
+    b = _only(body, {"family", "modelId", "modelName", "description", "tags", "labeled", "apiVersion"})
+    fields = {k: v for k, v in {"model_name": b.get("modelName"), "description": b.get("description"),
+                                "tags": b.get("tags"), "labeled": b.get("labeled"),
+                                "api_version": b.get("apiVersion")}.items() if v is not None}
+    model_id = h.seed_model(b.get("family", "v3"), b.get("modelId"), **fields)
+    return h.model(model_id) or {}
+
+
+def _rotate(h: ResourceHandle, body: dict[str, Any]) -> dict[str, Any]:
+    b = _only(body, {"key", "value"})
+    which = b.get("key", "key1")
+    return {"key": which, "value": h.rotate_key(which, b.get("value"))}
+
+
+def _rate_limits(h: ResourceHandle, body: dict[str, Any]) -> dict[str, Any]:
+    h.set_rate_limits(**_only(body, {"manage", "get", "list"}))
+    return h.rate_limits()
+
+
+def _reset(h: ResourceHandle) -> dict[str, Any]:
+    h.reset()
+    return {"reset": h.name}
+
+
+ROUTES: dict[tuple[str, str], Callable[..., Any]] = {
+    ("GET", ""): lambda h, b: h.describe(),
+    ("GET", "models"): lambda h, b: {"models": h.models()},
+    ("POST", "models"): _seed,
+    ("GET", "operations"): lambda h, b: {"operations": h.operations()},
+    ("GET", "requests"): lambda h, b: {"requests": h.request_log(), "counts": h.request_counts()},
+    ("DELETE", "requests"): lambda h, b: (h.clear_request_log(), {"requests": []})[1],
+    ("POST", "reset"): lambda h, b: _reset(h),
+    ("GET", "clock"): lambda h, b: _clock(h),
+    ("POST", "clock/advance"): _advance,
+    ("POST", "keys/rotate"): _rotate,
+    ("GET", "faults"): lambda h, b: h.faults.describe(),
+    ("PUT", "faults"): _faults,
+    ("POST", "faults/next"): _fault_next,
+    ("DELETE", "faults"): lambda h, b: (h.clear_faults(), h.faults.describe())[1],
+    ("GET", "copy-behaviours"): lambda h, b: {"queued": h.copy_behaviours()},
+    ("POST", "copy-behaviours"): _behaviour,
+    ("GET", "rate-limits"): lambda h, b: h.rate_limits(),
+    ("PUT", "rate-limits"): _rate_limits,
+}
+
+
+def dispatch(handle: ResourceHandle, request: Request) -> tuple[int, Any]:
+    route = request.path[len("/_emulator"):].strip("/")
+    action = ROUTES.get((request.method, route))
+    if action is None:
+        known = sorted(f"{m} /_emulator/{p}" for m, p in ROUTES)
+        return 404, {"error": f"no control operation {request.method} /_emulator/{route}", "known": known}
+    try:
+        return 200, action(handle, _body(request))
+    except (ValueError, TypeError) as problem:
+        return 400, {"error": str(problem)}

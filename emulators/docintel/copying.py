@@ -1,0 +1,192 @@
+"""The copy flow on the SOURCE resource, both generations (copy-api.md §1.3-1.4, §2.3-2.4).
+
+Synchronous checks (HTTP 4xx at POST): unknown source model, malformed body, malformed target
+id/region, expired authorization. Everything the target must confirm becomes a *failed copy*
+(HTTP 200 poll bodies): unknown target resource (ResourceResolverError), authorization unknown, reused or
+presented to another region/resource (2024), any field changed (AuthorizationError), CMK → non-CMK
+without ``x-ms-forms-copy-degrade: true`` (DataProtectionTransformServiceError).
+
+An authorization is consumed when the copy is accepted for processing (so a retry after a failed
+*validation* can reuse it; after a success, a 3013 or a copy that never finishes it cannot).
+The target model appears only when the job finishes (``World.tick``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from . import errors
+from .backend import ResourceBackend
+from .errors import CopyFailure
+from .state import Job, Model, decode_ticks, parse_iso
+from .validate import REGION, RESOURCE_ID, Checker
+from .versions import ApiVersion
+
+
+def start_v2_copy(source: ResourceBackend, api: ApiVersion, model_id: str, body: Any, degrade: bool) -> Job:
+    model = source.get_model(api, model_id)
+    if model.status != "ready":
+        raise errors.v2_model_not_ready(model_id, model.status)
+    check = Checker("v2")
+    body = check.body(body)
+    check.allowed(body, {"targetResourceId", "targetResourceRegion", "copyAuthorization"})
+    target_id = check.string(body, "targetResourceId", pattern=RESOURCE_ID, max_len=1024)
+    region = check.string(body, "targetResourceRegion", pattern=REGION)
+    auth = check.obj(body, "copyAuthorization", required=True)
+    assert auth is not None and target_id is not None and region is not None
+    check.allowed(auth, {"modelId", "accessToken", "expirationDateTimeTicks"}, "copyAuthorization.")
+    target_model_id = check.string(auth, "modelId", where="copyAuthorization.")
+    token = check.string(auth, "accessToken", where="copyAuthorization.")
+    ticks = auth.get("expirationDateTimeTicks")
+    if not isinstance(ticks, int) or isinstance(ticks, bool):
+        raise check.fail("The parameter 'copyAuthorization.expirationDateTimeTicks' must be an integer.")
+    now = source.world.now()
+    if decode_ticks(ticks) <= now:
+        raise errors.v2_authorization_expired()
+    failure, target = _resolve(source, target_id, region, token or "", auth, "v2")
+    return _start(source, api, model, target, target_model_id or "", token or "", failure, degrade, None)
+
+
+def start_v3_copy(source: ResourceBackend, api: ApiVersion, model_id: str, body: Any, degrade: bool) -> Job:
+    model = source.get_model(api, model_id)
+    check = Checker("v3")
+    body = check.body(body)
+    fields = ["targetResourceId", "targetResourceRegion", "targetModelId", "targetModelLocation",
+              "accessToken", "expirationDateTime"]
+    check.allowed(body, set(fields))
+    values = {name: check.string(body, name) for name in fields}
+    if not RESOURCE_ID.match(values["targetResourceId"] or ""):
+        raise check.fail(f"The parameter 'targetResourceId' ('{values['targetResourceId']}') is not a Cognitive "
+                         "Services account resource id.")
+    if not REGION.match(values["targetResourceRegion"] or ""):
+        raise check.fail(f"The parameter 'targetResourceRegion' ('{values['targetResourceRegion']}') is not a "
+                         "region name.")
+    expires = parse_iso(values["expirationDateTime"] or "")
+    if expires is None:
+        raise check.fail("The parameter 'expirationDateTime' is not a date-time.")
+    if expires <= source.world.now():
+        raise errors.v3_authorization_expired()
+    failure, target = _resolve(source, values["targetResourceId"] or "", values["targetResourceRegion"] or "",
+                               values["accessToken"] or "", body, "v3")
+    return _start(source, api, model, target, values["targetModelId"] or "", values["accessToken"] or "",
+                  failure, degrade, values["targetModelLocation"])
+
+
+def _same_claims(issued: dict[str, Any], presented: dict[str, Any]) -> bool:
+    """Every field must be unchanged; a re-serialised timestamp (…16.000Z) is the same instant."""
+    if set(issued) != set(presented):
+        return False
+    for key, value in issued.items():
+        other = presented[key]
+        if key == "expirationDateTime" and isinstance(other, str):
+            if parse_iso(other) != parse_iso(value):
+                return False
+        elif other != value:
+            return False
+    return True
+
+
+def _resolve(source: ResourceBackend, target_id: str, region: str, token: str, presented: dict[str, Any],
+             family: str) -> tuple[CopyFailure | None, ResourceBackend | None]:
+    target = source.world.by_resource_id(target_id)
+    if target is None:
+        return errors.copy_resource_resolver(target_id, region), None
+    auth = target.authorizations.get(token)
+    if auth is None or auth.family != family:
+        return errors.copy_auth_metadata(), target
+    if target.settings.region.lower() != region.lower():
+        return errors.copy_auth_metadata(), target  # real: wrong region → 2024 (v2.1 fail recording)
+    if not _same_claims(auth.payload, presented):
+        return errors.copy_invalid_claims(), target
+    if auth.consumed:
+        return errors.copy_auth_metadata(), target
+    if source.settings.cmk and not target.settings.cmk:
+        return None, target  # the degrade check needs the header: done in _start
+    return None, target
+
+
+def _next_behaviour(source: ResourceBackend, target: ResourceBackend | None) -> dict[str, Any]:
+    """The source's queued behaviour first, else the target's, else normal."""
+    for backend in (source, target):
+        if backend is not None and backend.copy_behaviours:
+            return backend.copy_behaviours.popleft()
+    return {"behaviour": "normal"}
+
+
+def _start(source: ResourceBackend, api: ApiVersion, model: Model, target: ResourceBackend | None,
+           target_model_id: str, token: str, failure: CopyFailure | None, degrade: bool,
+           location: str | None) -> Job:
+    now = source.world.now()
+    if failure is None and target is not None and source.settings.cmk and not target.settings.cmk and not degrade:
+        failure = errors.copy_degrade()
+    behaviour = {"behaviour": "normal"} if failure is not None else _next_behaviour(source, target)
+    kind = behaviour["behaviour"]
+    if kind == "fail":
+        failure = errors.copy_custom(str(behaviour.get("code", "2024")), behaviour.get("message"))
+    duration = source.settings.copy_seconds
+    if failure is None and target is not None:
+        auth = target.authorizations[token]
+        auth.consumed = True
+    else:
+        auth = None
+    result_id = str(uuid.uuid4())
+    op_id = result_id if api.is_v2 else source.new_operation_id(str(uuid.uuid4()))
+    if location is None:
+        location = target.model_url(api, target_model_id) if target is not None else ""
+    job = Job(op_id, "v2copy" if api.is_v2 else "documentModelCopyTo", api, now,
+              now + min(0.5, duration / 4), None if kind == "never_finish" else now + duration,
+              target_model_id, location, source_model_id=model.model_id,
+              tags=auth.tags if auth is not None else None,
+              info={"sourceResource": source.settings.name,
+                    "targetResource": target.settings.name if target else None, "behaviour": kind})
+    snapshot = model.clone(target_model_id)
+
+    def finish(done: Job) -> None:
+        if failure is not None:
+            done.outcome, done.failure = "failed", failure
+            return
+        assert target is not None
+        at = done.end_at or now
+        if kind == "fail_3013":
+            leftover = _target_model(snapshot, model.model_id, auth, api, target_model_id)
+            leftover.last_updated = at
+            leftover.status = "invalid" if api.is_v2 else "incomplete"
+            if not api.is_v2:
+                leftover.doc_types = {}
+            target.models[target_model_id] = leftover
+            done.outcome, done.failure = "failed", errors.copy_timeout()
+            return
+        if target_model_id in target.models or target_model_id in target.pending_ids:
+            done.outcome, done.failure = "failed", errors.copy_target_exists(target_model_id)
+            return
+        if len(target.models) + len(target.pending_ids) >= target.settings.model_limit:
+            done.outcome, done.failure = "failed", errors.copy_target_full(target.settings.model_limit)
+            return
+        copied = _target_model(snapshot, model.model_id, auth, api, target_model_id)
+        target.models[target_model_id] = copied
+        done.outcome, done.result = "succeeded", copied
+
+    job.finish = finish
+    if api.is_v2:
+        source.v2_copies[op_id.lower()] = job
+    else:
+        source.jobs[op_id] = job
+    source.world.tick()
+    return job
+
+
+def _target_model(snapshot: Model, source_id: str, auth: Any, api: ApiVersion, target_model_id: str) -> Model:
+    """The copy keeps the source's timestamps and fields (copy-api.md §1.5, §2.6)."""
+    copied = snapshot.clone(target_model_id)
+    copied.origin = {"kind": "copied", "sourceModelId": source_id, "apiVersion": api.version}
+    if copied.family == "v3":
+        if auth is not None and auth.description is not None:
+            copied.description = auth.description
+        if auth is not None and auth.tags is not None:
+            copied.tags = dict(auth.tags)
+        if api.is_v4 and copied.doc_types and source_id in copied.doc_types:
+            # 2024 services rename the docType named after the source model (copy-api.md §2.6)
+            copied.doc_types = {(target_model_id if k == source_id else k): v
+                                for k, v in copied.doc_types.items()}
+    return copied

@@ -1,0 +1,240 @@
+"""`copy_model_to_target`: copy one source model to one target, recovering from what the Copy API throws.
+
+check the source (exists, ready) → authorize on the target + start the copy on the source (one activity, so the
+authorization's access token never enters history) → poll on durable timers (schedule, Retry-After and deadline
+from `ferry.orchestration.polling`) → verify the model on the target. Failures are decided by
+`ferry.orchestration.recovery`: throttled/transient → wait and retry; rejected authorization → fresh one and
+re-issue (bounded); target id taken → idempotent success if it already is this model's copy; failed (3013) or
+overdue copy → delete the invalid target model and report. A failed target ends *Failed* (TargetCopyFailed)
+carrying its result for the parent.
+
+Deterministic: time comes from `context.current_utc_datetime`, settings from the input (frozen by `plan_copy`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator
+from typing import Any
+
+from ferry.orchestration import outcome, progress, recovery
+from ferry.orchestration.policy import CopyPolicy
+from ferry.orchestration.polling import deadline_at, next_fire_at, poll_delay
+
+log = logging.getLogger("modelferry.orchestration")
+
+NAME = "copy_model_to_target"
+
+
+class _Run:
+    """Mutable per-run bookkeeping that feeds the custom status."""
+
+    def __init__(self, context: Any, target: str, target_model_id: str | None) -> None:
+        self.context = context
+        self.target = target
+        self.target_model_id = target_model_id
+        self.stage = "checking"
+        self.attempts = 0
+        self.retries = 0
+        self.polls = 0
+        self.copy_status: str | None = None
+        self.last_error: dict[str, Any] | None = None
+
+    def show(self, stage: str | None = None) -> None:
+        if stage is not None:
+            self.stage = stage
+        self.context.set_custom_status(progress.child_status(
+            target=self.target, stage=self.stage, attempts=self.attempts, target_model_id=self.target_model_id,
+            error=self.last_error, retries=self.retries, polls=self.polls, last_copy_status=self.copy_status))
+
+    def log(self, message: str, *args: Any) -> None:
+        if not self.context.is_replaying:
+            log.info("%s [%s → %s] " + message, self.context.instance_id, NAME, self.target, *args)
+
+
+def _call(context: Any, run: _Run, name: str, payload: dict[str, Any], policy: CopyPolicy, deadline: Any,
+          authorization_attempts: int = 0) -> Generator[Any, Any, tuple[Any, Any, Any]]:
+    """One step, retried on durable timers while throttled/transient. Returns (value, error, decision)."""
+    retries = 0
+    while True:
+        envelope = yield context.call_activity(name, payload)
+        if envelope.get("ok"):
+            return envelope.get("value"), None, None
+        error = envelope.get("error") or {}
+        decision = recovery.decide_step_error(error, retries_so_far=retries,
+                                              authorization_attempts=authorization_attempts, policy=policy)
+        if decision.action != recovery.RETRY:
+            return None, error, decision
+        fire_at = next_fire_at(context.current_utc_datetime, decision.delay_seconds, deadline)
+        if fire_at is None:
+            return None, error, recovery.Decision(recovery.FAIL, reason="deadline reached while retrying")
+        retries += 1
+        run.retries += 1
+        run.last_error = recovery.public_error(error)
+        run.log("%s: %s; retry %d in %.1fs", name, decision.reason, retries, decision.delay_seconds)
+        run.show()
+        yield context.create_timer(fire_at)
+
+
+def copy_model_to_target(context: Any) -> Generator[Any, Any, dict[str, Any]]:
+    """Orchestrator body. Input: {modelId, source, target, targetModelId|None, degrade, policy}."""
+    data = context.get_input() or {}
+    policy = CopyPolicy.from_dict(data.get("policy"))
+    source, target, model_id = data["source"], data["target"], data["modelId"]
+    requested_target_id = data.get("targetModelId")
+    started = context.current_utc_datetime
+    deadline = deadline_at(started, policy)
+    run = _Run(context, target, requested_target_id)
+
+    def finish(status: str, error: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+        run.last_error = recovery.public_error(error) if error else None
+        run.show(status)
+        return outcome.target_result(
+            target=target, status=status, target_model_id=run.target_model_id, error=error,
+            attempts=run.attempts,
+            duration_seconds=(context.current_utc_datetime - started).total_seconds(), **extra)
+
+    def fail(error: dict[str, Any], **extra: Any) -> outcome.TargetCopyFailed:
+        result = finish("failed", error, **extra)
+        run.log("failed: %s", result["error"]["code"])
+        return outcome.TargetCopyFailed(result)
+
+    def cleanup() -> Generator[Any, Any, bool]:
+        """Delete the (empty/invalid) target model a failed copy may have left; True if one was removed."""
+        if not run.target_model_id:
+            return False
+        run.show("cleaning-up")
+        value, error, _ = yield from _call(context, run, "delete_target_model",
+                                           {"target": target, "targetModelId": run.target_model_id},
+                                           policy, deadline_at(context.current_utc_datetime, policy))
+        if error:
+            run.log("cleanup of %s failed: %s", run.target_model_id, error.get("code"))
+            return False
+        return bool(value and value.get("deleted"))
+
+    try:
+        # 1. the source model exists and is ready; its fingerprint identifies copies of it.
+        run.show("checking")
+        source_model, error, _ = yield from _call(
+            context, run, "check_source_model", {"source": source, "modelId": model_id}, policy, deadline)
+        if error:
+            raise fail(error)
+        if not source_model.get("ready", False):
+            raise fail({"code": "SourceModelNotReady",
+                        "message": f"model '{model_id}' on '{source}' is not ready "
+                                   f"(status: {source_model.get('status', 'unknown')})",
+                        "hint": "Wait until training/building has finished, then start the copy again."})
+        fingerprint = source_model.get("fingerprint") or {}
+
+        while True:
+            # 2. authorize on the target and start the copy on the source, in one activity.
+            run.attempts += 1
+            run.copy_status = None
+            run.show("authorizing")
+            started_copy, error, decision = yield from _call(
+                context, run, "authorize_and_start_copy",
+                {"source": source, "target": target, "sourceModelId": model_id,
+                 "targetModelId": requested_target_id, "degrade": bool(data.get("degrade"))},
+                policy, deadline, authorization_attempts=run.attempts)
+            if error:
+                if decision.action == recovery.REAUTHORIZE:
+                    run.last_error = recovery.public_error(error)
+                    run.log("authorization rejected (%s); re-authorizing", error.get("code"))
+                    continue
+                if decision.action == recovery.CHECK_EXISTING:
+                    run.target_model_id = requested_target_id or model_id
+                    run.show("verifying")
+                    existing, get_error, _ = yield from _call(
+                        context, run, "get_target_model",
+                        {"target": target, "targetModelId": run.target_model_id}, policy, deadline)
+                    if get_error:
+                        raise fail(get_error)
+                    if existing.get("exists") and _is_copy_of(fingerprint, existing.get("fingerprint") or {}):
+                        run.log("target already holds this model's copy; nothing to do")
+                        return finish("succeeded", already_present=True)
+                    raise fail(recovery.existing_model_error(target, run.target_model_id))
+                raise fail(error)
+            run.target_model_id = started_copy.get("targetModelId") or run.target_model_id
+            operation_url = started_copy["operationUrl"]
+            run.log("copy started (attempt %d) into %s", run.attempts, run.target_model_id)
+
+            # 3. poll on durable timers until done, the deadline, or a failure.
+            run.show("copying")
+            retry_after = None
+            verdict: str | None = None
+            copy_error: dict[str, Any] | None = None
+            poll_number = 0
+            while True:
+                poll_number += 1
+                fire_at = next_fire_at(context.current_utc_datetime,
+                                       poll_delay(policy, poll_number, retry_after), deadline)
+                if fire_at is None:
+                    verdict = "deadline"
+                    break
+                yield context.create_timer(fire_at)
+                polled, error, _ = yield from _call(context, run, "poll_copy",
+                                                    {"source": source, "operationUrl": operation_url},
+                                                    policy, deadline)
+                run.polls += 1
+                if error:
+                    verdict, copy_error = "error", error
+                    break
+                run.copy_status = polled.get("status")
+                retry_after = polled.get("retryAfter")
+                if run.copy_status == "succeeded":
+                    run.target_model_id = polled.get("targetModelId") or run.target_model_id
+                    verdict = "succeeded"
+                    break
+                if run.copy_status in ("failed", "canceled"):
+                    verdict = "failed"
+                    copy_error = polled.get("error") or {"code": "CopyFailed",
+                                                         "message": f"the copy ended '{run.copy_status}'"}
+                    break
+                run.show("polling")
+
+            if verdict == "deadline":
+                removed = yield from cleanup()
+                raise fail(recovery.deadline_error(policy.deadline_seconds, run.copy_status), cleaned_up=removed)
+            if verdict in ("failed", "error"):
+                decision = recovery.decide_failed_copy(copy_error, authorization_attempts=run.attempts,
+                                                       policy=policy)
+                removed = yield from cleanup()
+                if decision.action == recovery.REAUTHORIZE:
+                    run.last_error = recovery.public_error(copy_error)
+                    run.log("copy rejected the authorization (%s); re-authorizing", copy_error.get("code"))
+                    if requested_target_id is None and data.get("apiVersion", "").startswith("v2"):
+                        run.target_model_id = None  # v2: the next authorization gets a new service-assigned id
+                    continue
+                raise fail(copy_error, cleaned_up=removed)
+            break
+
+        # 4. verify the model on the target.
+        run.show("verifying")
+        found, error, _ = yield from _call(context, run, "get_target_model",
+                                           {"target": target, "targetModelId": run.target_model_id},
+                                           policy, deadline_at(context.current_utc_datetime, policy))
+        if error:
+            raise fail(error)
+        if not found.get("exists"):
+            raise fail({"code": "TargetModelMissing",
+                        "message": f"the copy reported success but '{run.target_model_id}' is not on '{target}'",
+                        "hint": "Start the copy again; if it persists, check the target resource in the portal."})
+        if not _is_copy_of(fingerprint, found.get("fingerprint") or {}):
+            raise fail({"code": "TargetModelMismatch",
+                        "message": f"'{run.target_model_id}' on '{target}' does not match the source model",
+                        "hint": "Another process may have written this id; delete it on the target and retry."})
+        run.last_error = None
+        run.log("succeeded in %d attempt(s), %d poll(s)", run.attempts, run.polls)
+        return finish("succeeded")
+    except outcome.TargetCopyFailed:
+        raise
+    except Exception as exc:  # a bug (an activity raised, bad input): still end Failed with a readable result
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise fail({"code": "InternalError", "message": first,
+                    "hint": "Unexpected failure inside ModelFerry; see the host log for this instance."}) from exc
+
+
+def _is_copy_of(source_fp: dict[str, Any], target_fp: dict[str, Any]) -> bool:
+    from ferry import steps
+
+    return bool(steps.is_copy_of(source_fp, target_fp))

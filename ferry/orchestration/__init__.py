@@ -1,0 +1,17 @@
+"""Pure logic the copy orchestrators call: no I/O, no clock reads, no `azure.functions` import.
+
+Why a separate package: orchestrator code must be deterministic and is replayed many times, so every decision it
+makes (what to validate, when to poll next, whether to retry or re-authorize, what to show as progress, what to
+return) lives here as plain functions over plain values, unit-tested without a host.
+
+Modules:
+* `policy`   — `CopyPolicy`: the tuning settings frozen into orchestration input so replays see the same values.
+* `plan`     — request validation/normalization (`plan_request`, `RequestError`) and model-id rules.
+* `ids`      — deterministic instance ids (HTTP requests, Event Grid events, child per target).
+* `polling`  — when to poll next (first after ~1 s, backing off with elapsed time, honouring Retry-After,
+               never past the deadline) and transient-retry backoff.
+* `recovery` — what to do with a failed step (`decide`): retry, re-authorize, check existing model, clean up, fail.
+* `progress` — custom-status builders kept well under the 16 KB limit.
+* `outcome`  — per-target results, the parent's aggregate output, the child-failure marker.
+* `events`   — `ModelTrained` event parsing (Event Grid schema and CloudEvents 1.0).
+"""

@@ -1,0 +1,100 @@
+"""Per-target results and the parent's output; how a failed child carries its result to the parent.
+
+Why a marker: a failed target's sub-orchestration must end *Failed* (so the portal shows it), and the parent only
+receives the failure as an exception text. The child therefore raises `TargetCopyFailed`, whose message ends
+with `FERRY_RESULT=<json>`; the parent finds that marker and decodes the structured result. If the text has been
+mangled on the way, the parent still reports a failure with what it has.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .recovery import public_error
+
+MARKER = "FERRY_RESULT="
+
+
+class TargetCopyFailed(Exception):
+    """Raised by `copy_model_to_target` to end Failed while handing its result to the parent."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        error = result.get("error") or {}
+        text = json.dumps(result, separators=(",", ":"), sort_keys=True)
+        super().__init__(f"copy to '{result.get('target')}' failed: {error.get('code')}: "
+                         f"{error.get('message')} {MARKER}{text}")
+        self.result = result
+
+
+def target_result(*, target: str, status: str, target_model_id: str | None, error: dict[str, Any] | None,
+                  attempts: int, started: str | None = None, finished: str | None = None,
+                  duration_seconds: float | None = None, already_present: bool = False,
+                  cleaned_up: bool | None = None) -> dict[str, Any]:
+    """One target's result: `status`, `targetModelId`, `error{code,message,hint}` (+ useful extras)."""
+    result: dict[str, Any] = {
+        "target": target,
+        "status": status,
+        "targetModelId": target_model_id,
+        "error": public_error(error) if error else None,
+        "attempts": attempts,
+    }
+    if duration_seconds is not None:
+        result["durationSeconds"] = round(duration_seconds, 3)
+    if already_present:
+        result["alreadyPresent"] = True
+    if cleaned_up is not None:
+        result["cleanedUp"] = cleaned_up
+    return result
+
+
+def result_from_child_failure(exc: BaseException, target: str) -> dict[str, Any]:
+    """Recover the child's result from the exception the parent caught."""
+    text = str(exc)
+    index = text.rfind(MARKER)
+    if index >= 0:
+        try:
+            decoded, _ = json.JSONDecoder().raw_decode(text, index + len(MARKER))
+        except ValueError:
+            decoded = None
+        if isinstance(decoded, dict) and decoded.get("status") in ("succeeded", "failed"):
+            decoded["target"] = target
+            return decoded
+    first_line = text.strip().splitlines()[0] if text.strip() else "no details"
+    return target_result(target=target, status="failed", target_model_id=None, attempts=0, error={
+        "code": "TargetOrchestrationFailed",
+        "message": first_line[:300],
+        "hint": "The per-target orchestration failed unexpectedly; see its history (instance id in the status) "
+                "and the host log.",
+    })
+
+
+def aggregate_status(results: dict[str, dict[str, Any]]) -> str:
+    """'succeeded' if every target succeeded, 'failed' if none did, otherwise 'partial'."""
+    if not results:
+        return "failed"
+    ok = sum(1 for r in results.values() if r.get("status") == "succeeded")
+    if ok == len(results):
+        return "succeeded"
+    return "failed" if ok == 0 else "partial"
+
+
+def parent_output(*, model_id: str, source: str, results: dict[str, dict[str, Any]],
+                  error: dict[str, Any] | None = None, duration_seconds: float | None = None) -> dict[str, Any]:
+    """The parent's output: `{modelId, source, status, targets: {alias: {status, targetModelId, error}}}`."""
+    targets = {}
+    for alias in sorted(results):
+        r = results[alias]
+        entry = {"status": r.get("status"), "targetModelId": r.get("targetModelId"), "error": r.get("error")}
+        for extra in ("attempts", "durationSeconds", "alreadyPresent", "cleanedUp", "instanceId"):
+            if extra in r:
+                entry[extra] = r[extra]
+        targets[alias] = entry
+    output: dict[str, Any] = {"modelId": model_id, "source": source, "status": aggregate_status(results),
+                              "targets": targets}
+    if error is not None:
+        output["status"] = "failed"
+        output["error"] = public_error(error)
+    if duration_seconds is not None:
+        output["durationSeconds"] = round(duration_seconds, 3)
+    return output

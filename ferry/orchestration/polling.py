@@ -1,0 +1,51 @@
+"""When to poll a copy operation next, and how long to wait before retrying a transient failure.
+
+Why this schedule: the seed guide recommends polling about once a second, the service limits ask clients to
+back off, and each poll is a durable timer plus an activity. Poll number n waits
+`min(initial × factor^(n−1), max)` (FERRY_POLL_* settings, the same baseline as `Settings.poll_delay`): with the
+defaults (1 s, ×1.2, 15 s) a copy that takes a few seconds is noticed within about a second, and a 30-minute copy
+costs about 130 polls. A Retry-After sent by the service replaces the computed delay, and no wait ever runs past
+the copy deadline.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from .policy import TRANSIENT_BACKOFF_CAP_SECONDS, TRANSIENT_BACKOFF_SECONDS, CopyPolicy
+
+# A Retry-After of 0 must not turn polling into a busy loop.
+MIN_RETRY_AFTER_SECONDS = 0.25
+
+
+def poll_delay(policy: CopyPolicy, poll_number: int, retry_after: float | None = None) -> float:
+    """Seconds to wait before poll number `poll_number` (1-based) of a started copy."""
+    if retry_after is not None:
+        return max(float(retry_after), MIN_RETRY_AFTER_SECONDS)
+    n = max(1, int(poll_number))
+    try:
+        delay = policy.poll_initial_seconds * policy.poll_backoff_factor ** (n - 1)
+    except OverflowError:
+        delay = policy.poll_max_seconds
+    return min(delay, policy.poll_max_seconds)
+
+
+def transient_delay(retry_number: int, retry_after: float | None = None) -> float:
+    """Wait before retry `retry_number` (1-based) of a throttled/transient failure; Retry-After is a floor."""
+    index = max(retry_number, 1) - 1
+    base = TRANSIENT_BACKOFF_SECONDS[index] if index < len(TRANSIENT_BACKOFF_SECONDS) else TRANSIENT_BACKOFF_CAP_SECONDS
+    if retry_after is not None and retry_after > base:
+        return float(retry_after)
+    return base
+
+
+def deadline_at(started: datetime, policy: CopyPolicy) -> datetime:
+    """The instant after which a copy is abandoned, cleaned up and reported."""
+    return started + timedelta(seconds=policy.deadline_seconds)
+
+
+def next_fire_at(now: datetime, delay_seconds: float, deadline: datetime) -> datetime | None:
+    """When the timer should fire: `now + delay`, clamped to the deadline; None once the deadline has passed."""
+    if now >= deadline:
+        return None
+    return min(now + timedelta(seconds=max(delay_seconds, 0.0)), deadline)

@@ -1,0 +1,94 @@
+"""What the copy orchestrator does about a failed step, decided from the error's `kind` (ferry.errors taxonomy).
+
+Why in the orchestrator and not in `call_activity_with_retry`: Python's RetryOptions has a fixed interval, no
+backoff, no Retry-After and no predicate, and re-authorizing means running a *different* step. So activities
+return `{"ok": false, "error": FerryError.to_dict()}` and these pure functions pick the next move; the
+orchestrator then waits on a durable timer, re-authorizes, checks the existing model, or cleans up and reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .policy import CopyPolicy
+from .polling import transient_delay
+
+RETRY = "retry"
+REAUTHORIZE = "reauthorize"
+CHECK_EXISTING = "check_existing"
+CLEANUP_AND_FAIL = "cleanup_and_fail"
+FAIL = "fail"
+
+TRANSIENT_KINDS = frozenset({"throttled", "transient"})
+# Service codes meaning "the copy ran out of time on the service side and left an invalid model".
+SERVICE_TIMEOUT_CODES = frozenset({"3013"})
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str
+    delay_seconds: float = 0.0
+    reason: str = ""
+
+
+def public_error(error: dict[str, Any] | None) -> dict[str, Any]:
+    """The `{code, message, hint}` a caller sees: nothing else (no URLs, no request internals)."""
+    error = error or {}
+    return {
+        "code": str(error.get("code") or "Unknown"),
+        "message": str(error.get("message") or "the service reported a failure without a message"),
+        "hint": str(error.get("hint") or ""),
+    }
+
+
+def is_transient(error: dict[str, Any]) -> bool:
+    return error.get("kind") in TRANSIENT_KINDS or (bool(error.get("retryable")) and error.get("kind") is None)
+
+
+def decide_step_error(error: dict[str, Any], *, retries_so_far: int, authorization_attempts: int,
+                      policy: CopyPolicy) -> Decision:
+    """A step (check, authorize+start, poll, verify, delete) returned an error envelope."""
+    kind = error.get("kind")
+    if is_transient(error):
+        if retries_so_far < policy.max_transient_retries:
+            retry_after = error.get("retryAfter", error.get("retry_after"))
+            delay = transient_delay(retries_so_far + 1, float(retry_after) if retry_after is not None else None)
+            return Decision(RETRY, delay, f"{kind or 'retryable'} error {error.get('code')}")
+        return Decision(FAIL, reason=f"still failing after {retries_so_far} retries")
+    if kind == "authorization":
+        if authorization_attempts < policy.max_authorization_attempts:
+            return Decision(REAUTHORIZE, reason=f"authorization rejected ({error.get('code')})")
+        return Decision(FAIL, reason=f"authorization rejected {authorization_attempts} times")
+    if kind == "model_exists":
+        return Decision(CHECK_EXISTING, reason="target model id already taken")
+    return Decision(FAIL, reason=f"{kind or 'terminal'} error {error.get('code')}")
+
+
+def decide_failed_copy(error: dict[str, Any] | None, *, authorization_attempts: int,
+                       policy: CopyPolicy) -> Decision:
+    """The copy operation itself ended `failed` (seen while polling)."""
+    error = error or {}
+    if error.get("kind") == "authorization" and authorization_attempts < policy.max_authorization_attempts:
+        # Reused/expired authorization: the target may hold a blank model for it; clean up, then re-issue.
+        return Decision(REAUTHORIZE, reason=f"copy rejected the authorization ({error.get('code')})")
+    return Decision(CLEANUP_AND_FAIL, reason=f"copy failed ({error.get('code')})")
+
+
+def deadline_error(deadline_seconds: float, last_status: str | None) -> dict[str, str]:
+    """The error reported when the copy is abandoned at the deadline."""
+    return {
+        "code": "CopyDeadlineExceeded",
+        "message": f"the copy did not finish within {deadline_seconds:g} s (last status: {last_status or 'unknown'})",
+        "hint": "The service may still be busy or stuck (copies of composed models have been seen hanging). "
+                "The target model was removed; retry later, or raise FERRY_COPY_DEADLINE_SECONDS.",
+    }
+
+
+def existing_model_error(target: str, target_model_id: str) -> dict[str, str]:
+    """The target already holds a *different* model under the id we want."""
+    return {
+        "code": "TargetModelExists",
+        "message": f"'{target}' already has a model '{target_model_id}' that is not a copy of this source model",
+        "hint": "Delete that model on the target, or give another 'targetModelId' in the request.",
+    }

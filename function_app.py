@@ -1,0 +1,13 @@
+"""ModelFerry's Function App: the composition root. One DFApp, one Blueprint per folder, nothing else."""
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from activities import bp as activities_bp
+from CopyOrchestrator import bp as orchestrators_bp
+from EventGridStart import bp as event_grid_bp
+from HttpStart import bp as http_bp
+
+app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+for blueprint in (http_bp, event_grid_bp, orchestrators_bp, activities_bp):
+    app.register_functions(blueprint)

@@ -1,0 +1,110 @@
+"""Request validation: every 400 case of POST /api/copies, decided by `plan_request`."""
+
+import pytest
+
+from ferry.orchestration.plan import (
+    CopyPlan,
+    RequestError,
+    ResourceView,
+    degrade_needed,
+    model_id_problem,
+    plan_request,
+)
+
+V3 = {"east": ResourceView("2024-11-30"), "west": ResourceView("2024-11-30", cmk=True),
+      "north": ResourceView("2024-11-30")}
+GUID = "2a766146-bb85-4907-b438-23e6a35cb114"
+
+
+def plan(body, resources=V3, source="east", targets=("west", "north")):
+    return plan_request(body, resources, default_source=source, default_targets=targets)
+
+
+def code_of(body, **kw):
+    with pytest.raises(RequestError) as info:
+        plan(body, **kw)
+    return info.value.code
+
+
+def test_defaults_fill_source_and_targets():
+    p = plan({"modelId": "invoices"})
+    assert p == CopyPlan("invoices", "east", ("west", "north"), None)
+    assert p.to_input() == {"modelId": "invoices", "source": "east", "targets": ["west", "north"]}
+
+
+def test_explicit_request_and_target_model_id():
+    p = plan({"modelId": "m1", "source": "west", "targets": ["north"], "targetModelId": "m1-copy"})
+    assert (p.source, p.targets, p.target_model_id) == ("west", ("north",), "m1-copy")
+    assert p.to_input()["targetModelId"] == "m1-copy"
+
+
+def test_source_given_drops_itself_from_default_targets():
+    # failover from a surviving region: the default target list may contain the new source
+    assert plan({"modelId": "m1", "source": "west"}).targets == ("north",)
+
+
+@pytest.mark.parametrize("body, code", [
+    ([], "InvalidRequest"),
+    ("text", "InvalidRequest"),
+    ({}, "MissingModelId"),
+    ({"modelId": ""}, "MissingModelId"),
+    ({"modelId": 5}, "MissingModelId"),
+    ({"modelId": "m1", "source": "nowhere"}, "UnknownAlias"),
+    ({"modelId": "m1", "targets": ["west", "moon"]}, "UnknownAlias"),
+    ({"modelId": "m1", "targets": ["east", "west"]}, "SourceAmongTargets"),
+    ({"modelId": "m1", "targets": []}, "NoTargets"),
+    ({"modelId": "m1", "targets": ["west", "west"]}, "DuplicateTargets"),
+    ({"modelId": "m1", "targets": 3}, "InvalidRequest"),
+    ({"modelId": "m1", "targets": [""]}, "InvalidRequest"),
+    ({"modelId": "bad id!"}, "InvalidModelId"),
+    ({"modelId": "x"}, "InvalidModelId"),
+    ({"modelId": "m" * 65}, "InvalidModelId"),
+    ({"modelId": "m1", "targetModelId": "-bad"}, "InvalidTargetModelId"),
+    ({"modelId": "m1", "endpoint": "https://evil.example"}, "InvalidRequest"),
+    ({"modelId": "m1", "source": 7}, "InvalidRequest"),
+])
+def test_invalid_requests(body, code):
+    assert code_of(body) == code
+
+
+def test_unknown_alias_message_lists_known_aliases():
+    with pytest.raises(RequestError) as info:
+        plan({"modelId": "m1", "targets": ["moon"]})
+    assert "moon" in info.value.message and "east, north, west" in info.value.message
+
+
+def test_no_source_anywhere():
+    assert code_of({"modelId": "m1"}, source=None) == "MissingSource"
+
+
+def test_no_default_targets():
+    assert code_of({"modelId": "m1"}, targets=()) == "NoTargets"
+
+
+def test_v2_ids_are_guids_and_target_id_is_service_assigned():
+    v2 = {"a": ResourceView("v2.1"), "b": ResourceView("v2.0")}
+    assert plan({"modelId": GUID}, resources=v2, source="a", targets=("b",)).targets == ("b",)
+    assert code_of({"modelId": "invoices"}, resources=v2, source="a", targets=("b",)) == "InvalidModelId"
+    assert code_of({"modelId": GUID, "targetModelId": GUID}, resources=v2, source="a",
+                   targets=("b",)) == "InvalidTargetModelId"
+
+
+def test_v2_and_v3_cannot_be_mixed():
+    mixed = {"a": ResourceView("v2.1"), "b": ResourceView("2023-07-31")}
+    assert code_of({"modelId": GUID}, resources=mixed, source="a", targets=("b",)) == "IncompatibleApiVersions"
+
+
+@pytest.mark.parametrize("version, model_id, ok", [
+    ("v2.0", GUID, True), ("v2.1", GUID.upper(), True), ("v2.1", "abc", False),
+    ("v2.1", GUID.replace("-", ""), False),
+    ("2022-08-31", "my-model.v1_2~x", True), ("2023-07-31", "a", False), ("2024-11-30", "_abc", False),
+    ("2024-11-30", "a" * 64, True), ("2024-11-30", "a" * 65, False),
+])
+def test_model_id_rules(version, model_id, ok):
+    assert (model_id_problem(version, model_id) is None) is ok
+
+
+def test_degrade_only_from_cmk_to_non_cmk():
+    assert degrade_needed(ResourceView("v2.1", cmk=True), ResourceView("v2.1", cmk=False))
+    assert not degrade_needed(ResourceView("v2.1", cmk=False), ResourceView("v2.1", cmk=True))
+    assert not degrade_needed(ResourceView("v2.1", cmk=True), ResourceView("v2.1", cmk=True))

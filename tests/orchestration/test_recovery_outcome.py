@@ -1,0 +1,114 @@
+"""Recovery decisions, custom-status size, per-target results and the child-failure marker."""
+
+import json
+
+import pytest
+
+from ferry.errors import FerryError
+from ferry.orchestration import outcome, progress, recovery
+from ferry.orchestration.policy import CopyPolicy
+
+POLICY = CopyPolicy(max_authorization_attempts=3, max_transient_retries=2)
+
+
+def err(kind, code="X", retry_after=None):
+    return FerryError(kind=kind, code=code, message="m", hint="h", retry_after=retry_after).to_dict()
+
+
+def decide(error, retries=0, attempts=1):
+    return recovery.decide_step_error(error, retries_so_far=retries, authorization_attempts=attempts, policy=POLICY)
+
+
+def test_throttling_waits_at_least_retry_after_then_gives_up():
+    d = decide(err("throttled", "429", retry_after=20))
+    assert d.action == recovery.RETRY and d.delay_seconds == 20
+    assert decide(err("transient", "503")).action == recovery.RETRY
+    assert decide(err("transient", "503"), retries=2).action == recovery.FAIL
+
+
+def test_rejected_authorization_is_replaced_a_bounded_number_of_times():
+    assert decide(err("authorization", "1002"), attempts=2).action == recovery.REAUTHORIZE
+    assert decide(err("authorization", "1002"), attempts=3).action == recovery.FAIL
+
+
+def test_existing_target_model_is_checked_and_terminal_errors_fail():
+    assert decide(err("model_exists", "Conflict")).action == recovery.CHECK_EXISTING
+    for kind in ("not_found", "unauthorized", "degrade_required", "quota", "terminal", "not_ready"):
+        assert decide(err(kind)).action == recovery.FAIL, kind
+
+
+def test_failed_copy_operations():
+    auth = {"code": "2024", "message": "Could not retrieve authorization metadata", "kind": "authorization"}
+    assert recovery.decide_failed_copy(auth, authorization_attempts=1, policy=POLICY).action == recovery.REAUTHORIZE
+    assert recovery.decide_failed_copy(auth, authorization_attempts=3,
+                                       policy=POLICY).action == recovery.CLEANUP_AND_FAIL
+    timeout = {"code": "3013", "message": "Operation exceeded maximum processing time", "kind": "timeout"}
+    assert recovery.decide_failed_copy(timeout, authorization_attempts=1,
+                                       policy=POLICY).action == recovery.CLEANUP_AND_FAIL
+
+
+def test_public_error_keeps_only_code_message_hint():
+    public = recovery.public_error(err("terminal", "1002"))
+    assert set(public) == {"code", "message", "hint"} and public["code"] == "1002"
+
+
+def test_custom_status_stays_well_under_16kb_even_with_many_targets_and_long_errors():
+    targets = {f"target-{i:03d}": progress.parent_target_entry(
+        stage="failed", instance_id="copy-" + "x" * 60 + f":target-{i:03d}", attempts=3,
+        target_model_id="m" * 64, error_code="DataProtectionTransformServiceError") for i in range(200)}
+    status = progress.parent_status(model_id="m1", source="east", targets=targets)
+    text = json.dumps(status)
+    assert len(text) <= progress.MAX_STATUS_CHARS and status["truncated"]
+    assert status["targetCounts"] == {"failed": 200}
+    child = progress.child_status(target="west", stage="failed", attempts=1, target_model_id="m1",
+                                  error={"code": "1002", "message": "x" * 20000})
+    assert len(json.dumps(child)) < 1000
+
+
+def test_small_statuses_are_untouched():
+    entry = progress.parent_target_entry(stage="copying", instance_id="p:west")
+    status = progress.parent_status(model_id="m1", source="east", targets={"west": entry})
+    assert status == {"modelId": "m1", "source": "east", "stage": "copying",
+                      "targets": {"west": {"stage": "copying", "instanceId": "p:west"}}}
+
+
+def test_child_failure_carries_its_result_through_the_exception_text():
+    result = outcome.target_result(target="west", status="failed", target_model_id="m1", attempts=2,
+                                   error={"code": "3013", "message": "too slow", "hint": "retry"},
+                                   cleaned_up=True)
+    exc = outcome.TargetCopyFailed(result)
+    # what the parent sees: the orchestrator failure wrapped by the host with extra text around it
+    wrapped = Exception(f"Orchestrator function 'copy_model_to_target' failed: {exc} \n Traceback ...")
+    back = outcome.result_from_child_failure(wrapped, "west")
+    assert back["error"] == {"code": "3013", "message": "too slow", "hint": "retry"}
+    assert back["cleanedUp"] is True and back["attempts"] == 2
+
+
+def test_unparseable_child_failure_is_still_reported():
+    back = outcome.result_from_child_failure(Exception("boom\nstack"), "west")
+    assert back["status"] == "failed" and back["error"]["code"] == "TargetOrchestrationFailed"
+    assert "boom" in back["error"]["message"]
+
+
+@pytest.mark.parametrize("statuses, expected", [
+    (["succeeded", "succeeded"], "succeeded"), (["succeeded", "failed"], "partial"),
+    (["failed", "failed"], "failed"), ([], "failed"),
+])
+def test_aggregate_status(statuses, expected):
+    results = {f"t{i}": {"status": s} for i, s in enumerate(statuses)}
+    assert outcome.aggregate_status(results) == expected
+
+
+def test_parent_output_shape():
+    ok = outcome.target_result(target="b", status="succeeded", target_model_id="m1", error=None, attempts=1,
+                               duration_seconds=3.21)
+    bad = outcome.target_result(target="a", status="failed", target_model_id=None, attempts=1,
+                                error={"code": "401", "message": "denied", "hint": "fix key", "kind": "x"})
+    out = outcome.parent_output(model_id="m1", source="east", results={"b": ok, "a": bad})
+    assert out["status"] == "partial" and list(out["targets"]) == ["a", "b"]
+    assert out["targets"]["a"]["error"] == {"code": "401", "message": "denied", "hint": "fix key"}
+    assert out["targets"]["b"] == {"status": "succeeded", "targetModelId": "m1", "error": None, "attempts": 1,
+                                   "durationSeconds": 3.21}
+    rejected = outcome.parent_output(model_id="m1", source=None, results={},
+                                     error={"code": "UnknownAlias", "message": "no"})
+    assert rejected["status"] == "failed" and rejected["error"]["code"] == "UnknownAlias"

@@ -148,6 +148,7 @@ class KeyProvider:
         self._ca_bundle = ca_bundle
         self._credential = credential
         self._client = client
+        self._injected = client is not None or credential is not None
         self._now = now
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
@@ -220,15 +221,33 @@ class KeyProvider:
                                                   credential=self._credential)
             return self._client
 
+    def _renew_credential(self) -> bool:
+        """Replace the client with one on a fresh credential; False when the caller injected its own."""
+        with self._lock:
+            if self._injected:
+                return False
+            self._client = make_secret_client(self.vault_uri, ca_bundle=self._ca_bundle,
+                                              credential=new_credential())
+            return True
+
     def _read(self, name: str, entry: _Entry, *, reason: str) -> tuple[str, bool]:
         """(value, fresh): the latest version, or on a transient failure ``entry.value`` (fresh=False).
 
         The caller holds ``entry.lock``.
         """
         has_fallback = entry.value is not None
+        options = {"retry_total": 0} if has_fallback else {}
         try:
-            options = {"retry_total": 0} if has_fallback else {}
-            secret = self._secret_client().get_secret(name, **options)
+            try:
+                secret = self._secret_client().get_secret(name, **options)
+            except ClientAuthenticationError as exc:
+                if getattr(exc, "status_code", None) != 401 or not self._renew_credential():
+                    raise
+                # The vault rejected a token the credential still considered valid (revoked, or the
+                # identity changed): one more try with a fresh credential, whose token cache is empty.
+                log.warning("Key Vault rejected the app's token while reading %r; retrying with a new token",
+                            name)
+                secret = self._secret_client().get_secret(name, **options)
         except Exception as exc:  # classified below; anything unexpected propagates
             error = self._classify(name, exc)
             if error is None:

@@ -246,3 +246,12 @@ def test_bad_arguments():
         keys.KeyProvider("https://v.vault.azure.net", cache_seconds=-1)
     with pytest.raises(ValueError, match="keySecretName"):
         keys.KeyProvider("https://v.vault.azure.net").get("")
+
+
+def test_token_rejected_by_vault_is_renewed_once(vault, provider, ticker):
+    provider.get("fr-key")
+    vault.tokens.revoke_all()  # the SDK still caches its token; the vault no longer accepts it
+    vault.set_secret("fr-key", "key-B")
+    ticker.now += 301
+    assert provider.get("fr-key") == "key-B"
+    assert [e["status"] for e in vault.identity.request_log] == [200, 200]

@@ -81,6 +81,13 @@ class LoopbackServer:
         return int(self._server.server_address[1])
 
     @property
+    def host(self) -> str:
+        """The address the server is bound to (always loopback)."""
+        if self._server is None:
+            raise RuntimeError("the server is not started: call start() first")
+        return str(self._server.server_address[0])
+
+    @property
     def running(self) -> bool:
         return self._server is not None
 

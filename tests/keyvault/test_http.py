@@ -185,3 +185,8 @@ def test_state_block_for_the_state_file(kv):
     assert kv.ca_bundle.read_text().startswith("-----BEGIN CERTIFICATE-----")
     assert state["identityEndpoint"].startswith("http://127.0.0.1:")
     assert state["identityHeader"] == kv.identity_header
+
+
+def test_servers_bind_loopback_only(kv):
+    assert kv._server.host == "127.0.0.1"
+    assert kv.identity._server.host == "127.0.0.1"

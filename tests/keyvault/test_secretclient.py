@@ -153,3 +153,11 @@ def test_older_api_version_accepted(mi_env):
                           verify_challenge_resource=False, api_version="7.4")
     assert client.get_secret("other").value == "x"
     assert {e["apiVersion"] for e in mi_env.request_log} == {"7.4"}
+
+
+def test_default_credential_chain_without_selector_reaches_managed_identity(mi_env, monkeypatch):
+    monkeypatch.delenv("AZURE_TOKEN_CREDENTIALS")
+    started = time.monotonic()
+    assert _client(mi_env).get_secret("other").value == "x"
+    assert time.monotonic() - started < 5
+    assert len(mi_env.identity.request_log) == 1

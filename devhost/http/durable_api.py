@@ -55,6 +55,8 @@ def error_status(exc: BaseException) -> int:
     404, gone/terminal → 410, bad request / unknown function (ArgumentException) → 400, everything
     else (an existing running instance included: DTFx's InvalidOperationException) → 500.
     """
+    if type(exc).__name__ == "InstanceExistsError":
+        return 500  # DTFx's InvalidOperationException "... already exists." → the handler's catch-all 500
     status = getattr(exc, "http_status", None) or getattr(exc, "status", None)
     if isinstance(status, int) and 400 <= status < 600:
         return status

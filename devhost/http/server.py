@@ -38,6 +38,7 @@ from devhost.http.durable_api import DurableApi
 from devhost.http.invoke import Invoker
 from devhost.http.keys import HostKeys, presented_key
 from devhost.http.routes import RouteTable
+from devhost.triggers.timer import TimerService
 
 __all__ = ["HostServer"]
 
@@ -54,11 +55,13 @@ class HostServer:
 
     `keys=None` disables key checks (like `func start`); a `HostKeys` enables them. `hub_name`
     defaults to `engine.hub_name`. `function_timeout` (seconds) bounds HTTP/Event Grid/timer invocations.
+    Timer triggers run on `clock` (default `engine.clock`) from `start()` to `stop()`; `.timers.tick()`
+    fires due timers synchronously (tests). Without any clock, timer functions only run via the admin API.
     """
 
     def __init__(self, index: functions.FunctionIndex, engine: Any, *, port: int = 0, host: str = "127.0.0.1",
                  route_prefix: str = "api", keys: HostKeys | None = None, hub_name: str | None = None,
-                 function_timeout: float | None = None) -> None:
+                 function_timeout: float | None = None, clock: Any = None) -> None:
         self.index = index
         self.engine = engine
         self.host = host
@@ -76,6 +79,11 @@ class HostServer:
         clock = getattr(engine, "clock", None)
         self.durable_api = DurableApi(engine, hub_name=self.hub_name, system_key=self._durable_system_key,
                                       now=clock.time if clock is not None else None)
+        timer_functions = index.by_trigger("timerTrigger")
+        clock = clock if clock is not None else getattr(engine, "clock", None)
+        self.timers: TimerService | None = None
+        if timer_functions and clock is not None:
+            self.timers = TimerService(timer_functions, clock, self.invoke)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -104,12 +112,16 @@ class HostServer:
         self._thread = threading.Thread(target=self._serve, args=(ready,), name="devhost-http", daemon=True)
         self._thread.start()
         ready.result(timeout=30)
+        if self.timers is not None:
+            self.timers.start()
         return self
 
     def stop(self) -> None:
         """Stop listening, close the SDK client session of this loop, stop the loop thread."""
         if self._loop is None or self._thread is None:
             return
+        if self.timers is not None:
+            self.timers.stop()
         fut = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
         try:
             fut.result(timeout=30)

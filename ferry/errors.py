@@ -51,7 +51,7 @@ _MSG_RESOLVER = ("fetch information for cognitive resource", "fetch information 
 _MSG_MAX_TIME = "exceeded maximum processing time"
 _RETRY_IN_MESSAGE = re.compile(r"retry after (\d+(?:\.\d+)?) second", re.IGNORECASE)
 _SECRETISH = re.compile(r'("?(?:accessToken|access_token|Ocp-Apim-Subscription-Key|Authorization)"?\s*[:=]\s*)'
-                        r'("[^"]*"|[^\s,}]+)', re.IGNORECASE)
+                        r'("[^"]*"|(?:Bearer\s+)?[^\s,}]+)', re.IGNORECASE)
 
 
 class FerryError(Exception):

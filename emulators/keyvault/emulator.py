@@ -188,7 +188,7 @@ class KeyVaultEmulator:
             retry_after = self._retry_after
         raise Throttled(retry_after)
 
-    def check_access(self, name: str | None) -> None:
+    def check_access(self, name: str | None, action: str = "getSecret") -> None:
         with self._lock:
             denied = self._denied is None or (name is not None and name.lower() in self._denied)
         if denied:
@@ -196,7 +196,7 @@ class KeyVaultEmulator:
             raise ForbiddenByRbac(
                 "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny "
                 "assignments or role definitions were changed recently, please observe propagation time.\r\n"
-                f"Action: 'Microsoft.KeyVault/vaults/secrets/getSecret/action' on {target}\r\n"
+                f"Action: 'Microsoft.KeyVault/vaults/secrets/{action}/action' on {target}\r\n"
                 "Assignment: (not found)")
 
     def record(self, request: Request, status: int) -> None:

@@ -130,7 +130,7 @@ def _dispatch(vault: KeyVaultEmulator, request: Request, operation: str, params:
         secret = vault.store.get(params["name"], params.get("version"))
         return Response(200, wire.bundle(uri, secret))
     if operation == "setSecret":
-        vault.check_access(params["name"])
+        vault.check_access(params["name"], "setSecret")
         body = _json_body(request)
         if "value" not in body:
             raise BadParameter("The request body has no 'value'; send {\"value\": \"...\"}.")
@@ -141,11 +141,11 @@ def _dispatch(vault: KeyVaultEmulator, request: Request, operation: str, params:
     size = wire.page_size(request.query.get("maxresults"))
     offset = wire.decode_skiptoken(request.query.get("$skiptoken"))
     if operation == "listSecretVersions":
-        vault.check_access(params["name"])
+        vault.check_access(params["name"], "readMetadata")
         items = [wire.item(uri, s, with_version=True) for s in vault.store.versions(params["name"])]
         base = f"{uri}/secrets/{params['name']}/versions"
     else:
-        vault.check_access(None)
+        vault.check_access(None, "readMetadata")
         items = [wire.item(uri, s, with_version=False) for s in vault.store.latest_of_each()]
         base = f"{uri}/secrets"
     return Response(200, wire.page(items, offset=offset, size=size, next_base=base, api_version=api_version))

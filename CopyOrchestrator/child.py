@@ -17,6 +17,7 @@ import logging
 from collections.abc import Generator
 from typing import Any
 
+from ferry import steps
 from ferry.orchestration import outcome, progress, recovery
 from ferry.orchestration.policy import CopyPolicy
 from ferry.orchestration.polling import deadline_at, next_fire_at, poll_delay
@@ -134,7 +135,8 @@ def copy_model_to_target(context: Any) -> Generator[Any, Any, dict[str, Any]]:
             started_copy, error, decision = yield from _call(
                 context, run, "authorize_and_start_copy",
                 {"source": source, "target": target, "sourceModelId": model_id,
-                 "targetModelId": requested_target_id, "degrade": bool(data.get("degrade"))},
+                 "targetModelId": requested_target_id, "degrade": bool(data.get("degrade")),
+                 "description": source_model.get("description"), "tags": source_model.get("tags")},
                 policy, deadline, authorization_attempts=run.attempts)
             if error:
                 if decision.action == recovery.REAUTHORIZE:
@@ -149,7 +151,13 @@ def copy_model_to_target(context: Any) -> Generator[Any, Any, dict[str, Any]]:
                         {"target": target, "targetModelId": run.target_model_id}, policy, deadline)
                     if get_error:
                         raise fail(get_error)
-                    if existing.get("exists") and _is_copy_of(fingerprint, existing.get("fingerprint") or {}):
+                    if existing.get("exists") and existing.get("status") == "invalid":
+                        # the leftover of an earlier failed copy: remove it and authorize again
+                        removed = yield from cleanup()
+                        if removed and run.attempts < policy.max_authorization_attempts:
+                            run.log("removed an invalid leftover %s; re-authorizing", run.target_model_id)
+                            continue
+                    elif existing.get("exists") and _is_copy_of(fingerprint, existing.get("fingerprint") or {}):
                         run.log("target already holds this model's copy; nothing to do")
                         return finish("succeeded", already_present=True)
                     raise fail(recovery.existing_model_error(target, run.target_model_id))
@@ -173,7 +181,8 @@ def copy_model_to_target(context: Any) -> Generator[Any, Any, dict[str, Any]]:
                     break
                 yield context.create_timer(fire_at)
                 polled, error, _ = yield from _call(context, run, "poll_copy",
-                                                    {"source": source, "operationUrl": operation_url},
+                                                    {"source": source, "operationUrl": operation_url,
+                                                     "targetModelId": run.target_model_id},
                                                     policy, deadline)
                 run.polls += 1
                 if error:
@@ -219,6 +228,11 @@ def copy_model_to_target(context: Any) -> Generator[Any, Any, dict[str, Any]]:
             raise fail({"code": "TargetModelMissing",
                         "message": f"the copy reported success but '{run.target_model_id}' is not on '{target}'",
                         "hint": "Start the copy again; if it persists, check the target resource in the portal."})
+        if found.get("status") == "invalid":
+            removed = yield from cleanup()
+            raise fail({"code": "TargetModelInvalid",
+                        "message": f"the copy reported success but '{run.target_model_id}' on '{target}' is invalid",
+                        "hint": "The invalid model was removed; start the copy again."}, cleaned_up=removed)
         if not _is_copy_of(fingerprint, found.get("fingerprint") or {}):
             raise fail({"code": "TargetModelMismatch",
                         "message": f"'{run.target_model_id}' on '{target}' does not match the source model",
@@ -235,6 +249,4 @@ def copy_model_to_target(context: Any) -> Generator[Any, Any, dict[str, Any]]:
 
 
 def _is_copy_of(source_fp: dict[str, Any], target_fp: dict[str, Any]) -> bool:
-    from ferry import steps
-
     return bool(steps.is_copy_of(source_fp, target_fp))

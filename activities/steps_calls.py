@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ferry import settings as ferry_settings
+from ferry import steps
 from ferry.errors import FerryError
 from ferry.orchestration.plan import RequestError, plan_request, resources_view
 from ferry.orchestration.policy import CopyPolicy
@@ -73,18 +74,15 @@ def plan_copy(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_source_model(step: dict[str, Any]) -> dict[str, Any]:
-    from ferry import steps
-
     return _run("check_source_model",
                 lambda s: steps.check_source_model(s, step["source"], step["modelId"]))
 
 
 def authorize_and_start_copy(step: dict[str, Any]) -> dict[str, Any]:
-    from ferry import steps
-
     def call(s: ferry_settings.Settings) -> dict[str, Any]:
         started = steps.authorize_and_start_copy(s, step["source"], step["target"], step["sourceModelId"],
-                                                 step.get("targetModelId"), bool(step.get("degrade")))
+                                                 step.get("targetModelId"), bool(step.get("degrade")),
+                                                 description=step.get("description"), tags=step.get("tags"))
         # Only what the orchestration needs; nothing from the authorization beyond its id and expiry.
         return {"operationUrl": started["operationUrl"], "targetModelId": started["targetModelId"],
                 "authorizationExpiresAt": started.get("authorizationExpiresAt")}
@@ -93,20 +91,19 @@ def authorize_and_start_copy(step: dict[str, Any]) -> dict[str, Any]:
 
 
 def poll_copy(step: dict[str, Any]) -> dict[str, Any]:
-    from ferry import steps
+    def call(s: ferry_settings.Settings) -> dict[str, Any]:
+        polled = steps.poll_copy(s, step["source"], step["operationUrl"], target_model_id=step.get("targetModelId"))
+        polled.pop("fingerprint", None)  # verified by get_target_model on the target; keep history small
+        return polled
 
-    return _run("poll_copy", lambda s: steps.poll_copy(s, step["source"], step["operationUrl"]))
+    return _run("poll_copy", call)
 
 
 def get_target_model(step: dict[str, Any]) -> dict[str, Any]:
-    from ferry import steps
-
     return _run("get_target_model",
                 lambda s: steps.get_target_model(s, step["target"], step["targetModelId"]))
 
 
 def delete_target_model(step: dict[str, Any]) -> dict[str, Any]:
-    from ferry import steps
-
     return _run("delete_target_model",
                 lambda s: steps.delete_target_model(s, step["target"], step["targetModelId"]))

@@ -8,16 +8,14 @@ and credentials come from settings, never from a request.
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ferry.steps import validate_model_id
+
 V2_VERSIONS = frozenset({"v2.0", "v2.1"})
 V3_PLUS_VERSIONS = frozenset({"2022-08-31", "2023-07-31", "2024-11-30"})
-# v3+ caller-chosen model ids (swagger / REST reference).
-_V3_MODEL_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._~-]{1,63}$")
 _ALLOWED_KEYS = frozenset({"modelId", "source", "targets", "targetModelId"})
 
 
@@ -64,19 +62,8 @@ def is_v2(api_version: str) -> bool:
 
 
 def model_id_problem(api_version: str, model_id: str) -> str | None:
-    """Why `model_id` cannot exist on a resource of `api_version`, or None if it can."""
-    if is_v2(api_version):
-        try:
-            uuid.UUID(model_id)
-        except ValueError:
-            return f"API version {api_version} model ids are GUIDs (e.g. 2a766146-bb85-4907-b438-23e6a35cb114)"
-        if len(model_id) != 36:
-            return f"API version {api_version} model ids are GUIDs in the 8-4-4-4-12 form"
-        return None
-    if not _V3_MODEL_ID.match(model_id):
-        return (f"API version {api_version} model ids are 2-64 characters: a letter or digit, "
-                "then letters, digits, '.', '_', '~' or '-'")
-    return None
+    """Why `model_id` cannot exist on a resource of `api_version`, or None if it can (ferry.steps' rule)."""
+    return validate_model_id(api_version, model_id)
 
 
 def _alias_list(value: Any, field: str) -> list[str]:
@@ -151,7 +138,7 @@ def plan_request(
     src_version = resources[source].api_version
     problem = model_id_problem(src_version, model_id)
     if problem:
-        raise RequestError("InvalidModelId", f"modelId '{model_id}' cannot exist on '{source}': {problem}")
+        raise RequestError("InvalidModelId", f"source '{source}': {problem}")
     family_v2 = is_v2(src_version)
     mixed = [t for t in targets if is_v2(resources[t].api_version) != family_v2]
     if mixed:
@@ -172,8 +159,7 @@ def plan_request(
         for t in targets:
             problem = model_id_problem(resources[t].api_version, target_model_id)
             if problem:
-                raise RequestError("InvalidTargetModelId", f"targetModelId '{target_model_id}' cannot exist on "
-                                   f"'{t}': {problem}")
+                raise RequestError("InvalidTargetModelId", f"targetModelId on '{t}': {problem}")
     return CopyPlan(model_id=model_id, source=source, targets=tuple(targets), target_model_id=target_model_id)
 
 

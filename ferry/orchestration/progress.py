@@ -44,7 +44,8 @@ def child_status(*, target: str, stage: str, attempts: int, target_model_id: str
 def parent_status(*, model_id: str, source: str, targets: dict[str, dict[str, Any]],
                   stage: str = "copying") -> dict[str, Any]:
     """Status of `copy_model`: one line per target (`stage`, `attempts`, `targetModelId`, child id, error code)."""
-    return bounded({"modelId": model_id, "source": source, "stage": stage, "targets": targets})
+    return bounded({"modelId": model_id, "source": source, "stage": stage,
+                    "targets": {alias: dict(entry) for alias, entry in targets.items()}})
 
 
 def parent_target_entry(*, stage: str, instance_id: str | None, attempts: int | None = None,

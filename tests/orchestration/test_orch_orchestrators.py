@@ -3,13 +3,13 @@
 from datetime import timedelta
 
 import pytest
+from fake_durable import Recorder, run_orchestrator, seconds_between
 
 from CopyOrchestrator.child import copy_model_to_target
 from CopyOrchestrator.parent import copy_model
 from ferry.errors import FerryError
 from ferry.orchestration.outcome import TargetCopyFailed
 from ferry.orchestration.policy import CopyPolicy
-from fake_durable import Recorder, run_orchestrator, seconds_between
 
 FP = {"generation": "v3", "createdDateTime": "2026-01-01T00:00:00Z", "digest": "abc"}
 OTHER_FP = {"generation": "v3", "createdDateTime": "2025-01-01T00:00:00Z", "digest": "zzz"}

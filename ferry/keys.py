@@ -53,6 +53,9 @@ MIN_FORCED_REFRESH_INTERVAL = 30.0
 _RETRIES_WITHOUT_FALLBACK = 3
 # Answers (not failures) of the vault: never hidden behind a cached key.
 _DEFINITIVE = frozenset({"SecretNotFound", "Forbidden"})
+# After a failed read with a cached key to fall back on, the vault is asked again after this long (or after
+# its Retry-After, whichever is longer, capped at the cache TTL).
+STALE_RETRY_SECONDS = 10.0
 
 
 class SecretReader(Protocol):
@@ -129,6 +132,7 @@ class _Entry:
     value: str | None = field(default=None, repr=False)
     fetched_at: float | None = None
     forced_at: float | None = None
+    stale_until: float = 0.0  # after a failed read, serve the cached key without asking until then
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
@@ -163,8 +167,9 @@ class KeyProvider:
         """The key held by secret ``name``: cached if younger than the TTL, else read from the vault."""
         entry = self._entry(name)
         with entry.lock:  # one reader per secret at a time: concurrent misses cause a single vault read
-            if entry.value is not None and entry.fetched_at is not None and \
-                    self._now() - entry.fetched_at < self.cache_seconds:
+            now = self._now()
+            if entry.value is not None and entry.fetched_at is not None and (
+                    now - entry.fetched_at < self.cache_seconds or now < entry.stale_until):
                 return entry.value
             return self._read(name, entry, reason="cache expired" if entry.value else "first use")[0]
 
@@ -256,6 +261,9 @@ class KeyProvider:
                 log.warning("Key Vault read of %r failed (%s: %s); serving the last good key (%s)",
                             name, error.code, _describe(exc), reason)
                 assert entry.value is not None
+                # Do not ask a struggling vault again on every call: wait its Retry-After, at least a little.
+                pause = min(max(error.retry_after or 0.0, STALE_RETRY_SECONDS), max(self.cache_seconds, 1.0))
+                entry.stale_until = self._now() + pause
                 return entry.value, False
             raise error from None
         value = getattr(secret, "value", None)

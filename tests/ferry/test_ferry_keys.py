@@ -125,7 +125,24 @@ def test_stale_key_served_when_vault_throttles(vault, provider, ticker, caplog):
     assert "key-A" not in caplog.text
     vault.throttle_next(0)
     vault.set_secret("fr-key", "key-B")
-    assert provider.get("fr-key") == "key-B"  # still due for a read: the stale answer did not reset the TTL
+    vault.throttle_next(100, retry_after=20)
+    ticker.now += keys.STALE_RETRY_SECONDS + 1
+    assert provider.get("fr-key") == "key-A"  # asked once more: now "retry after 20 s"
+    vault.throttle_next(0)
+    ticker.now += 19
+    assert provider.get("fr-key") == "key-A"  # Retry-After honoured: not asked again before
+    assert sum(e["status"] == 429 for e in vault.request_log) == 2
+    ticker.now += 1
+    assert provider.get("fr-key") == "key-B"  # then read again: the stale answer did not reset the TTL
+
+
+def test_stale_pause_is_short_without_retry_after(vault, provider, ticker):
+    provider.get("fr-key")
+    ticker.now += 301
+    vault.stop()  # the vault is unreachable
+    assert provider.get("fr-key") == "key-A"
+    ticker.now += keys.STALE_RETRY_SECONDS - 1
+    assert provider.get("fr-key") == "key-A"  # served without trying the vault again
 
 
 def test_refresh_while_vault_throttles_keeps_old_key(vault, provider):

@@ -272,3 +272,23 @@ def test_token_rejected_by_vault_is_renewed_once(vault, provider, ticker):
     ticker.now += 301
     assert provider.get("fr-key") == "key-B"
     assert [e["status"] for e in vault.identity.request_log] == [200, 200]
+
+
+def test_concurrent_401s_after_rotation_cause_one_vault_read(vault, provider):
+    provider.get("fr-key")
+    vault.set_secret("fr-key", "key-B")
+    answers: list[bool] = []
+    barrier = threading.Barrier(8)
+
+    def activity() -> None:
+        barrier.wait()
+        answers.append(provider.refresh("fr-key", "key-A"))
+
+    threads = [threading.Thread(target=activity) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert answers == [True] * 8  # every activity retries, with the new key
+    assert reads(vault) == 2
+    assert provider.get("fr-key") == "key-B"

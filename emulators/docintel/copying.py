@@ -19,6 +19,7 @@ from typing import Any
 from . import errors
 from .backend import ResourceBackend
 from .errors import CopyFailure
+from .settings import REGION_NAMES
 from .state import Job, Model, decode_ticks, parse_iso
 from .validate import REGION, RESOURCE_ID, Checker
 from .versions import ApiVersion
@@ -38,6 +39,7 @@ def start_v2_copy(source: ResourceBackend, api: ApiVersion, model_id: str, body:
     check.allowed(auth, {"modelId", "accessToken", "expirationDateTimeTicks"}, "copyAuthorization.")
     target_model_id = check.string(auth, "modelId", where="copyAuthorization.")
     token = check.string(auth, "accessToken", where="copyAuthorization.")
+    _known_region(source, region, check)
     ticks = auth.get("expirationDateTimeTicks")
     if not isinstance(ticks, int) or isinstance(ticks, bool):
         raise check.fail("The parameter 'copyAuthorization.expirationDateTimeTicks' must be an integer.")
@@ -62,6 +64,7 @@ def start_v3_copy(source: ResourceBackend, api: ApiVersion, model_id: str, body:
     if not REGION.match(values["targetResourceRegion"] or ""):
         raise check.fail(f"The parameter 'targetResourceRegion' ('{values['targetResourceRegion']}') is not a "
                          "region name.")
+    _known_region(source, values["targetResourceRegion"] or "", check)
     expires = parse_iso(values["expirationDateTime"] or "")
     if expires is None:
         raise check.fail("The parameter 'expirationDateTime' is not a date-time.")
@@ -71,6 +74,13 @@ def start_v3_copy(source: ResourceBackend, api: ApiVersion, model_id: str, body:
                                values["accessToken"] or "", body, "v3")
     return _start(source, api, model, target, values["targetModelId"] or "", values["accessToken"] or "",
                   failure, degrade, values["targetModelLocation"])
+
+
+def _known_region(source: ResourceBackend, region: str, check: Checker) -> None:
+    """An unsupported region name is a 400 (docs: 1002 "invalid or unsupported targetResourceRegion")."""
+    known = set(REGION_NAMES) | {b.settings.region.lower() for b in source.world.backends.values()}
+    if region.lower() not in known:
+        raise check.fail(f"The parameter 'targetResourceRegion' ('{region}') is not a supported region.")
 
 
 def _same_claims(issued: dict[str, Any], presented: dict[str, Any]) -> bool:
@@ -95,7 +105,7 @@ def _resolve(source: ResourceBackend, target_id: str, region: str, token: str, p
     auth = target.authorizations.get(token)
     if auth is None or auth.family != family:
         return errors.copy_auth_metadata(), target
-    if target.settings.region.lower() != region.lower():
+    if family == "v2" and target.settings.region.lower() != region.lower():
         return errors.copy_auth_metadata(), target  # real: wrong region → 2024 (v2.1 fail recording)
     if not _same_claims(auth.payload, presented):
         return errors.copy_invalid_claims(), target

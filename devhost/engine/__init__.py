@@ -9,7 +9,7 @@ and synchronous; "JSON text" means exactly what the extension stores (see each m
 
     engine = Engine(load_app(app_dir), store_path=path, clock=VirtualClock(), hub_name="ModelFerry",
                     max_activities=10, max_orchestrators=10, function_timeout=600.0,
-                    time_skipping="never" | "always" | "while_waiting")
+                    time_skipping=None | "never" | "always" | "while_waiting")   # None: "always" if clock.virtual
     engine.start(); ...; engine.stop()            # also a context manager
 
     engine.start_new(name, instance_id=None, input_json=None) -> str
@@ -27,7 +27,7 @@ and synchronous; "JSON text" means exactly what the extension stores (see each m
     engine.terminate(id, reason) / engine.suspend(id, reason) / engine.resume(id, reason)
     engine.restart(id, new_instance_id=True) -> str
     engine.purge(id) -> int ; engine.purge_by(created_from, created_to, statuses) -> int
-    engine.signal_entity(name, key, op, input_json=None)   # input_json: JSON text of the operation input
+    engine.signal_entity(name, key, op, input_json=None)   # input_json: the (re-serialized) HTTP body text
     engine.read_entity(name, key) -> str | None            # the entity state JSON text
     engine.history(id) -> list[dict]                       # raw DurableTask events of the current execution
     engine.wait_for(id, *, statuses=(...terminal...), timeout=30.0) -> dict

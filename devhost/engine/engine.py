@@ -79,7 +79,9 @@ class Engine:
 
     def __init__(self, index: fx.FunctionIndex, *, store_path: Any, clock: Any = None, hub_name: str = "TestHubName",
                  max_activities: int = 10, max_orchestrators: int = 10, function_timeout: float | None = None,
-                 time_skipping: str = "never") -> None:
+                 time_skipping: str | None = None) -> None:
+        if time_skipping is None:  # a virtual clock with nobody to move it would freeze timers
+            time_skipping = "always" if getattr(clock, "virtual", False) else "never"
         if time_skipping not in TIME_SKIPPING:
             raise ValueError(f"time_skipping must be one of {TIME_SKIPPING}, not {time_skipping!r}")
         if max_activities < 1 or max_orchestrators < 1:
@@ -486,7 +488,7 @@ class Engine:
                             for w in res.new_work]
             record = [*control_events, *episode, *sched_events, h.orchestrator_completed(now)]
             if state.get("isDone") and res.continue_as_new:
-                new_input = res.continue_input
+                new_input = _stored_input(res.continue_input)
                 store.append_history(instance_id, [*record, h.continue_as_new(now, new_input)])
                 self._continue_as_new(store, cur, new_input, custom, now)
             elif state.get("isDone"):
@@ -554,9 +556,10 @@ class Engine:
             return h.timer_created(now, w.id, fire_text)
         if w.kind == SUB:
             child = w.instance_id or str(uuid.uuid4())
+            stored = _stored_input(w.input)
             if not record_only:
-                self._create_child(store, inst, w, child, now)
-            return h.sub_created(now, w.id, w.name or "", child, w.input)
+                self._create_child(store, inst, w, child, stored, now)
+            return h.sub_created(now, w.id, w.name or "", child, stored)
         # entity call / signal
         request = {"id": w.guid, "op": w.operation, "signal": w.kind == SIGNAL,
                    "input": json.dumps(w.input) if w.input is not None else "null",
@@ -567,7 +570,8 @@ class Engine:
                     (w.instance_id, json.dumps(request)))
         return h.event_sent(now, w.id, w.instance_id or "", "op", json.dumps(request))
 
-    def _create_child(self, store: Store, parent: Any, w: ScheduledWork, child: str, now: float) -> None:
+    def _create_child(self, store: Store, parent: Any, w: ScheduledWork, child: str, stored_input: str | None,
+                      now: float) -> None:
         existing = store.instance(child)
         if existing is not None and existing["status"] in RUNNING_STATES:
             reason = (f"Orchestrator function '{w.name}' failed: An Orchestration instance with the status "
@@ -579,13 +583,13 @@ class Engine:
         execution_id = uuid.uuid4().hex
         store.x("INSERT INTO instances(instance_id, name, execution_id, status, input, created, updated, "
                 "parent_instance_id, parent_execution_id, parent_task_id, parent_name) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (child, w.name, execution_id, "Pending", w.input, now, now, parent["instance_id"],
+                (child, w.name, execution_id, "Pending", stored_input, now, now, parent["instance_id"],
                  parent["execution_id"], w.id, parent["name"]))
         parent_info = {"Name": parent["name"], "Version": "", "TaskScheduleId": w.id,
                        "OrchestrationInstance": {"InstanceId": parent["instance_id"],
                                                  "ExecutionId": parent["execution_id"]}}
         store.enqueue(child, h.execution_started(now, instance_id=child, execution_id=execution_id, name=w.name or "",
-                                                 input_text=w.input, parent=parent_info), execution_id)
+                                                 input_text=stored_input, parent=parent_info), execution_id)
 
     def _finish(self, store: Store, inst: Any, status: str, output: str | None, custom: str | None, now: float, *,
                 failure_text: str | None = None, details: str | None = None) -> None:
@@ -863,14 +867,19 @@ class Engine:
         return len(ids)
 
     def signal_entity(self, name: str, key: str, op: str, input_json: str | None = None) -> None:
-        """Queue a one-way operation; ``input_json`` is the operation input's JSON text (None = no input)."""
+        """Queue a one-way operation.
+
+        ``input_json`` is the operation input as the extension serializes it into the request message, i.e. the
+        (re-serialized) JSON body of ``POST entities/{name}/{key}?op=``; the SDK's client double-encodes, so for a
+        Python value ``v`` it is ``json.dumps(json.dumps(v))``. None = no input.
+        """
         if self.index.entity(name) is None:
             raise InstanceNotFoundError(f"No entity function named '{name}' exists.")
         if not op:
             raise BadRequestError("an entity signal needs an operation name (op)")
         eid = scheduler_id(name, key)
         request = {"id": str(uuid.uuid4()), "op": op, "signal": True,
-                   "input": json.dumps(input_json) if input_json is not None else "null", "parent": None,
+                   "input": input_json if input_json is not None else "null", "parent": None,
                    "timestamp": iso_z(self.clock.time())}
         store = self._db()
         with store.tx():
@@ -960,6 +969,14 @@ class Engine:
             return True
 
         self.wait_until(idle, timeout=timeout, what="the engine to become idle")
+
+
+def _stored_input(action_input: Any) -> str | None:
+    """How the extension stores an input the SDK passed as JSON text (sub-orchestration, continue-as-new): the
+    action's ``input`` is a string, which the extension serializes again, so the instance input is its JSON."""
+    if action_input is None:
+        return None
+    return json.dumps(action_input if isinstance(action_input, str) else json.dumps(action_input))
 
 
 def _run_http_activity(request_json: str | None) -> str:

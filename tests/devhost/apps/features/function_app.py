@@ -1,0 +1,230 @@
+"""Sample app for the devhost engine tests: every action type, retries, timers, events, entities, failures.
+
+Not ModelFerry code: small deterministic functions whose behaviour the tests can predict exactly.
+"""
+
+import json
+import os
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import azure.durable_functions as df
+import azure.functions as func
+
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+ATTEMPTS: dict[str, int] = {}          # flaky activity attempts per key (same process)
+GATE = threading.Event()               # the gate activity blocks until a test sets it
+GATE_ENTERED = threading.Event()
+_lock = threading.Lock()
+
+
+def _log_run(name: str, value) -> None:
+    path = os.environ.get("RUN_LOG")
+    if path:
+        with _lock, Path(path).open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"activity": name, "input": value}) + "\n")
+
+
+# ------------------------------------------------------------------------------------------------ activities
+@app.activity_trigger(input_name="value")
+def double(value: int) -> int:
+    _log_run("double", value)
+    return value * 2
+
+
+@app.activity_trigger(input_name="name")
+async def hello(name: str) -> str:
+    _log_run("hello", name)
+    return f"Hello {name}!"
+
+
+@app.activity_trigger(input_name="key", activity="flaky_step")
+def flaky(key: str) -> str:
+    """Fails the first two attempts for a key, then succeeds (registered under a custom name)."""
+    with _lock:
+        ATTEMPTS[key] = ATTEMPTS.get(key, 0) + 1
+        n = ATTEMPTS[key]
+    if n < 3:
+        raise RuntimeError(f"flaky failure {n}")
+    return f"ok after {n}"
+
+
+@app.activity_trigger(input_name="value")
+def always_fails(value: str) -> str:
+    raise ValueError(f"cannot handle {value}")
+
+
+@app.activity_trigger(input_name="value")
+def gate(value: str, context: func.Context) -> str:
+    """Blocks until the test opens GATE; returns the invocation's function name (context injection)."""
+    GATE_ENTERED.set()
+    GATE.wait(10)
+    return f"{context.function_name}:{value}"
+
+
+# ------------------------------------------------------------------------------------------------ orchestrators
+@app.orchestration_trigger(context_name="context")
+def chain(context: df.DurableOrchestrationContext):
+    x = context.get_input()
+    a = yield context.call_activity("double", x)
+    b = yield context.call_activity(double, a)
+    c = yield context.call_activity("hello", str(b))
+    return {"a": a, "b": b, "c": c}
+
+
+@app.orchestration_trigger(context_name="context")
+def fan_out(context: df.DurableOrchestrationContext):
+    n = context.get_input()
+    results = yield context.task_all([context.call_activity("double", i) for i in range(n)])
+    return sum(results)
+
+
+@app.orchestration_trigger(context_name="context")
+def retry_flaky(context: df.DurableOrchestrationContext):
+    key = context.get_input()
+    opts = df.RetryOptions(first_retry_interval_in_milliseconds=5000, max_number_of_attempts=3)
+    first = yield context.call_activity("double", 1)
+    result = yield context.call_activity_with_retry("flaky_step", opts, key)
+    last = yield context.call_activity("double", first)
+    return [first, result, last]
+
+
+@app.orchestration_trigger(context_name="context")
+def retry_exhausted(context: df.DurableOrchestrationContext):
+    opts = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=2)
+    try:
+        yield context.call_activity_with_retry("always_fails", opts, "x")
+    except Exception as exc:  # the orchestrator sees the last failure after the final retry timer
+        return str(exc)
+    return "unexpected"
+
+
+@app.orchestration_trigger(context_name="context")
+def poll(context: df.DurableOrchestrationContext):
+    """Polls every 30 s for 30 minutes, like a long copy."""
+    n = 0
+    while n < 60:
+        n += 1
+        context.set_custom_status({"polls": n})
+        yield context.create_timer(context.current_utc_datetime + timedelta(seconds=30))
+    return n
+
+
+@app.orchestration_trigger(context_name="context")
+def long_timer(context: df.DurableOrchestrationContext):
+    start = context.current_utc_datetime
+    yield context.create_timer(start + timedelta(days=7))
+    return (context.current_utc_datetime - start).total_seconds()
+
+
+@app.orchestration_trigger(context_name="context")
+def approval(context: df.DurableOrchestrationContext):
+    timeout = context.create_timer(context.current_utc_datetime + timedelta(hours=1))
+    event = context.wait_for_external_event("approve")
+    winner = yield context.task_any([event, timeout])
+    if winner == event:
+        timeout.cancel()
+        return {"approved": event.result}
+    return {"approved": None, "timedOut": True}
+
+
+@app.orchestration_trigger(context_name="context")
+def counter_can(context: df.DurableOrchestrationContext):
+    n = context.get_input() or 0
+    yield context.call_activity("double", n)
+    if n < 3:
+        context.continue_as_new(n + 1)
+        return None
+    return n
+
+
+@app.orchestration_trigger(context_name="context")
+def parent(context: df.DurableOrchestrationContext):
+    auto = yield context.call_sub_orchestrator("chain", 1)
+    named = yield context.call_sub_orchestrator("chain", 2, f"{context.instance_id}-child")
+    opts = df.RetryOptions(first_retry_interval_in_milliseconds=2000, max_number_of_attempts=2)
+    try:
+        yield context.call_sub_orchestrator_with_retry("fails", opts, "boom")
+        failed = None
+    except Exception as exc:
+        failed = str(exc)
+    return {"auto": auto, "named": named, "failed": failed}
+
+
+@app.orchestration_trigger(context_name="context")
+def fails(context: df.DurableOrchestrationContext):
+    yield context.call_activity("double", 1)
+    raise ValueError(f"bad thing: {context.get_input()}")
+
+
+@app.orchestration_trigger(context_name="context")
+def entity_user(context: df.DurableOrchestrationContext):
+    counter = df.EntityId("counter", context.get_input())
+    first = yield context.call_entity(counter, "add", 5)
+    context.signal_entity(counter, "add", 1)
+    total = yield context.call_entity(counter, "get")
+    try:
+        yield context.call_entity(counter, "explode")
+        error = None
+    except Exception as exc:
+        error = str(exc)
+    return {"first": first, "total": total, "error": error}
+
+
+@app.orchestration_trigger(context_name="context")
+def waits(context: df.DurableOrchestrationContext):
+    """Chooses its first activity from an environment variable: changing it mid-flight is non-deterministic."""
+    first = os.environ.get("DEVHOST_TEST_FIRST", "double")
+    yield context.call_activity(first, 3 if first == "double" else "x")
+    context.set_custom_status("waiting")
+    go = yield context.wait_for_external_event("go")
+    return go
+
+
+@app.orchestration_trigger(context_name="context")
+def unknown_activity(context: df.DurableOrchestrationContext):
+    yield context.call_activity("no_such_activity", 1)
+    return "unreachable"
+
+
+@app.orchestration_trigger(context_name="context")
+def gated(context: df.DurableOrchestrationContext):
+    work = context.call_activity("gate", "in")
+    timer = context.create_timer(context.current_utc_datetime + timedelta(seconds=60))
+    winner = yield context.task_any([work, timer])
+    if winner == work:
+        timer.cancel()
+        return {"winner": "activity", "value": work.result, "now": context.current_utc_datetime.isoformat()}
+    return {"winner": "timer"}
+
+
+@app.orchestration_trigger(context_name="context")
+def long_history(context: df.DurableOrchestrationContext):
+    """One activity per iteration: 4 history events per episode → n iterations ≈ 4n events."""
+    n = context.get_input()
+    total = 0
+    for i in range(n):
+        total += yield context.call_activity("double", i)
+    return total
+
+
+# ------------------------------------------------------------------------------------------------ entity
+@app.entity_trigger(context_name="context")
+def counter(context: df.DurableEntityContext):
+    value = context.get_state(lambda: 0)
+    op = context.operation_name
+    if op == "add":
+        value += context.get_input()
+        context.set_result(value)
+    elif op == "get":
+        context.set_result(value)
+    elif op == "reset":
+        value = 0
+    elif op == "explode":
+        raise RuntimeError("counter exploded")
+    elif op == "delete":
+        context.destruct_on_exit()
+        return
+    context.set_state(value)

@@ -22,14 +22,14 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from emulators.clock import Clock, SystemClock
 from emulators.keyvault.loopback import LoopbackServer
 
 IDENTITY_API_VERSION = "2019-08-01"
@@ -38,27 +38,8 @@ DEFAULT_TOKEN_LIFETIME = 24 * 3600.0
 SYSTEM_ASSIGNED_CLIENT_ID = "00000000-0000-4000-8000-0000000000aa"
 
 
-class Clock(Protocol):
-    def time(self) -> float: ...
-    def advance(self, seconds: float) -> None: ...
-
-
-class WallClock:
-    """Real time plus an offset; the default clock when none is shared (architecture.md, clock protocol)."""
-
-    def __init__(self) -> None:
-        self._offset = 0.0
-        self._lock = threading.Lock()
-
-    def time(self) -> float:
-        with self._lock:
-            return time.time() + self._offset
-
-    def advance(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError(f"a clock only moves forward; got advance({seconds})")
-        with self._lock:
-            self._offset += seconds
+# The local cloud's default clock (real time plus an offset); the old name stays for callers.
+WallClock = SystemClock
 
 
 def normalize_resource(resource_or_scope: str) -> str:

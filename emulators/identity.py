@@ -98,6 +98,11 @@ class TokenRegistry:
             issued = self._tokens.get(token)
         return issued.resource if issued else None
 
+    def issued_tokens(self) -> list[str]:
+        """Every token issued and not revoked: for tests that scan logs and stores for leaked credentials."""
+        with self._lock:
+            return list(self._tokens)
+
     def revoke_all(self) -> None:
         """Forget every token (as after an identity is removed): holders get 401 until they fetch a new one."""
         with self._lock:

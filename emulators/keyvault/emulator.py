@@ -124,6 +124,10 @@ class KeyVaultEmulator:
     def get_secret(self, name: str, version: str | None = None) -> str:
         return self.store.get(name, version).value
 
+    def secret_values(self) -> list[str]:
+        """Every value of every version: for tests that scan logs and stores for leaked keys."""
+        return [v.value for s in self.store.latest_of_each() for v in self.store.versions(s.name)]
+
     def disable_secret(self, name: str, version: str | None = None) -> None:
         """Reads of that version (default: latest) then fail with 403 Forbidden / SecretDisabled."""
         self.store.set_enabled(name, version, False)

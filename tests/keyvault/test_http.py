@@ -190,3 +190,10 @@ def test_state_block_for_the_state_file(kv):
 def test_servers_bind_loopback_only(kv):
     assert kv._server.host == "127.0.0.1"
     assert kv.identity._server.host == "127.0.0.1"
+
+
+def test_values_and_tokens_listed_for_leak_scans(kv):
+    token = _token(kv)
+    kv.set_secret("other", "x2")
+    assert sorted(kv.secret_values()) == ["key-one", "x", "x2"]
+    assert kv.tokens.issued_tokens() == [token]

@@ -369,7 +369,8 @@ def _classify_exception(exc: BaseException, ctx: dict[str, Any]) -> FerryError:
     if isinstance(exc, requests.exceptions.Timeout):
         return FerryError(kind="transient", code="Timeout", message=f"the service did not answer in time ({name})",
                           hint=HINTS["transient"], **ctx)
-    if isinstance(exc, requests.exceptions.ConnectionError | ConnectionError):
+    if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.ChunkedEncodingError
+                  | ConnectionError):
         return FerryError(kind="transient", code="ConnectionError",
                           message=f"could not reach the service ({name})", hint=HINTS["transient"], **ctx)
     return FerryError(kind="terminal", code=type(exc).__name__, message=f"the request failed ({name})",

@@ -36,6 +36,7 @@ READ_TIMEOUT = 30.0
 RETRY_METHODS = frozenset({"GET", "DELETE"})
 RETRY_STATUSES = frozenset({502, 503, 504})
 MAX_INLINE_RETRY_AFTER = 2.0
+BROKEN_READ_RETRIES = 2  # GET/DELETE whose response body broke off (urllib3 has already returned by then)
 """A Retry-After longer than this is not slept inside the activity: the response is returned and classified
 ("throttled"/"transient" with retry_after) so the orchestration can wait on a durable timer instead."""
 
@@ -53,7 +54,13 @@ class Authenticator(Protocol):
 
 
 class _SafeRetry(Retry):
-    """urllib3 Retry that never retries a non-idempotent method and never sleeps a long Retry-After."""
+    """urllib3 Retry that never retries a non-idempotent method and never sleeps a long Retry-After.
+
+    429 is not retried here at all: throttling is the orchestration's to wait out (durable timer, Retry-After),
+    so an activity never blocks on it and the wait shows in the orchestration's history.
+    """
+
+    RETRY_AFTER_STATUS_CODES = frozenset({503})
 
     def increment(self, method: str | None = None, url: str | None = None, response: Any = None,
                   error: Exception | None = None, _pool: Any = None, _stacktrace: Any = None) -> Retry:
@@ -134,6 +141,7 @@ def call(method: str, url: str, *, auth: Authenticator, operation: str, api_vers
     ctx = {"api_version": api_version, "operation": operation, "resource": resource}
     where = _loggable(url)
     refreshed = False
+    broken_reads = 0
     while True:
         request_headers = {"x-ms-client-request-id": str(uuid.uuid4()), "Accept": "application/json"}
         if headers:
@@ -147,6 +155,14 @@ def call(method: str, url: str, *, auth: Authenticator, operation: str, api_vers
                                     timeout=timeout, allow_redirects=False)
         except requests.RequestException as exc:
             elapsed = (time.monotonic() - started) * 1000
+            if (isinstance(exc, requests.exceptions.ChunkedEncodingError) and method.upper() in RETRY_METHODS
+                    and broken_reads < BROKEN_READ_RETRIES):
+                # The answer broke off mid-body (after urllib3's retries could act): safe to ask again.
+                broken_reads += 1
+                log.warning("%s %s %s on %s: response broke off after %.0f ms; retrying", operation, method,
+                            where, resource, elapsed)
+                time.sleep(0.1 * broken_reads)
+                continue
             error = classify(status=None, exc=exc, **ctx)
             log.warning("%s %s %s on %s failed after %.0f ms: %s", operation, method, where, resource, elapsed,
                         error.code)

@@ -13,8 +13,8 @@ What a copy preserves (copy-api.md §1.5, §2.6 and the recordings):
   so they are recorded but not compared.
 
 So the fingerprint is {generation, createdDateTime, (expirationDateTime | lastUpdatedDateTime), digest of the
-content that travels with the copy (doc-type names that equal the model's own id replaced by a placeholder)},
-plus small informational fields. It is JSON-able and under 1 KB, fit for durable history.
+content that travels with the copy, and (v3+) the doc-type names with the model's own id as a placeholder},
+plus small informational fields. It is JSON-able and small (≤ 50 doc-type names), fit for durable history.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 SELF = "<self>"
+MAX_NAMES = 50  # doc-type names kept verbatim in a fingerprint (composed models can have hundreds)
 _NOT_CONTENT_V2 = {"accessToken"}  # injected into old recordings by a sanitizer; never real content
 
 
@@ -83,18 +84,20 @@ def fingerprint_v2(model: dict[str, Any]) -> dict[str, Any]:
 
 
 def fingerprint_v3(model: dict[str, Any]) -> dict[str, Any]:
-    """Fingerprint of a v3/v4 DocumentModelDetails body (GET documentModels/{id} or a copy operation result)."""
+    """Fingerprint of a v3/v4 DocumentModelDetails body (GET documentModels/{id} or a copy operation result).
+
+    Doc-type names are kept apart from their content: a copy into another model id may keep the source's id as
+    the doc-type name (2022/2023) or rename it to the target id (2024), so names are compared in `is_copy_of`
+    with both model ids mapped to the same placeholder, while `digest` covers only the content.
+    """
     model_id = model.get("modelId")
-    doc_types = model.get("docTypes") or {}
-    normalized = {(SELF if name == model_id else name): spec for name, spec in doc_types.items()}
+    doc_types = {name: spec for name, spec in (model.get("docTypes") or {}).items() if isinstance(spec, dict)}
+    names = sorted(SELF if name == model_id else name for name in doc_types)
     # Only what every API version renders the same way: field schemas and per-doc-type build modes (a v4
     # target may add top-level buildMode / warnings that a 2023-07-31 source does not show).
-    content = {"docTypes": {name: {"fieldSchema": (spec or {}).get("fieldSchema"),
-                                   "buildMode": (spec or {}).get("buildMode")}
-                            for name, spec in normalized.items() if isinstance(spec, dict)},
-               "classifierId": model.get("classifierId")}
-    fields = sum(len((spec or {}).get("fieldSchema") or {}) for spec in doc_types.values()
-                 if isinstance(spec, dict))
+    specs = sorted(_digest({"fieldSchema": spec.get("fieldSchema"), "buildMode": spec.get("buildMode")})
+                   for spec in doc_types.values())
+    fields = sum(len(spec.get("fieldSchema") or {}) for spec in doc_types.values())
     return {
         "generation": "v3",
         "modelId": model_id,
@@ -103,10 +106,22 @@ def fingerprint_v3(model: dict[str, Any]) -> dict[str, Any]:
         "apiVersion": model.get("apiVersion"),
         "description": (model.get("description") or "")[:200] or None,
         "tags": dict(list((model.get("tags") or {}).items())[:10]) or None,
-        "docTypes": sorted(normalized)[:20],
+        "docTypeCount": len(names),
+        "docTypes": names if len(names) <= MAX_NAMES else None,
+        "namesDigest": _digest(names),
         "fieldCount": fields,
-        "digest": _digest(content),
+        "digest": _digest({"specs": specs, "classifierId": model.get("classifierId")}),
     }
+
+
+def _names_match(source: dict[str, Any], target: dict[str, Any]) -> bool:
+    if source.get("namesDigest") == target.get("namesDigest"):
+        return True
+    src_names, dst_names = source.get("docTypes"), target.get("docTypes")
+    if not isinstance(src_names, list) or not isinstance(dst_names, list):
+        return False
+    ids = {source.get("modelId"), target.get("modelId")} - {None}
+    return sorted(SELF if n in ids else n for n in src_names) == sorted(SELF if n in ids else n for n in dst_names)
 
 
 def is_copy_of(source: dict[str, Any], target: dict[str, Any]) -> bool:
@@ -126,4 +141,6 @@ def is_copy_of(source: dict[str, Any], target: dict[str, Any]) -> bool:
     for key in ("expirationDateTime", "lastUpdatedDateTime"):
         if source.get(key) and target.get(key) and source[key] != target[key]:
             return False
+    if source.get("generation") == "v3":
+        return source.get("docTypeCount") == target.get("docTypeCount") and _names_match(source, target)
     return True

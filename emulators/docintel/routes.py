@@ -108,4 +108,4 @@ def match(method: str, path: str, query: dict[str, list[str]]) -> Match:
             raise errors.unsupported_api_version(requested, prefix, sorted(versions))
         return Match(found[0], api, found[1])
     raise errors.route_not_found(f"{path} is not a Form Recognizer / Document Intelligence path "
-                                 "(/formrecognizer/v2.0|v2.1/…, /formrecognizer/…, /documentintelligence/…)")
+                                 "(/formrecognizer/v2.0|v2.1/..., /formrecognizer/..., /documentintelligence/...)")

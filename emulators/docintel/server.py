@@ -30,6 +30,11 @@ SERVER_NAME = "ModelFerry-Emulator/1.0"
 HSTS = "max-age=31536000; includeSubDomains; preload"
 
 
+def _latin1(value: str) -> str:
+    """Header values must be latin-1; a detail naming an odd path must not break the response."""
+    return value.encode("latin-1", "replace").decode("latin-1")
+
+
 def compact(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -120,7 +125,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _write(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)
         for name, value in headers.items():
-            self.send_header(name, value)
+            self.send_header(name, _latin1(value))
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         if payload and self.command != "HEAD":
@@ -130,7 +135,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Promise a body, send half of the headers' worth, then close: a connection reset mid-response."""
         self.send_response(status)
         for name, value in headers.items():
-            self.send_header(name, value)
+            self.send_header(name, _latin1(value))
         self.send_header("Content-Length", str(len(payload) + 64))
         self.end_headers()
         self.wfile.write(payload[: len(payload) // 2])

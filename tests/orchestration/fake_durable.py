@@ -21,6 +21,11 @@ class FakeTask:
     name: str | None = None
     fire_at: datetime | None = None
     instance_id: str | None = None
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        assert self.kind == "timer", "only timers can be cancelled"
+        self.cancelled = True
 
 
 @dataclass

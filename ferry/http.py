@@ -74,8 +74,11 @@ class _SafeRetry(Retry):
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
+RETRY_BACKOFF_FACTOR = 0.2  # sleeps 0, 0.4, 0.8 s between the retries of one GET/DELETE
+
+
 def make_retry() -> Retry:
-    return _SafeRetry(total=3, connect=3, read=2, status=3, other=0, redirect=0, backoff_factor=0.2,
+    return _SafeRetry(total=3, connect=3, read=2, status=3, other=0, redirect=0, backoff_factor=RETRY_BACKOFF_FACTOR,
                       backoff_max=2.0, status_forcelist=RETRY_STATUSES, allowed_methods=RETRY_METHODS,
                       respect_retry_after_header=True, raise_on_status=False, raise_on_redirect=False)
 

@@ -180,7 +180,8 @@ def fake_service():
     server.daemon_threads = True
     service = FakeService(server)
     ref.append(service)
-    thread = threading.Thread(target=server.serve_forever, name="fake-docintel", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-docintel",
+                              daemon=True)
     thread.start()
     try:
         yield service

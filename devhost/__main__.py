@@ -73,8 +73,8 @@ def start(args: argparse.Namespace) -> int:
     except (ConfigError, AppLoadError) as exc:
         return _fail(str(exc))
 
-    from devhost.engine import Engine
     from devhost.engine.clock import RealClock, VirtualClock
+    from devhost.engine.engine import Engine
 
     clock = VirtualClock() if args.clock == "virtual" else RealClock()
     store = args.store or (app_dir / ".devhost" / f"{config.hub_name}.sqlite")
@@ -90,7 +90,8 @@ def start(args: argparse.Namespace) -> int:
         keys.save(keys_file)
     engine = Engine(index, store_path=store, clock=clock, hub_name=config.hub_name,
                     max_activities=config.max_activities, max_orchestrators=config.max_orchestrators,
-                    function_timeout=config.function_timeout)
+                    function_timeout=config.function_timeout,
+                    time_skipping="always" if args.clock == "virtual" else "never")
     try:
         server = HostServer(index, engine, port=args.port, host=args.host, route_prefix=config.route_prefix,
                             keys=keys, hub_name=config.hub_name, function_timeout=config.function_timeout,

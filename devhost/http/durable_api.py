@@ -103,6 +103,10 @@ def _parse_datetime(value: str | None) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+def _epoch(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
 def _parse_statuses(values: list[str]) -> list[str]:
     out: list[str] = []
     for value in values:
@@ -160,7 +164,10 @@ class DurableApi:
                 return _error(400, "One or more of the arguments submitted is incorrect", exc)
             if status in (404, 410):
                 return web.Response(status=status)
-            log.error("durable HTTP API %s %s failed:\n%s", method, request.path, traceback.format_exc().rstrip())
+            if hasattr(exc, "http_status"):  # an engine condition, not a devhost bug: one line is enough
+                log.warning("durable HTTP API %s %s: %s", method, request.path, exc)
+            else:
+                log.error("durable HTTP API %s %s failed:\n%s", method, request.path, traceback.format_exc().rstrip())
             return _error(500, "Something went wrong while processing your request", exc)
 
     # ------------------------------------------------------------------ instances
@@ -228,12 +235,13 @@ class DurableApi:
         statuses = _parse_statuses(q.getall("runtimeStatus", []))
         items, token = await self._call(
             self.engine.query,
-            created_from=_parse_datetime(q.get("createdTimeFrom")),
-            created_to=_parse_datetime(q.get("createdTimeTo")),
+            created_from=_epoch(_parse_datetime(q.get("createdTimeFrom"))),
+            created_to=_epoch(_parse_datetime(q.get("createdTimeTo"))),
             statuses=statuses or None,
             prefix=q.get("instanceIdPrefix"),
             top=top if top and top > 0 else 100,
             continuation=request.headers.get("x-ms-continuation-token") or None,
+            show_input=show_input is not False,
         )
         body = [_payload(item, show_input is not False, keep_history=False) for item in items]
         headers = {"x-ms-continuation-token": token} if token else {}
@@ -250,9 +258,11 @@ class DurableApi:
         created_from = _parse_datetime(q.get("createdTimeFrom"))
         if created_from is None:
             return _json_response(400, "Please provide value for 'createdTimeFrom' parameter.")
-        created_to = _parse_datetime(q.get("createdTimeTo")) or datetime.fromtimestamp(self._now(), UTC)
+        created_to = _epoch(_parse_datetime(q.get("createdTimeTo")))
+        if created_to is None:
+            created_to = self._now()  # the extension uses DateTime.UtcNow; here: the engine's clock, unrounded
         statuses = _parse_statuses(q.getall("runtimeStatus", []))
-        deleted = await self._call(self.engine.purge_by, created_from, created_to, statuses or None)
+        deleted = await self._call(self.engine.purge_by, created_from.timestamp(), created_to, statuses or None)
         if not deleted:
             return web.Response(status=404)
         return _json_response(200, {"instancesDeleted": int(deleted)})
@@ -385,6 +395,8 @@ class DurableApi:
         body = await request.read()
         input_json = None
         if body:
+            # As the extension: a JSON body is parsed once and re-serialized (the SDK's double-encoded input
+            # stays a JSON string holding JSON text); any other content type is the input as a string.
             text = body.decode("utf-8", errors="replace")
             if request.content_type.lower() == "application/json":
                 try:

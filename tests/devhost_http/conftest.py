@@ -64,3 +64,27 @@ def keys(web_app) -> HostKeys:
 def make_clock():
     """`make_clock(start_epoch)` → a ManualClock."""
     return ManualClock
+
+
+@pytest.fixture
+def durable_app():
+    return load_app(APPS / "durable")
+
+
+@pytest.fixture
+def durable_host(durable_app, tmp_path, serve):
+    """`durable_host(keys=None)` → (server, engine) on a fresh store with a virtual clock; both stopped after."""
+    from devhost.engine.clock import VirtualClock
+    from devhost.engine.engine import Engine
+
+    engines = []
+
+    def start(**kwargs):
+        engine = Engine(durable_app, store_path=tmp_path / f"store{len(engines)}.sqlite", clock=VirtualClock(),
+                        hub_name="SampleHub", time_skipping="always").start()
+        engines.append(engine)
+        return serve(durable_app, engine, **kwargs), engine
+
+    yield start
+    for engine in engines:
+        engine.stop()

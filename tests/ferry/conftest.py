@@ -163,6 +163,8 @@ def _handler(service_ref: list[FakeService]) -> type[BaseHTTPRequestHandler]:
                 data = payload or b""
             self.send_response(status)
             for key, value in headers.items():
+                if key.lower() in ("content-length", "transfer-encoding"):  # recorded ones; we frame ourselves
+                    continue
                 self.send_header(key, value.replace("{base}", service.url))
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

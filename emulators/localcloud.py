@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +77,12 @@ class LocalCloud:
         self._keyvault.start()
 
     def stop(self) -> None:
-        for handle in self._resources.values():
-            handle.stop()
+        # stop the servers side by side: each one waits for its serve loop to notice
+        stoppers = [threading.Thread(target=h.stop) for h in self._resources.values()]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join()
         if self._keyvault is not None:
             self._keyvault.stop()
             self._keyvault = None

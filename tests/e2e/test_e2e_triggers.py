@@ -69,16 +69,17 @@ def test_identical_request_while_running_joins_the_running_copy(env):
     model_id = env.train(SRC, V4)
     never = env.cloud.resource(SRC)
     never.set_copy_behaviour("never_finish", count=2)
-    env.host.engine  # noqa: B018 - the host is up
     first = env.post_copy({"modelId": model_id, "targets": [A, B]})
     second = env.post_copy({"modelId": model_id, "targets": [B, A]})  # same copy, other order
     assert first.status_code == second.status_code == 202
     assert first.json()["id"] == second.json()["id"]
     assert first.json()["statusQueryGetUri"] == second.json()["statusQueryGetUri"]
     assert len(copy_instances(env, model_id)) == 1
-    env.host.terminate(first.json()["id"], "test over")
-    for target in (A, B):
-        env.host.terminate(f"{first.json()['id']}:{target}", "test over")
+    iid = first.json()["id"]
+    children = [f"{iid}:{target}" for target in (A, B)]
+    env.host.wait_until(lambda: all(env.host.status(c) for c in children), timeout=30, what="children started")
+    for instance in [iid, *children]:
+        env.host.terminate(instance, "test over")
 
 
 def test_rerun_after_completion_is_idempotent(env):

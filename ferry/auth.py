@@ -39,6 +39,8 @@ COGNITIVE_SCOPE = "https://cognitiveservices.azure.com/.default"
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
 # azure-core refreshes tokens this long before they expire; so do we.
 TOKEN_REFRESH_MARGIN = 300.0
+# At most one forced token renewal (after a 401) per this many seconds, read when a TokenAuth is created.
+TOKEN_RENEWAL_INTERVAL = keys.MIN_FORCED_REFRESH_INTERVAL
 
 
 class KeyAuth:
@@ -66,12 +68,13 @@ class TokenAuth:
 
     def __init__(self, *, scope: str = COGNITIVE_SCOPE, credential: Any = None,
                  credential_factory: Callable[[], Any] = keys.new_credential,
-                 min_refresh_interval: float = keys.MIN_FORCED_REFRESH_INTERVAL,
+                 min_refresh_interval: float | None = None,
                  now: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.scope = scope
         self._credential = credential
         self._factory = credential_factory
-        self._min_refresh_interval = float(min_refresh_interval)
+        self._min_refresh_interval = float(TOKEN_RENEWAL_INTERVAL if min_refresh_interval is None
+                                           else min_refresh_interval)
         self._now = now
         self._monotonic = monotonic
         self._token: str | None = None

@@ -48,6 +48,7 @@ from ferry.errors import FerryError
 log = logging.getLogger("ferry.keys")
 
 DEFAULT_CACHE_SECONDS = 300.0
+# At most one forced re-read (after a 401) per secret per this many seconds; read when a provider is created.
 MIN_FORCED_REFRESH_INTERVAL = 30.0
 # Without a cached key the SDK may retry a throttled vault a little; with one we fail fast and serve stale.
 _RETRIES_WITHOUT_FALLBACK = 3
@@ -141,14 +142,15 @@ class KeyProvider:
 
     def __init__(self, vault_uri: str, *, ca_bundle: str | None = None,
                  cache_seconds: float = DEFAULT_CACHE_SECONDS,
-                 min_refresh_interval: float = MIN_FORCED_REFRESH_INTERVAL,
+                 min_refresh_interval: float | None = None,
                  client: SecretReader | None = None, credential: Any = None,
                  now: Callable[[], float] = time.monotonic) -> None:
         if cache_seconds < 0:
             raise ValueError(f"cache_seconds must be >= 0 (FERRY_KEY_CACHE_SECONDS); got {cache_seconds}")
         self.vault_uri = vault_uri
         self.cache_seconds = float(cache_seconds)
-        self.min_refresh_interval = float(min_refresh_interval)
+        self.min_refresh_interval = float(MIN_FORCED_REFRESH_INTERVAL if min_refresh_interval is None
+                                          else min_refresh_interval)
         self._ca_bundle = ca_bundle
         self._credential = credential
         self._client = client

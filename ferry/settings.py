@@ -6,7 +6,8 @@ do, instead of surfacing later as a confusing service error. Settings hold secre
 names), never keys, so a `Settings` object is safe to log or to serialise (`to_dict()`).
 
 Other parts use:
-- `SETTINGS`: the registry (name → `Setting`); the README and the infra tests are generated/checked from it.
+- `SETTINGS`: the registry (name → `Setting`); the README and the infra tests are generated/checked from it
+  (`settings_markdown()` renders the README table).
 - `load(environ=os.environ) -> Settings`: parse + validate (cached per distinct configuration;
   `load.cache_clear()` forgets the cache, for tests).
 - `Settings.resource(alias) -> Resource`, `Settings.aliases`, `Settings.copy_degrade(source, target)`.
@@ -88,13 +89,14 @@ SETTINGS: dict[str, Setting] = _registry(
             "seconds (0.1–60). Default 1 s, as the Copy API guide recommends (\"query the operation once "
             "every second\"): most copies finish within a few seconds, so noticing the completion quickly "
             "matters more than the extra request."),
-    Setting("FERRY_POLL_BACKOFF_FACTOR", False, "1.2", "Each further poll delay is the previous one times "
+    Setting("FERRY_POLL_BACKOFF_FACTOR", False, "1.1", "Each further poll delay is the previous one times "
             "this factor (1.0–4.0), capped at FERRY_POLL_MAX_SECONDS; a Retry-After from the service wins. "
-            "Default 1.2 keeps the delay under 2 s for the first ~5 s of a copy (completion noticed within "
-            "about a second for typical copies) and reaches the cap after about a minute."),
+            "Default 1.1: polls at about 1, 2.1, 3.3, 4.6, 6.1, 7.7 s…, so the delay stays under 2 s for the "
+            "first ~13 s and a copy of a few seconds is noticed well within a second of completing (median "
+            "0.7 s for copies of 1–10 s); the cap is reached after about 2.5 minutes."),
     Setting("FERRY_POLL_MAX_SECONDS", False, "15", "Upper bound of the delay between two polls, in seconds "
-            "(1–600, at least FERRY_POLL_INITIAL_SECONDS). Default 15 s: a 30-minute copy costs about 130 "
-            "polls, well inside the service's Get-operation rate limit."),
+            "(1–600, at least FERRY_POLL_INITIAL_SECONDS). Default 15 s: a 30-minute copy costs about 140 "
+            "polls, well inside the service's Get-operation rate limit (S0: 50 per second)."),
     Setting("FERRY_MAX_PARALLEL_TARGETS", False, "4", "How many targets one model is copied to at the same "
             "time (1–64). Every copy POST goes to the source resource, whose model-management limit is 5 "
             "requests per second on S0 (1 on F0), so the default 4 stays under it."),
@@ -109,6 +111,18 @@ SETTINGS: dict[str, Setting] = _registry(
             "before it is read again, in seconds (0–86400; 0 = read every time). A 401 from the service "
             "forces one early re-read (key rotation). Default 300 s."),
 )
+
+def settings_markdown(*, include_local_only: bool = True) -> str:
+    """The settings table for the README (| setting | required | default | meaning |), from `SETTINGS`."""
+    rows = ["| setting | required | default | meaning |", "|---|---|---|---|"]
+    for setting in SETTINGS.values():
+        if setting.local_only and not include_local_only:
+            continue
+        required = "yes" if setting.required else ("local only" if setting.local_only else "no")
+        default = f"`{setting.default}`" if setting.default is not None else "—"
+        rows.append(f"| `{setting.name}` | {required} | {default} | {setting.description.replace('|', '/')} |")
+    return "\n".join(rows) + "\n"
+
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
@@ -178,7 +192,7 @@ class Settings:
     key_vault_ca_bundle: str | None = None
     copy_deadline_seconds: float = 3600.0
     poll_initial_seconds: float = 1.0
-    poll_backoff_factor: float = 1.2
+    poll_backoff_factor: float = 1.1
     poll_max_seconds: float = 15.0
     max_parallel_targets: int = 4
     allow_cmk_degrade: bool = False

@@ -235,3 +235,13 @@ def test_unknown_ferry_setting_is_warned_about(caplog):
     with caplog.at_level(logging.WARNING, logger="ferry.settings"):
         fs.parse(env_with(FERRY_POLL_INITAL_SECONDS="2"))
     assert "FERRY_POLL_INITAL_SECONDS" in caplog.text
+
+
+def test_settings_markdown_lists_every_setting_with_its_default():
+    table = fs.settings_markdown()
+    lines = table.strip().splitlines()
+    assert len(lines) == 2 + len(fs.SETTINGS)
+    for name, setting in fs.SETTINGS.items():
+        (row,) = [line for line in lines if line.startswith(f"| `{name}` |")]
+        assert (f"`{setting.default}`" if setting.default else "—") in row
+    assert "FERRY_KEY_VAULT_CA_BUNDLE" not in fs.settings_markdown(include_local_only=False)

@@ -340,3 +340,23 @@ def test_logs_one_info_line_per_call_and_never_keys_or_tokens(cloud, caplog):
 def _authorizations(handle) -> list[dict]:
     with handle.world.lock:
         return [{"accessToken": token} for token in handle.backend.authorizations]
+
+
+def test_v2_model_still_training_is_not_ready_then_ready(cloud):
+    import requests
+
+    s = settings_for(cloud, "v2.1")
+    src = cloud.resource("src")
+    response = requests.post(f"{src.endpoint}/formrecognizer/v2.1/custom/models", timeout=5,
+                             headers={"Ocp-Apim-Subscription-Key": src.key},
+                             json={"source": "https://blob/container?sas", "useLabelFile": True, "modelName": "m"})
+    assert response.status_code == 201
+    model_id = response.headers["Location"].rsplit("/", 1)[1]
+    training = steps.check_source_model(s, "src", model_id)
+    assert training["ready"] is False and training["status"] == "creating"
+    cloud.advance(3)
+    trained = steps.check_source_model(s, "src", model_id)
+    assert trained["ready"] is True and trained["fingerprint"]["modelName"] == "m"
+    _, done = run_copy(cloud, s, model_id)
+    target = steps.get_target_model(s, "dst", done["targetModelId"])
+    assert steps.is_copy_of(trained["fingerprint"], target["fingerprint"])

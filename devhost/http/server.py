@@ -111,7 +111,12 @@ class HostServer:
         ready: Future = Future()
         self._thread = threading.Thread(target=self._serve, args=(ready,), name="devhost-http", daemon=True)
         self._thread.start()
-        ready.result(timeout=30)
+        try:
+            ready.result(timeout=30)
+        except BaseException:
+            self._thread.join(timeout=5)
+            self._thread = None
+            raise
         if self.timers is not None:
             self.timers.start()
         return self
@@ -154,9 +159,9 @@ class HostServer:
         try:
             loop.run_until_complete(self._listen())
         except BaseException as exc:  # report bind errors to start()
-            ready.set_exception(exc)
-            loop.close()
             self._loop = None
+            loop.close()
+            ready.set_exception(exc)
             return
         ready.set_result(None)
         try:
@@ -179,7 +184,8 @@ class HostServer:
     async def _shutdown(self) -> None:
         from azure.durable_functions.models.utils import http_utils
 
-        await http_utils._close_session()  # the SDK's session belongs to this loop
+        await http_utils._close_session()  # the SDK's module-global session belongs to this loop
+        http_utils._session_lock = asyncio.Lock()  # and so may its lock: the next host's loop gets fresh ones
         if self._runner is not None:
             await self._runner.cleanup()
 

@@ -12,8 +12,20 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# infra — checkov (run by tests/infra) lives in its own virtualenv: its pinned dependencies (pycep-parser 0.5.1,
+# among others) conflict with the app's. The stamp carries the version, so changing the pin reinstalls.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV    := .venv-checkov
+CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+
+$(CHECKOV_STAMP):
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+	touch $@
+# end infra
+
 ## Whole test-suite (unit, emulator contract, devhost, end-to-end, infra checks).
-test: $(STAMP)
+test: $(STAMP) $(CHECKOV_STAMP)
 	$(PY) -m pytest
 
 ## The main job on the local cloud: trains, replicates by Event Grid, fails over by HTTP, prints a summary.

@@ -147,7 +147,6 @@ def _start(source: ResourceBackend, api: ApiVersion, model: Model, target: Resou
     job = Job(op_id, "v2copy" if api.is_v2 else "documentModelCopyTo", api, now,
               now + min(0.5, duration / 4), None if kind == "never_finish" else now + duration,
               target_model_id, location, source_model_id=model.model_id,
-              tags=auth.tags if auth is not None else None,
               info={"sourceResource": source.settings.name,
                     "targetResource": target.settings.name if target else None, "behaviour": kind})
     snapshot = model.clone(target_model_id)

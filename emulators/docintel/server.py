@@ -122,7 +122,8 @@ class _Handler(BaseHTTPRequestHandler):
             headers["X-Content-Type-Options"] = "nosniff"
             if style != GATEWAY:
                 headers["x-envoy-upstream-service-time"] = str(random.randint(5, 60))
-            headers["x-ms-region"] = owner.settings.display_region
+            if response.status != 404 or style != GATEWAY:  # the recorded route-404 carries no region
+                headers["x-ms-region"] = owner.settings.display_region
         if response.body is not None:
             headers["Content-Type"] = "application/json; charset=utf-8" if charset else "application/json"
         headers.update(response.headers)

@@ -323,15 +323,11 @@ def classify(*, status: int | None, headers: Mapping[str, str] | None = None, bo
     if status == 410:
         return make("terminal", "retired")
     if status == 404:
-        if codes & {"1022", "modelnotfound"} or ("model" in text and "not found" in text):
-            return make("not_found", "not_found_model")
-        if "operationnotfound" in codes or (operation == "poll_copy" and "not found" in text
-                                            and code != "404"):
-            return make("not_found", "not_found_operation")
-        if operation == "poll_copy" and code == "404":
-            return make("terminal", "route")
         if code == "404":  # APIM gateway: no route matched (wrong path / empty id), not "model missing"
             return make("terminal", "route")
+        if operation == "poll_copy" or "operationnotfound" in codes:
+            # v3+ OperationNotFound, v2 1022 "Copy result … not found": the operation expired (24 h) or never was
+            return make("not_found", "not_found_operation")
         return make("not_found", "not_found_model")
     if status is not None and (status >= 500 or status == 408):
         return make("transient", retry_after=retry_after)

@@ -141,6 +141,8 @@ QUOTA_MSG = ("Out of call volume quota for FormRecognizer F0 pricing tier. Pleas
     (410, {}, err("410", "The requested API version has been retired."), "get_model", "terminal", "retired"),
     (404, {}, err("NotFound", "Resource not found.", ("OperationNotFound", "The requested operation was not "
                                                       "found.")), "poll_copy", "not_found", "not_found_operation"),
+    (404, {}, err("1022", "Copy result with 'id=r1' not found."), "poll_copy", "not_found", "not_found_operation"),
+    (404, {}, err("1022", "Model with 'id=m' not found."), "get_model", "not_found", "not_found_model"),
     (500, {}, err("InternalServerError", "An unexpected error occurred."), "copy", "transient", "transient"),
     (503, {"Retry-After": "7"}, err("ServiceUnavailable", "Please retry."), "get_model", "transient", "transient"),
     (502, {}, "<html>Bad Gateway</html>", "get_model", "transient", "transient"),

@@ -1,0 +1,141 @@
+"""Crash safety: SIGKILL the devhost process in the middle of a copy, restart it on the same store.
+
+Real processes and the real clock, as a user runs them: the local cloud in process (real clock), the app under
+`python -m devhost start --store ... --clock real`. The copy is started by HTTP; once the target's orchestration
+shows the copy running on the service, the host is killed with SIGKILL, then started again on the same store.
+The run must finish with exactly one model on the target and nothing else left there (no orphan, no invalid
+model, no second copy operation still pending).
+"""
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import REPO, resource_id
+
+from emulators import LocalCloud
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class HostProcess:
+    def __init__(self, settings_file: Path, store: Path, port: int, log: Path) -> None:
+        self.args = [sys.executable, "-m", "devhost", "start", "--app", str(REPO), "--store", str(store),
+                     "--clock", "real", "--port", str(port), "--settings", str(settings_file)]
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = log
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen(self.args, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+        out.close()
+
+        def up():
+            assert self.proc.poll() is None, f"devhost exited: {self.log.read_text()[-2000:]}"
+            try:
+                return requests.get(f"{self.url}/admin/host/status", timeout=1).ok
+            except requests.ConnectionError:
+                return False
+        wait_for(up, 30, "devhost to listen")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def real_cloud(tmp_path):
+    keys = {name: [secrets.token_hex(16), secrets.token_hex(16)] for name in ("crash-src", "crash-dst")}
+    config = {"resources": [{"name": name, "region": region, "port": 0, "keys": keys[name],
+                             "resourceId": resource_id(name), "copySeconds": 2.5, "trainSeconds": 0.2}
+                            for name, region in (("crash-src", "eastus"), ("crash-dst", "westus2"))],
+              "keyVault": {"port": 0, "secrets": {f"key-{n}": k[0] for n, k in keys.items()}},
+              "workdir": str(tmp_path / "cloud")}
+    with LocalCloud.from_config(config) as cloud:
+        yield cloud
+
+
+def test_sigkill_mid_copy_then_restart_finishes_with_one_model_and_no_orphan(real_cloud, tmp_path):
+    cloud = real_cloud
+    state = cloud.state
+    resources = {name: {"endpoint": e["endpoint"], "region": e["region"], "resourceId": e["resourceId"],
+                        "apiVersion": "2024-11-30", "keySecretName": f"key-{name}"}
+                 for name, e in state["resources"].items()}
+    kv = state["keyVault"]
+    values = {"FERRY_RESOURCES": json.dumps(resources), "FERRY_SOURCE": "crash-src", "FERRY_TARGETS": "crash-dst",
+              "FERRY_KEY_VAULT_URI": kv["uri"], "FERRY_KEY_VAULT_CA_BUNDLE": kv["caBundle"],
+              "IDENTITY_ENDPOINT": kv["identityEndpoint"], "IDENTITY_HEADER": kv["identityHeader"]}
+    settings_file = tmp_path / "local.settings.json"
+    settings_file.write_text(json.dumps({"IsEncrypted": False, "Values": values}))
+    src = cloud.resource("crash-src")
+    model_id = src.seed_model("v3", "crash-model", description="to be copied", api_version="2024-11-30")
+
+    host = HostProcess(settings_file, tmp_path / "store.sqlite", free_port(), tmp_path / "devhost.log")
+    try:
+        host.start()
+        resp = requests.post(f"{host.url}/api/copies", json={"modelId": model_id}, timeout=30)
+        assert resp.status_code == 202, resp.text
+        iid = resp.json()["id"]
+        child_url = f"{host.url}/runtime/webhooks/durabletask/instances/{iid}:crash-dst"
+
+        def copying():
+            r = requests.get(child_url, timeout=5)
+            custom = r.json().get("customStatus") if r.status_code in (200, 202) else None
+            return isinstance(custom, dict) and custom.get("stage") in ("copying", "polling")
+        wait_for(copying, 30, "the copy to be running on the service")
+        running = [op for op in src.operations() if op["kind"] == "documentModelCopyTo"]
+        assert [op["status"] for op in running] in (["notStarted"], ["running"])
+
+        host.kill()
+        host.start()  # same store, same port
+
+        def done():
+            body = requests.get(f"{host.url}/runtime/webhooks/durabletask/instances/{iid}", timeout=5).json()
+            return body if body.get("runtimeStatus") in ("Completed", "Failed", "Terminated") else None
+        final = wait_for(done, 60, "the copy to finish after the restart")
+    finally:
+        host.stop()
+
+    assert final["runtimeStatus"] == "Completed", final
+    assert final["output"]["status"] == "succeeded", final["output"]
+    target_models = cloud.resource("crash-dst").models()
+    assert [m["modelId"] for m in target_models] == [model_id]
+    assert target_models[0]["status"] == "ready"
+    copies = [op for op in src.operations() if op["kind"] == "documentModelCopyTo"]
+    assert copies and all(op["status"] == "succeeded" for op in copies)
+    assert len(copies) == 1  # the copy was not issued a second time after the crash

@@ -106,6 +106,7 @@ class Engine:
         self._activities: dict[int, float] = {}   # work item id -> real start time
         self._abandoned: set[int] = set()
         self._skip_waiters = 0
+        self._seen: dict[int, int] = {}   # waiter token -> engine version its predicate last saw (false)
         self._idle = False
         self.stats = {"episodes": 0, "activities": 0, "entity_batches": 0, "timers_fired": 0, "time_skips": 0}
 
@@ -169,6 +170,10 @@ class Engine:
 
     # ------------------------------------------------------------------------------------------ scheduler
     def _skipping(self) -> bool:
+        """May the clock jump now? Never before every blocked waiter has re-checked the current state, so a test
+        waiting for "Running" (or for a custom status) sees it before time moves on."""
+        if any(v != self._version for v in self._seen.values()):
+            return False
         return self.time_skipping == "always" or (self.time_skipping == "while_waiting" and self._skip_waiters > 0)
 
     def _loop(self) -> None:
@@ -246,11 +251,10 @@ class Engine:
                     self._entities.add(eid)
                     self._orch_pool.submit(self._entity_guarded, eid)
                     worked = True
+            # claimed and registered under the condition: an observer never sees an item in neither state
             free_act = self.max_activities - len(self._activities)
-        if free_act > 0:
-            items = store.claim_work_items(free_act)
-            with self._cond:
-                for item in items:
+            if free_act > 0:
+                for item in store.claim_work_items(free_act):
                     self._activities[item["id"]] = time.monotonic()
                     self._act_pool.submit(self._activity_guarded, dict(item))
                     worked = True
@@ -914,19 +918,26 @@ class Engine:
     def wait_until(self, predicate: Callable[[], Any], *, timeout: float = 30.0, what: str = "condition") -> Any:
         """Block until ``predicate()`` is truthy (re-checked after every engine change); real-time ``timeout``."""
         deadline = time.monotonic() + timeout
+        token = id(object()) ^ threading.get_ident() ^ time.monotonic_ns()
         with self.time_skipping_scope():
-            while True:
+            try:
+                while True:
+                    with self._cond:
+                        version = self._version
+                    value = predicate()
+                    if value:
+                        return value
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise EngineTimeoutError(f"timed out after {timeout}s waiting for {what}")
+                    with self._cond:
+                        self._seen[token] = version
+                        self._cond.notify_all()
+                        if self._version == version:
+                            self._cond.wait(min(remaining, 0.05))
+            finally:
                 with self._cond:
-                    version = self._version
-                value = predicate()
-                if value:
-                    return value
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise EngineTimeoutError(f"timed out after {timeout}s waiting for {what}")
-                with self._cond:
-                    if self._version == version:
-                        self._cond.wait(min(remaining, 0.05))
+                    self._seen.pop(token, None)
 
     def wait_for(self, instance_id: str, *, statuses: Iterable[str] = ("Completed", "Failed", "Terminated"),
                  timeout: float = 30.0) -> dict:
@@ -953,11 +964,10 @@ class Engine:
         With ``skip_timers=True`` the clock is also moved through every pending timer until none is left.
         """
         def idle() -> bool:
-            with self._cond:
-                busy = bool(self._episodes or self._entities or self._activities)
             store = self._db()
-            if busy or self._has_pending(store):
-                return False
+            with self._cond:  # atomically with the dispatcher moving work from pending to running
+                if self._episodes or self._entities or self._activities or self._has_pending(store):
+                    return False
             if skip_timers and store.next_timer() is not None:
                 nxt = store.next_timer()
                 now = self.clock.time()

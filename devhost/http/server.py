@@ -83,7 +83,8 @@ class HostServer:
         clock = clock if clock is not None else getattr(engine, "clock", None)
         self.timers: TimerService | None = None
         if timer_functions and clock is not None:
-            self.timers = TimerService(timer_functions, clock, self.invoke)
+            self.timers = TimerService(timer_functions, clock,
+                                       lambda name, value: self.invoke(name, value, reason="Timer fired"))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None

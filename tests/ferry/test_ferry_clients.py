@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import KeyRing, load_json_recording, load_yaml_recording, resource_entry
+from ferry_testkit import KeyRing, load_json_recording, load_yaml_recording, resource_entry
 
 from ferry.docintel import V2Client, V3Client, client_for
 from ferry.docintel.base import decode_v2_expiry

@@ -9,7 +9,7 @@ import time
 
 import pytest
 import requests
-from conftest import load_json_recording, load_yaml_recording
+from ferry_testkit import load_json_recording, load_yaml_recording
 
 from ferry.errors import HINTS, KINDS, FerryError, classify, extract_service_error, parse_retry_after, redact
 

@@ -6,7 +6,7 @@ import copy
 import json
 
 import pytest
-from conftest import load_json_recording, load_yaml_recording
+from ferry_testkit import load_json_recording, load_yaml_recording
 
 from ferry.docintel.fingerprint import fingerprint_v2, fingerprint_v3, normalize_time
 from ferry.steps import is_copy_of, validate_model_id

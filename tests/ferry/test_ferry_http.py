@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 import requests
-from conftest import KeyRing
+from ferry_testkit import KeyRing
 
 from ferry import http
 from ferry.errors import FerryError

@@ -7,7 +7,7 @@ import json
 import logging
 
 import pytest
-from conftest import resource_entry
+from ferry_testkit import resource_entry
 
 from ferry import settings as fs
 

@@ -12,7 +12,7 @@ import logging
 import threading
 
 import pytest
-from conftest import KeyRing
+from ferry_testkit import KeyRing
 
 import ferry.auth
 from emulators import LocalCloud

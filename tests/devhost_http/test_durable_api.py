@@ -293,3 +293,23 @@ def test_keys_protect_the_webhook_but_not_the_rpc_endpoint(durable_host, durable
     assert requests.get(bare, headers={"x-functions-key": keys.master_key}, timeout=T).status_code == 200
     assert requests.get(bare, params={"code": keys.function_key("http_start")}, timeout=T).status_code == 401
     assert requests.get(rpc(server, f"instances/{r.json()['id']}"), timeout=T).status_code == 200
+
+
+def test_event_grid_and_timer_starters_use_the_client(durable_host):
+    server, engine = durable_host()
+    events = [{"id": f"e{i}", "subject": "s", "eventType": "T", "eventTime": "2024-05-01T10:00:00Z",
+               "data": {"name": f"N{i}"}, "dataVersion": "1"} for i in (1, 2)]
+    r = requests.post(f"{server.url}/runtime/webhooks/eventgrid", params={"functionName": "on_model_event"},
+                      json=events, headers={"aeg-event-type": "Notification"}, timeout=T)
+    assert r.status_code == 202
+    assert engine.wait_for("eg-e1")["output"] == "Hello N1!"
+    assert engine.wait_for("eg-e2")["output"] == "Hello N2!"
+    due = server.timers.schedule_of("every_ten_minutes")
+    engine.clock.advance(due - engine.clock.time())
+    server.timers.tick()
+
+    def timer_instance():
+        items, _ = engine.query(statuses=["Completed"])
+        return [s for s in items if s["output"] == "Hello timer!"]
+
+    assert len(engine.wait_until(timer_instance, timeout=10, what="the timer's orchestration")) == 1

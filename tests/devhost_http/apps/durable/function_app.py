@@ -98,3 +98,16 @@ def counter(context: df.DurableEntityContext):
         context.destruct_on_exit()
         return
     context.set_state(value)
+
+
+@app.event_grid_trigger(arg_name="event")
+@app.durable_client_input(client_name="client")
+async def on_model_event(event: func.EventGridEvent, client: df.DurableOrchestrationClient) -> None:
+    """Event Grid starter: one orchestration per event, the event id as instance id (idempotent re-delivery)."""
+    await client.start_new("hello", f"eg-{event.id}", event.get_json()["name"])
+
+
+@app.timer_trigger(schedule="0 */10 * * * *", arg_name="timer")
+@app.durable_client_input(client_name="client")
+async def every_ten_minutes(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    await client.start_new("hello", None, "timer")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from emu_helpers import Client, FrozenClock, three_regions
+from emu_helpers import FrozenClock, three_regions
 
 from emulators import LocalCloud
 
@@ -44,7 +44,3 @@ def v2(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(params=["2022-08-31", "2023-07-31", "2024-11-30"])
 def v3(request: pytest.FixtureRequest) -> str:
     return request.param
-
-
-def client(handle, api: str, key: str | None = None) -> Client:
-    return Client(handle, api, key)

@@ -87,6 +87,10 @@ class Client:
         return self.call("GET", url, absolute=True, **kw)
 
 
+def client(handle: Any, api: str, key: str | None = None) -> Client:
+    return Client(handle, api, key)
+
+
 # ---------------------------------------------------------------- v2 / v3 flows used by many tests
 def v2_authorize(target: Client) -> dict[str, Any]:
     r = target.post("/custom/models/copyAuthorization")

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import requests
-from conftest import client
-from emu_helpers import three_regions, v3_authorize
+from emu_helpers import client, three_regions, v3_authorize
 
 from emulators import LocalCloud
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import client
-from emu_helpers import SUB, v2_authorize, v2_copy, v3_authorize, v3_copy
+from emu_helpers import SUB, client, v2_authorize, v2_copy, v3_authorize, v3_copy
 
 from emulators.docintel import errors
 

@@ -6,8 +6,7 @@ import time
 
 import pytest
 import requests
-from conftest import client
-from emu_helpers import v3_authorize
+from emu_helpers import client, v3_authorize
 
 from emulators.docintel import errors
 

@@ -11,8 +11,15 @@ import re
 from datetime import datetime
 
 import requests
-from conftest import client
-from emu_helpers import load_json_recording, load_yaml_recording, ordered_subset, v2_authorize, v2_copy, v3_authorize
+from emu_helpers import (
+    client,
+    load_json_recording,
+    load_yaml_recording,
+    ordered_subset,
+    v2_authorize,
+    v2_copy,
+    v3_authorize,
+)
 
 VOLATILE = {"date", "content-length", "transfer-encoding", "server"}
 

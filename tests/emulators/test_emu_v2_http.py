@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import client
-from emu_helpers import v2_authorize, v2_copy
+from emu_helpers import client, v2_authorize, v2_copy
 
 BLOB = {"source": "https://example.blob.core.windows.net/forms?sig=x"}
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import client
-from emu_helpers import v3_authorize, v3_copy
+from emu_helpers import client, v3_authorize, v3_copy
 
 WHOLE_SECONDS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 BUILD = {"buildMode": "template", "azureBlobSource": {"containerUrl": "https://example.blob.core.windows.net/c"}}

@@ -180,3 +180,24 @@ def test_non_json_success_is_a_terminal_error(fake_service):
     with pytest.raises(FerryError) as info:
         http.response_json(response, operation="get_model", api_version="v2.1", resource="r")
     assert info.value.code == "InvalidResponse" and "endpoint" in info.value.hint
+
+
+def test_one_session_shared_by_many_threads(fake_service):
+    from concurrent.futures import ThreadPoolExecutor
+
+    fake_service.on("GET", "/m", OK)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(lambda _: call(fake_service).status_code, range(80)))
+    assert statuses == [200] * 80
+    ids = {r.headers["x-ms-client-request-id"] for r in fake_service.requests}
+    assert len(ids) == 80
+
+
+def test_ferry_core_never_imports_azure_functions():
+    from pathlib import Path
+
+    root = Path(http.__file__).resolve().parent
+    offenders = [str(p.relative_to(root)) for p in root.rglob("*.py")
+                 if re.search(r"^\s*(import azure\.functions|from azure\.functions|from azure import functions)",
+                              p.read_text(), re.MULTILINE)]
+    assert offenders == []

@@ -596,6 +596,7 @@ def check_security(template: Template) -> list[str]:
     expect("Microsoft.Insights/components", ("properties", "WorkspaceResourceId"), "logAnalytics.id",
            "workspace-based Application Insights")
     expect("Microsoft.EventGrid/topics", ("properties", "disableLocalAuth"), True, "Entra-only publishing")
+    expect("Microsoft.EventGrid/topics", ("properties", "minimumTlsVersionAllowed"), "1.2", "TLS 1.2 minimum")
     expect("Microsoft.CognitiveServices/accounts", ("kind",), "FormRecognizer", "Document Intelligence")
     expect("Microsoft.CognitiveServices/accounts", ("sku", "name"), "S0", "custom models need S0")
     expect("Microsoft.CognitiveServices/accounts", ("properties", "customSubDomainName"), "name",

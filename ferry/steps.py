@@ -15,7 +15,10 @@ For H7 (the orchestration) — additions to the contract in docs/contracts:
   Retry-After up to `MAX_INLINE_WAIT` s; other failures raise and leave the authorization unused (the next
   attempt re-authorizes). A 409 from authorize raises kind "model_exists": call `get_target_model` and
   `is_copy_of` to decide between "already done" and a conflict (then `delete_target_model` + retry, or fail).
-  The result also carries "targetModelExpected" (bool, v2: the id is service-assigned) and "apiVersion".
+  A "transient" failure of the copy POST (5xx, connection lost) may still have started the copy (only the
+  answer was lost): on v3+ a re-authorization of the same id then answers 409 while that copy runs, and
+  `get_target_model` + `is_copy_of` show it once it is done.
+  The result also carries "targetModelIdAssigned" (True for v2: the service chose the id) and "apiVersion".
 - `poll_copy(..., *, target_model_id=None)`: pass the "targetModelId" from `authorize_and_start_copy`; v2.0
   may omit it in the final copy result. The result also has "serviceStatus" (e.g. "canceled" shows as
   status "failed" with error code "Canceled") and, on v3+ success, "fingerprint" (from the operation's result)
@@ -144,7 +147,7 @@ def authorize_and_start_copy(settings: Settings, source: str, target: str, sourc
                              description: str | None = None, tags: dict[str, str] | None = None) -> dict[str, Any]:
     """Authorize a copy on the target and start it on the source, in one step (the token stays here).
 
-    Returns {"operationUrl", "targetModelId", "authorizationExpiresAt", "apiVersion", "targetModelExpected"}.
+    Returns {"operationUrl", "targetModelId", "authorizationExpiresAt", "apiVersion", "targetModelIdAssigned"}.
     """
     op = "authorize_and_start_copy"
     src = _resource(settings, source, op)
@@ -199,7 +202,7 @@ def authorize_and_start_copy(settings: Settings, source: str, target: str, sourc
              authorization.target_model_id)
     return {"operationUrl": operation_url, "targetModelId": authorization.target_model_id,
             "authorizationExpiresAt": authorization.expires_at, "apiVersion": src.api_version,
-            "targetModelExpected": dst.generation == "v3"}
+            "targetModelIdAssigned": dst.generation == "v2"}
 
 
 def poll_copy(settings: Settings, source: str, operation_url: str, *,

@@ -16,8 +16,8 @@ For H7 (the orchestration) — additions to the contract in docs/contracts:
   attempt re-authorizes). A 409 from authorize raises kind "model_exists": call `get_target_model` and
   `is_copy_of` to decide between "already done" and a conflict (then `delete_target_model` + retry, or fail).
   A "transient" failure of the copy POST (5xx, connection lost) may still have started the copy (only the
-  answer was lost): on v3+ a re-authorization of the same id then answers 409 while that copy runs, and
-  `get_target_model` + `is_copy_of` show it once it is done.
+  answer was lost): a re-issued copy then races it and the later one fails with kind "model_exists" (409 on
+  authorize, or ModelExists inside the operation); `get_target_model` + `is_copy_of` recognise the copy.
   The result also carries "targetModelIdAssigned" (True for v2: the service chose the id) and "apiVersion".
 - `poll_copy(..., *, target_model_id=None)`: pass the "targetModelId" from `authorize_and_start_copy`; v2.0
   may omit it in the final copy result. The result also has "serviceStatus" (e.g. "canceled" shows as

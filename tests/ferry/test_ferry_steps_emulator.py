@@ -360,3 +360,28 @@ def test_v2_model_still_training_is_not_ready_then_ready(cloud):
     _, done = run_copy(cloud, s, model_id)
     target = steps.get_target_model(s, "dst", done["targetModelId"])
     assert steps.is_copy_of(trained["fingerprint"], target["fingerprint"])
+
+
+def test_lost_answer_to_the_copy_post_is_transient_and_the_copy_is_recognised_later(cloud):
+    s = settings_for(cloud, "2024-11-30")
+    model_id = seed(cloud, "src", "2024-11-30")
+    source = steps.check_source_model(s, "src", model_id)["fingerprint"]
+    cloud.resource("src").fail_next("copy", 1, "drop")  # processed, then the connection breaks
+    with pytest.raises(FerryError) as info:
+        steps.authorize_and_start_copy(s, "src", "dst", model_id)
+    assert info.value.kind == "transient" and info.value.retryable
+    assert cloud.resource("src").request_counts().get("copy") == 1  # a POST is never re-sent
+    # Re-issuing races the first copy: whichever lands second fails with "model_exists" (409 on authorize, or
+    # ModelExists inside the operation); the target model is then recognised as the copy either way.
+    outcome = None
+    try:
+        again = steps.authorize_and_start_copy(s, "src", "dst", model_id)
+    except FerryError as exc:
+        outcome = exc.kind
+    cloud.advance(COPY_SECONDS + 1)
+    if outcome is None:
+        polled = steps.poll_copy(s, "src", again["operationUrl"], target_model_id=model_id)
+        outcome = polled["error"]["kind"] if polled["error"] else polled["status"]
+    assert outcome in ("model_exists", "succeeded"), outcome
+    target = steps.get_target_model(s, "dst", model_id)
+    assert target["exists"] and target["status"] == "ready" and steps.is_copy_of(source, target["fingerprint"])

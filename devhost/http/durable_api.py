@@ -139,6 +139,10 @@ class DurableApi:
     async def handle(self, request: web.Request, sub_path: str) -> web.Response:
         """Dispatch `sub_path` (the path after the prefix) like HttpApiHandler.HandleRequestAsync."""
         parts = [p for p in sub_path.strip("/").split("/")] if sub_path.strip("/") else []
+        if parts:
+            parts[0] = parts[0].lower()
+        if len(parts) == 4 and parts[2].lower() == "raiseevent":
+            parts[2] = "raiseEvent"
         method = request.method
         try:
             if parts and parts[0] == "orchestrators" and len(parts) in (2, 3):

@@ -219,20 +219,21 @@ class HostServer:
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path
+        lower = path.lower()  # host routes are case-insensitive, as in ASP.NET routing
         try:
-            if path == WEBHOOK_PATH or path.startswith(WEBHOOK_PATH + "/"):
+            if lower == WEBHOOK_PATH or lower.startswith(WEBHOOK_PATH + "/"):
                 if not self._authorized(request, "system", extension="durabletask"):
                     return web.Response(status=401)
                 return await self.durable_api.handle(request, path[len(WEBHOOK_PATH):])
-            if path.startswith(RPC_PATH) or path == RPC_PATH.rstrip("/"):
+            if lower.startswith(RPC_PATH) or lower == RPC_PATH.rstrip("/"):
                 return await self.durable_api.handle(request, path[len(RPC_PATH):])
-            if path.rstrip("/") == EVENTGRID_PATH:
+            if lower.rstrip("/") == EVENTGRID_PATH:
                 if not self._authorized(request, "system", extension="eventgrid"):
                     return web.Response(status=401)
                 return await eventgrid.handle_webhook(
                     request, find_function=self._eventgrid_function,
                     invoke=lambda info, value: self.invoker.invoke(info, value, reason="EventGrid"))
-            if path == "/admin" or path.startswith("/admin/"):
+            if lower == "/admin" or lower.startswith("/admin/"):
                 if not self._authorized(request, "admin"):
                     return web.Response(status=401)
                 return await self._admin(request, path[len("/admin"):].strip("/"))
@@ -270,11 +271,12 @@ class HostServer:
     # ------------------------------------------------------------------ admin API
 
     async def _admin(self, request: web.Request, sub: str) -> web.Response:
-        if sub == "host/status" and request.method == "GET":
+        lowered = sub.lower()
+        if lowered == "host/status" and request.method == "GET":
             return web.json_response(self.host_status())
-        if sub == "functions" and request.method == "GET":
+        if lowered == "functions" and request.method == "GET":
             return web.json_response([self.function_metadata(f) for f in self.index.functions.values()])
-        if sub.startswith("functions/"):
+        if lowered.startswith("functions/"):
             name = sub[len("functions/"):]
             info = self.index.functions.get(name)
             if info is None:

@@ -65,6 +65,7 @@ def test_running_status_is_202_with_location_and_retry_after(durable_host):
     history = requests.get(url, params={"showHistory": "true"}, timeout=T).json()["historyEvents"]
     assert history[0]["EventType"] == "ExecutionStarted"
     assert requests.get(hook(server, "instances/nope"), timeout=T).status_code == 404
+    assert requests.get(f"{server.url}/Runtime/Webhooks/DurableTask/Instances/{iid}", timeout=T).status_code == 202
 
 
 def test_raise_event_curl_and_sdk_quirk(durable_host):

@@ -122,3 +122,11 @@ def test_system_key_when_keys_enabled(web_app, serve, keys, sample_log):
     assert requests.post(url, params={**params, "code": keys.master_key}, json=[EG_EVENT],
                          headers=headers, timeout=10).status_code == 202
     assert len(_records(sample_log)) == 2
+
+
+def test_webhook_paths_are_case_insensitive(web_app, serve):
+    server = serve(web_app)
+    r = requests.options(f"{server.url}/runtime/webhooks/EventGrid", params={"functionName": "on_event"},
+                         timeout=10)
+    assert r.status_code == 200
+    assert requests.get(f"{server.url}/Admin/Host/Status", timeout=10).status_code == 200

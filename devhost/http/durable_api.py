@@ -9,7 +9,7 @@ headers and bodies follow the extension:
   404 unknown; `showInput` (default true), `showHistory`, `showHistoryOutput`.
 * list: `createdTimeFrom`/`createdTimeTo` (unparseable values ignored, as DateTime.TryParse does),
   `runtimeStatus` (comma list, unknown names ignored), `instanceIdPrefix`, `top` (default 100),
-  `showInput`; paging with the `x-ms-continuation-token` request/response header.
+  `showInput`; paging with the `x-ms-continuation-token` request/response header (empty on the last page).
 * start: body parsed once (so the Python client's double-encoded input stays a JSON string), 202 with
   the check-status payload, `Location` and `Retry-After: 10`; `timeout` + `pollingInterval` wait;
   unknown orchestrator → 400 with `ExceptionMessage`.
@@ -248,8 +248,8 @@ class DurableApi:
             show_input=show_input is not False,
         )
         body = [_payload(item, show_input is not False, keep_history=False) for item in items]
-        headers = {"x-ms-continuation-token": token} if token else {}
-        return _json_response(200, body, headers)
+        # Always present; empty on the last page (the extension adds the header with a null token).
+        return _json_response(200, body, {"x-ms-continuation-token": token or ""})
 
     async def _purge(self, instance_id: str) -> web.Response:
         if await self._get_status(instance_id, show_input=False) is None:

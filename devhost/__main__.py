@@ -5,10 +5,10 @@
 
 Loads app settings (`--settings FILE`, else `DIR/local.settings.json` if present) into the environment,
 reads `DIR/host.json`, imports `DIR/function_app.py`, refuses unsupported bindings, starts the durable
-engine on a SQLite store (default `DIR/.devhost/<hub>.sqlite`), serves every HTTP route, the Durable HTTP
+engine on a SQLite store (default `DIR/.local/devhost/<hub>.sqlite`), serves every HTTP route, the Durable HTTP
 API, the Event Grid webhook and the admin API on one port, fires timer triggers, prints the function
 URLs, and stops cleanly on SIGINT/SIGTERM. With `--keys`, keys are enforced; they are read from (or
-generated into) `--keys-file` (default `DIR/.devhost/keys.json`, mode 0600) and never printed.
+generated into) `--keys-file` (default `DIR/.local/devhost/keys.json`, mode 0600) and never printed.
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument("--app", type=Path, default=Path("."), help="folder holding function_app.py (default .)")
     start.add_argument("--port", type=int, default=7071, help="HTTP port (default 7071; 0 = any free port)")
     start.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    start.add_argument("--store", type=Path, help="SQLite store (default APP/.devhost/<hub>.sqlite)")
+    start.add_argument("--store", type=Path, help="SQLite store (default APP/.local/devhost/<hub>.sqlite)")
     start.add_argument("--settings", type=Path, help="settings file with Values (default APP/local.settings.json)")
     start.add_argument("--clock", choices=("real", "virtual"), default="real",
                        help="virtual: skip ahead to the next due timer when idle (default real)")
     start.add_argument("--keys", action="store_true", help="enforce function/admin/system keys as in Azure")
-    start.add_argument("--keys-file", type=Path, help="keys JSON (default APP/.devhost/keys.json)")
+    start.add_argument("--keys-file", type=Path, help="keys JSON (default APP/.local/devhost/keys.json)")
     start.add_argument("--verbose", action="store_true", help="debug logs of the devhost itself")
     return parser
 
@@ -77,11 +77,11 @@ def start(args: argparse.Namespace) -> int:
     from devhost.engine.engine import Engine
 
     clock = VirtualClock() if args.clock == "virtual" else RealClock()
-    store = args.store or (app_dir / ".devhost" / f"{config.hub_name}.sqlite")
+    store = args.store or (app_dir / ".local" / "devhost" / f"{config.hub_name}.sqlite")
     store.parent.mkdir(parents=True, exist_ok=True)
     keys = None
     if args.keys:
-        keys_file = args.keys_file or (app_dir / ".devhost" / "keys.json")
+        keys_file = args.keys_file or (app_dir / ".local" / "devhost" / "keys.json")
         try:
             keys = HostKeys.load(keys_file) if keys_file.exists() else HostKeys.generate()
         except ValueError as exc:
@@ -108,7 +108,7 @@ def start(args: argparse.Namespace) -> int:
         except OSError as exc:
             return _fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
         print(describe(index, server, store=store, clock=args.clock, keys_file=(
-            (args.keys_file or app_dir / ".devhost" / "keys.json") if keys else None)), flush=True)
+            (args.keys_file or app_dir / ".local" / "devhost" / "keys.json") if keys else None)), flush=True)
         stop.wait()
         print("devhost: stopping", flush=True)
     finally:

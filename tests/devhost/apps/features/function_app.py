@@ -75,6 +75,12 @@ def chain(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
+def one_activity(context: df.DurableOrchestrationContext):
+    """The benchmark's short orchestration: exactly one activity."""
+    return (yield context.call_activity("double", context.get_input()))
+
+
+@app.orchestration_trigger(context_name="context")
 def fan_out(context: df.DurableOrchestrationContext):
     n = context.get_input()
     results = yield context.task_all([context.call_activity("double", i) for i in range(n)])
@@ -207,6 +213,17 @@ def long_history(context: df.DurableOrchestrationContext):
     total = 0
     for i in range(n):
         total += yield context.call_activity("double", i)
+    return total
+
+
+@app.orchestration_trigger(context_name="context")
+def batched_history(context: df.DurableOrchestrationContext):
+    """Batches of parallel activities: at least 2 + 2*width events per batch, in few episodes (benchmark)."""
+    batches, width = context.get_input()
+    total = 0
+    for b in range(batches):
+        results = yield context.task_all([context.call_activity("double", b * width + j) for j in range(width)])
+        total += sum(results)
     return total
 
 

@@ -85,6 +85,11 @@ class HostServer:
         if timer_functions and clock is not None:
             self.timers = TimerService(timer_functions, clock,
                                        lambda name, value: self.invoke(name, value, reason="Timer fired"))
+            # A virtual clock that skips ahead when idle must also stop at timer-trigger occurrences; an engine
+            # offering `add_wakeup_source(fn)` (fn() -> next due epoch or None) gets ours.
+            register = getattr(engine, "add_wakeup_source", None)
+            if callable(register):
+                register(self.timers.next_due)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None

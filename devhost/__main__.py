@@ -29,7 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     start = sub.add_parser("start", help="load the app and serve it until interrupted")
     start.add_argument("--app", type=Path, default=Path("."), help="folder holding function_app.py (default .)")
-    start.add_argument("--port", type=int, default=7071, help="HTTP port (default 7071; 0 = any free port)")
+    start.add_argument("--port", type=int, help="HTTP port (default: Host.LocalHttpPort of the settings file, "
+                                               "else 7071; 0 = any free port)")
     start.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     start.add_argument("--store", type=Path, help="SQLite store (default APP/.local/devhost/<hub>.sqlite)")
     start.add_argument("--settings", type=Path, help="settings file with Values (default APP/local.settings.json)")
@@ -55,7 +56,7 @@ def _fail(message: str) -> int:
 
 def start(args: argparse.Namespace) -> int:
     """Run the host until SIGINT/SIGTERM; returns the process exit code."""
-    from devhost.config import ConfigError, load_host_config, load_settings
+    from devhost.config import ConfigError, load_host_config, load_settings, local_http_port
     from devhost.functions import AppLoadError, load_app
     from devhost.http import HostKeys, HostServer
     from devhost.http.routes import RouteError
@@ -66,8 +67,12 @@ def start(args: argparse.Namespace) -> int:
         return _fail(f"no function_app.py in {app_dir}; pass --app with the app folder")
     try:
         settings_path = args.settings or (app_dir / "local.settings.json")
+        port = args.port
         if args.settings or settings_path.exists():
             os.environ.update(load_settings(settings_path))
+            if port is None:
+                port = local_http_port(settings_path)
+        args.port = 7071 if port is None else port
         config = load_host_config(app_dir)
         index = load_app(app_dir)
     except (ConfigError, AppLoadError) as exc:

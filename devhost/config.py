@@ -20,8 +20,10 @@ __all__ = [
     "ConfigError",
     "HostConfig",
     "apply_settings",
+    "is_disabled",
     "load_host_config",
     "load_settings",
+    "local_http_port",
     "parse_timespan",
 ]
 
@@ -128,6 +130,24 @@ def load_settings(path: Path) -> dict[str, str]:
             )
         out[name] = value
     return out
+
+
+def local_http_port(path: Path) -> int | None:
+    """`Host.LocalHttpPort` of a local.settings.json (Core Tools' default port when --port is not given)."""
+    data = _read_json(Path(path))
+    host = data.get("Host") if isinstance(data, Mapping) else None
+    port = host.get("LocalHttpPort") if isinstance(host, Mapping) else None
+    if port is None:
+        return None
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise ConfigError(f"{path}: Host.LocalHttpPort must be a port number, not {port!r}")
+    return port
+
+
+def is_disabled(function_name: str, environ: Mapping[str, str] | None = None) -> bool:
+    """True when the app setting `AzureWebJobs.<name>.Disabled` is true: the host does not run the function."""
+    env = os.environ if environ is None else environ
+    return env.get(f"AzureWebJobs.{function_name}.Disabled", "").strip().lower() in ("true", "1")
 
 
 @contextmanager

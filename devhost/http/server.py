@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import platform
 import threading
 import time
@@ -31,6 +30,7 @@ from typing import Any
 from aiohttp import web
 
 from devhost import functions
+from devhost.config import is_disabled
 from devhost.http import eventgrid
 from devhost.http.binding import RPC_PATH, WEBHOOK_PATH, client_binding_json
 from devhost.http.convert import to_func_request, to_web_response
@@ -73,13 +73,14 @@ class HostServer:
             keys.ensure([f.name for f in index.functions.values() if f.trigger_type == "httpTrigger"])
         self._check_client_bindings()
         self.routes: RouteTable[functions.FunctionInfo] = RouteTable()
-        for info in index.by_trigger("httpTrigger"):
-            self.routes.add(info.route or info.name, info, info.methods)
+        for info in index.by_trigger("httpTrigger"):  # a disabled function is not routed (404), as in the host
+            if not is_disabled(info.name):
+                self.routes.add(info.route or info.name, info, info.methods)
         self.invoker = Invoker(index, client_json=self.client_binding_json, function_timeout=function_timeout)
         clock = getattr(engine, "clock", None)
         self.durable_api = DurableApi(engine, hub_name=self.hub_name, system_key=self._durable_system_key,
                                       now=clock.time if clock is not None else None)
-        timer_functions = index.by_trigger("timerTrigger")
+        timer_functions = [f for f in index.by_trigger("timerTrigger") if not is_disabled(f.name)]
         clock = clock if clock is not None else getattr(engine, "clock", None)
         self.timers: TimerService | None = None
         if timer_functions and clock is not None:
@@ -251,7 +252,9 @@ class HostServer:
 
     def _eventgrid_function(self, name: str) -> functions.FunctionInfo | None:
         info = self.index.functions.get(name)
-        return info if info is not None and info.trigger_type == "eventGridTrigger" else None
+        if info is None or info.trigger_type != "eventGridTrigger" or is_disabled(name):
+            return None
+        return info
 
     async def _http_trigger(self, request: web.Request) -> web.StreamResponse:
         path = request.path.strip("/")
@@ -357,11 +360,7 @@ class HostServer:
                        "language": "python", "bindings": info.bindings},
             "files": None,
             "test_data": None,
-            "isDisabled": _disabled(info.name),
+            "isDisabled": is_disabled(info.name),
             "isDirect": True,
             "isProxy": False,
         }
-
-
-def _disabled(name: str) -> bool:
-    return os.environ.get(f"AzureWebJobs.{name}.Disabled", "").lower() in ("true", "1")

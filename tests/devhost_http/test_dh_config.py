@@ -98,3 +98,16 @@ def test_bad_settings_are_refused(tmp_path, content, fragment):
 def test_missing_settings_file(tmp_path):
     with pytest.raises(ConfigError, match="cannot read"):
         load_settings(tmp_path / "absent.json")
+
+
+def test_local_http_port(tmp_path):
+    from devhost.config import local_http_port
+
+    path = tmp_path / "local.settings.json"
+    path.write_text(json.dumps({"Values": {}, "Host": {"LocalHttpPort": 7199}}))
+    assert local_http_port(path) == 7199
+    path.write_text(json.dumps({"Values": {}}))
+    assert local_http_port(path) is None
+    path.write_text(json.dumps({"Host": {"LocalHttpPort": "7199"}}))
+    with pytest.raises(ConfigError, match="LocalHttpPort"):
+        local_http_port(path)

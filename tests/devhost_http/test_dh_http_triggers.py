@@ -83,3 +83,16 @@ def test_keys_enforced_when_enabled(web_app, serve, keys):
     assert requests.get(f"{server.url}/admin/host/status", timeout=10).status_code == 401
     assert requests.get(f"{server.url}/admin/host/status", params={"code": keys.master_key},
                         timeout=10).status_code == 200
+
+
+def test_disabled_functions_are_not_served(web_app, serve, monkeypatch):
+    monkeypatch.setenv("AzureWebJobs.get_item.Disabled", "true")
+    monkeypatch.setenv("AzureWebJobs.on_event.Disabled", "1")
+    server = serve(web_app)
+    assert requests.get(f"{server.url}/api/items/1", timeout=10).status_code == 404
+    assert requests.get(f"{server.url}/api/items/new", timeout=10).status_code == 200
+    r = requests.post(f"{server.url}/runtime/webhooks/eventgrid", params={"functionName": "on_event"}, json=[],
+                      headers={"aeg-event-type": "Notification"}, timeout=10)
+    assert r.status_code == 404
+    listing = {f["name"]: f["isDisabled"] for f in requests.get(f"{server.url}/admin/functions", timeout=10).json()}
+    assert listing["get_item"] is True and listing["echo"] is False

@@ -1,9 +1,10 @@
 """The copy flow on the SOURCE resource, both generations (copy-api.md §1.3-1.4, §2.3-2.4).
 
-Synchronous checks (HTTP 4xx at POST): unknown source model, malformed body, malformed target
-id/region, expired authorization. Everything the target must confirm becomes a *failed copy*
+Synchronous checks (HTTP 4xx at POST): unknown source model, malformed body, malformed target id,
+a region name no Azure region has, expired authorization. Everything the target must confirm becomes a *failed copy*
 (HTTP 200 poll bodies): unknown target resource (ResourceResolverError), authorization unknown, reused or
-presented to another region/resource (2024), any field changed (AuthorizationError), CMK → non-CMK
+presented to another resource (2024) or — v2, as recorded — another real region (2024), any field of
+the authorization changed (AuthorizationError; in v3+ the region is one of those fields), CMK → non-CMK
 without ``x-ms-forms-copy-degrade: true`` (DataProtectionTransformServiceError).
 
 An authorization is consumed when the copy is accepted for processing (so a retry after a failed

@@ -240,4 +240,5 @@ def copy_custom(code: str, message: str | None) -> CopyFailure:
              "DataProtectionTransformServiceError": copy_degrade, "3013": copy_timeout}
     if code in known and message is None:
         return known[code]()
-    return CopyFailure(code, code, message or f"Copy failed with injected error '{code}'.")
+    text = message or f"Copy failed with injected error '{code}'."
+    return CopyFailure(code, code, text, code, text)

@@ -160,3 +160,22 @@ def test_slow_responses_and_injected_429(src) -> None:
     src.fail_next("*", kind="429", retry_after=7)
     throttled = c.get("/documentModels")
     assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "7"
+
+
+def test_concurrent_requests_are_served_while_one_is_slow(src) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    src.fail_next("getInfo", kind="slow", seconds=0.6)
+    c = client(src, "2023-07-31")
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        slow = pool.submit(lambda: (time.monotonic(), c.get("/info"), time.monotonic()))
+        time.sleep(0.05)
+        started = time.monotonic()
+        quick = list(pool.map(lambda i: client(src, "2023-07-31").post(
+            "/documentModels:authorizeCopy", {"modelId": f"par-{i}"}).status_code, range(10)))
+        quick_done = time.monotonic()
+        slow_started, slow_response, slow_done = slow.result()
+    assert quick == [200] * 10
+    assert quick_done - started < 0.5 < slow_done - slow_started  # not serialised behind the slow one
+    assert slow_response.status_code == 200
+    assert src.request_counts()["authorizeCopy"] == 10

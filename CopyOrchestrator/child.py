@@ -100,10 +100,8 @@ def copy_model_to_target(context: Any) -> Generator[Any, Any, dict[str, Any]]:
         run.log("failed: %s", result["error"]["code"])
         return outcome.TargetCopyFailed(result)
 
-    def cleanup() -> Generator[Any, Any, bool]:
-        """Delete the (empty/invalid) target model a failed copy may have left; True if one was removed."""
-        if not run.target_model_id:
-            return False
+    def delete() -> Generator[Any, Any, bool]:
+        """Delete the target model under `run.target_model_id`; True if one was removed."""
         run.show("cleaning-up")
         value, error, _ = yield from _call(context, run, "delete_target_model",
                                            {"target": target, "targetModelId": run.target_model_id},
@@ -112,6 +110,27 @@ def copy_model_to_target(context: Any) -> Generator[Any, Any, dict[str, Any]]:
             run.log("cleanup of %s failed: %s", run.target_model_id, error.get("code"))
             return False
         return bool(value and value.get("deleted"))
+
+    def settle() -> Generator[Any, Any, str]:
+        """After a failed or abandoned copy, look at the target id before touching it.
+
+        'present': it holds a ready copy of this model (e.g. an earlier attempt whose answer was lost): done.
+        'removed': an unfinished/invalid model was there and is deleted. 'absent': nothing there.
+        'kept': a ready model that is not this model's copy (someone else's): left alone.
+        """
+        if not run.target_model_id:
+            return "absent"
+        found, error, _ = yield from _call(context, run, "get_target_model",
+                                           {"target": target, "targetModelId": run.target_model_id},
+                                           policy, deadline_at(context.current_utc_datetime, policy))
+        if error or not found.get("exists"):
+            return "absent"
+        if found.get("status") == "ready":
+            if _is_copy_of(fingerprint, found.get("fingerprint") or {}):
+                return "present"
+            return "kept"
+        removed = yield from delete()
+        return "removed" if removed else "kept"
 
     try:
         # 1. the source model exists and is ready; its fingerprint identifies copies of it.
@@ -127,9 +146,11 @@ def copy_model_to_target(context: Any) -> Generator[Any, Any, dict[str, Any]]:
                         "hint": "Wait until training/building has finished, then start the copy again."})
         fingerprint = source_model.get("fingerprint") or {}
 
+        inflight_checks = 0
         while True:
             # 2. authorize on the target and start the copy on the source, in one activity.
-            run.attempts += 1
+            if inflight_checks == 0:
+                run.attempts += 1
             run.copy_status = None
             run.show("authorizing")
             started_copy, error, decision = yield from _call(
@@ -142,6 +163,7 @@ def copy_model_to_target(context: Any) -> Generator[Any, Any, dict[str, Any]]:
                 if decision.action == recovery.REAUTHORIZE:
                     run.last_error = recovery.public_error(error)
                     run.log("authorization rejected (%s); re-authorizing", error.get("code"))
+                    inflight_checks = 0
                     continue
                 if decision.action == recovery.CHECK_EXISTING:
                     run.target_model_id = requested_target_id or model_id
@@ -151,17 +173,33 @@ def copy_model_to_target(context: Any) -> Generator[Any, Any, dict[str, Any]]:
                         {"target": target, "targetModelId": run.target_model_id}, policy, deadline)
                     if get_error:
                         raise fail(get_error)
-                    if existing.get("exists") and existing.get("status") == "invalid":
+                    if not existing.get("exists"):
+                        # The id is taken by a copy still running into it: typically our own copy POST whose
+                        # answer was lost (a transient error after the service had started it). Wait for it on
+                        # durable timers; it lands (→ recognised as this model's copy) or fails (→ id freed).
+                        inflight_checks += 1
+                        fire_at = next_fire_at(context.current_utc_datetime, poll_delay(policy, inflight_checks),
+                                               deadline)
+                        if fire_at is None:
+                            raise fail(recovery.inflight_copy_error(target, run.target_model_id,
+                                                                    policy.deadline_seconds))
+                        run.log("a copy into %s is still running; checking again", run.target_model_id)
+                        run.show("polling")
+                        yield context.create_timer(fire_at)
+                        continue
+                    inflight_checks = 0
+                    if existing.get("status") == "invalid":
                         # the leftover of an earlier failed copy: remove it and authorize again
-                        removed = yield from cleanup()
+                        removed = yield from delete()
                         if removed and run.attempts < policy.max_authorization_attempts:
                             run.log("removed an invalid leftover %s; re-authorizing", run.target_model_id)
                             continue
-                    elif existing.get("exists") and _is_copy_of(fingerprint, existing.get("fingerprint") or {}):
+                    elif _is_copy_of(fingerprint, existing.get("fingerprint") or {}):
                         run.log("target already holds this model's copy; nothing to do")
                         return finish("succeeded", already_present=True)
                     raise fail(recovery.existing_model_error(target, run.target_model_id))
                 raise fail(error)
+            inflight_checks = 0
             run.target_model_id = started_copy.get("targetModelId") or run.target_model_id
             operation_url = started_copy["operationUrl"]
             run.log("copy started (attempt %d) into %s", run.attempts, run.target_model_id)
@@ -202,12 +240,20 @@ def copy_model_to_target(context: Any) -> Generator[Any, Any, dict[str, Any]]:
                 run.show("polling")
 
             if verdict == "deadline":
-                removed = yield from cleanup()
-                raise fail(recovery.deadline_error(policy.deadline_seconds, run.copy_status), cleaned_up=removed)
+                state = yield from settle()
+                if state == "present":
+                    return finish("succeeded", already_present=True)
+                raise fail(recovery.deadline_error(policy.deadline_seconds, run.copy_status),
+                           cleaned_up=state == "removed")
             if verdict in ("failed", "error"):
                 decision = recovery.decide_failed_copy(copy_error, authorization_attempts=run.attempts,
                                                        policy=policy)
-                removed = yield from cleanup()
+                state = yield from settle()
+                if state == "present":
+                    run.log("this copy failed (%s) but the target already holds the model's copy",
+                            copy_error.get("code"))
+                    return finish("succeeded", already_present=True)
+                removed = state == "removed"
                 if decision.action == recovery.REAUTHORIZE:
                     run.last_error = recovery.public_error(copy_error)
                     run.log("copy rejected the authorization (%s); re-authorizing", copy_error.get("code"))
@@ -229,7 +275,7 @@ def copy_model_to_target(context: Any) -> Generator[Any, Any, dict[str, Any]]:
                         "message": f"the copy reported success but '{run.target_model_id}' is not on '{target}'",
                         "hint": "Start the copy again; if it persists, check the target resource in the portal."})
         if found.get("status") == "invalid":
-            removed = yield from cleanup()
+            removed = yield from delete()
             raise fail({"code": "TargetModelInvalid",
                         "message": f"the copy reported success but '{run.target_model_id}' on '{target}' is invalid",
                         "hint": "The invalid model was removed; start the copy again."}, cleaned_up=removed)

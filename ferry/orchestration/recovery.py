@@ -92,3 +92,13 @@ def existing_model_error(target: str, target_model_id: str) -> dict[str, str]:
         "message": f"'{target}' already has a model '{target_model_id}' that is not a copy of this source model",
         "hint": "Delete that model on the target, or give another 'targetModelId' in the request.",
     }
+
+
+def inflight_copy_error(target: str, target_model_id: str | None, deadline_seconds: float) -> dict[str, str]:
+    """The target id stayed reserved by a running copy until the deadline."""
+    return {
+        "code": "TargetModelIdBusy",
+        "message": f"a copy into '{target_model_id}' on '{target}' was still running after {deadline_seconds:g} s",
+        "hint": "Another copy into this id is in progress (or stuck on the service). Wait for it, or copy under "
+                "another 'targetModelId'.",
+    }

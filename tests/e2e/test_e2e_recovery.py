@@ -61,6 +61,19 @@ def test_server_errors_while_polling_are_retried_with_backoff(env):
     assert 2.0 in waits and 5.0 in waits  # the transient backoff (2 s, 5 s) on durable timers
 
 
+def test_lost_answer_to_the_copy_post_does_not_copy_twice(env):
+    model_id = env.train(SRC, V4)
+    start = log_len(env, SRC)
+    env.cloud.resource(SRC).fail_next("copy", 1, "drop")  # processed, then the connection is cut
+    _, out = run_copy(env, {"modelId": model_id, "targets": [A]})
+    result = out["targets"][A]
+    assert result["status"] == "succeeded" and result["alreadyPresent"] is True
+    # the emulator lets the same id be authorized again while the first copy runs, so a second copy may be
+    # issued; it fails (the id is taken by then) and the failure is recognised as "already there"
+    assert 1 <= len(ops(env, SRC, "copy", start)) <= 2
+    assert env.model_ids(A).count(model_id) == 1
+
+
 @pytest.mark.parametrize("version", ["v2.1", V4])
 @pytest.mark.parametrize("code", ["2024", "AuthorizationError"])
 def test_rejected_authorization_is_replaced_and_the_copy_reissued(env, version, code):

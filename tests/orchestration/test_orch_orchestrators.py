@@ -113,14 +113,28 @@ def test_retry_after_on_a_running_poll_is_honoured():
     assert [seconds_between(a, b) for _, a, b in rec.timers] == [1.0, 4.0]
 
 
+INVALID = ok({"exists": True, "status": "invalid", "fingerprint": None})
+ABSENT = ok({"exists": False, "fingerprint": None})
+READY = ok({"exists": True, "status": "ready", "fingerprint": FP})
+
+
 def test_rejected_authorization_is_replaced_and_the_copy_reissued():
     acts = activities(poll_copy=script(
         ok({"status": "failed", "error": {"code": "2024", "message": "Could not retrieve authorization metadata",
                                           "kind": "authorization"}}),
-        ok({"status": "succeeded", "targetModelId": "m1"})))
+        ok({"status": "succeeded", "targetModelId": "m1"})),
+        get_target_model=script(ABSENT, READY))
     result, rec = run_child(acts)
     assert result["status"] == "succeeded" and result["attempts"] == 2
-    assert names(rec).count("authorize_and_start_copy") == 2 and "delete_target_model" in names(rec)
+    assert names(rec).count("authorize_and_start_copy") == 2 and "delete_target_model" not in names(rec)
+
+
+def test_failed_copy_whose_model_is_already_on_the_target_counts_as_done():
+    acts = activities(poll_copy=script(ok({"status": "failed", "error": {"code": "Conflict", "kind": "terminal"}})),
+                      get_target_model=script(READY))
+    result, rec = run_child(acts)
+    assert result["status"] == "succeeded" and result["alreadyPresent"] is True
+    assert "delete_target_model" not in names(rec)
 
 
 def test_expired_authorization_on_the_copy_post_is_bounded():
@@ -134,7 +148,7 @@ def test_expired_authorization_on_the_copy_post_is_bounded():
 def test_service_timeout_3013_cleans_up_the_invalid_model_and_reports():
     acts = activities(poll_copy=script(ok({"status": "failed", "error": {
         "code": "3013", "message": "Operation exceeded maximum processing time", "hint": "retry",
-        "kind": "timeout"}})))
+        "kind": "timeout"}})), get_target_model=script(INVALID))
     with pytest.raises(TargetCopyFailed) as info:
         run_child(acts)
     result = info.value.result
@@ -143,7 +157,8 @@ def test_service_timeout_3013_cleans_up_the_invalid_model_and_reports():
 
 def test_copy_that_never_finishes_is_abandoned_at_the_deadline_and_cleaned_up():
     rec = Recorder()
-    acts = activities(poll_copy=script(ok({"status": "running"})))
+    acts = activities(poll_copy=script(ok({"status": "running"})),
+                      get_target_model=script(ok({"exists": True, "status": "creating", "fingerprint": None})))
     with pytest.raises(TargetCopyFailed) as info:
         run_orchestrator(copy_model_to_target, child_input(), activities=acts, instance_id="p:west", recorder=rec)
     result = info.value.result
@@ -213,7 +228,8 @@ def test_v2_gets_a_new_service_assigned_id_after_reauthorization():
         authorize_and_start_copy=script(ok({"operationUrl": "http://x/op/1", "targetModelId": "g1"}),
                                         ok({"operationUrl": "http://x/op/2", "targetModelId": "g2"})),
         poll_copy=script(ok({"status": "failed", "error": {"code": "2024", "kind": "authorization"}}),
-                         ok({"status": "succeeded", "targetModelId": "g2"})))
+                         ok({"status": "succeeded", "targetModelId": "g2"})),
+        get_target_model=script(INVALID, READY))
     result, rec = run_child(acts, targetModelId=None, apiVersion="v2.1")
     assert result["targetModelId"] == "g2"
     starts = [inp for name, inp in rec.activities if name == "authorize_and_start_copy"]
@@ -260,3 +276,23 @@ def test_parent_reports_a_rejected_request():
     output, _ = run_orchestrator(copy_model, {"modelId": "m1", "targets": ["moon"]}, activities=acts)
     assert output["status"] == "failed" and output["targets"] == {}
     assert output["error"]["code"] == "UnknownAlias"
+
+
+def test_lost_copy_answer_waits_for_the_running_copy_instead_of_failing():
+    # transient failure of the copy POST (answer lost, copy started) → re-authorize answers 409 while it runs
+    acts = activities(
+        authorize_and_start_copy=script(err("transient", "ConnectionError"), err("model_exists", "Conflict"),
+                                        err("model_exists", "Conflict"), err("model_exists", "Conflict")),
+        get_target_model=script(ok({"exists": False}), ok({"exists": False}),
+                                ok({"exists": True, "status": "ready", "fingerprint": FP})))
+    result, rec = run_child(acts)
+    assert result["status"] == "succeeded" and result["alreadyPresent"] is True and result["attempts"] == 1
+    assert "poll_copy" not in names(rec)
+
+
+def test_target_id_busy_until_the_deadline_is_reported():
+    acts = activities(authorize_and_start_copy=script(err("model_exists", "Conflict")),
+                      get_target_model=script(ok({"exists": False})))
+    with pytest.raises(TargetCopyFailed) as info:
+        run_child(acts)
+    assert info.value.result["error"]["code"] == "TargetModelIdBusy"

@@ -118,5 +118,8 @@ _HOST_DIRS = (str(Path(__file__).resolve().parent), str(Path(functools.__file__)
 
 
 def _timespan(seconds: float) -> str:
+    """.NET TimeSpan text, as the host prints functionTimeout (`00:10:00`, `00:00:00.2500000`)."""
     whole = int(seconds)
-    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+    text = f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+    fraction = round((seconds - whole) * 10_000_000)
+    return f"{text}.{fraction:07d}" if fraction else text

@@ -96,3 +96,13 @@ def test_disabled_functions_are_not_served(web_app, serve, monkeypatch):
     assert r.status_code == 404
     listing = {f["name"]: f["isDisabled"] for f in requests.get(f"{server.url}/admin/functions", timeout=10).json()}
     assert listing["get_item"] is True and listing["echo"] is False
+
+
+def test_function_timeout(web_app, serve, caplog):
+    server = serve(web_app, function_timeout=0.25)
+    with caplog.at_level(logging.INFO, logger="devhost"):
+        assert requests.get(f"{server.url}/api/slow", params={"s": "5"}, timeout=10).status_code == 500
+        assert requests.get(f"{server.url}/api/slow", params={"s": "0"}, timeout=10).text == "finished"
+    failed = [r.getMessage() for r in caplog.records if "(Failed" in r.getMessage()]
+    assert len(failed) == 1
+    assert "Timeout value of 00:00:00.2500000 was exceeded by function: Functions.slow" in failed[0]

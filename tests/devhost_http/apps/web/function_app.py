@@ -86,3 +86,11 @@ def on_event(event: func.EventGridEvent) -> None:
 @app.timer_trigger(schedule="0 */5 * * * *", arg_name="timer", run_on_startup=False)
 def every_five_minutes(timer: func.TimerRequest) -> None:
     _record("timer", {"past_due": timer.past_due, "next": timer.schedule_status.get("Next")})
+
+
+@app.route(route="slow", auth_level=func.AuthLevel.ANONYMOUS)
+async def slow(req: func.HttpRequest) -> str:
+    import asyncio
+
+    await asyncio.sleep(float(req.params.get("s", "1")))
+    return "finished"

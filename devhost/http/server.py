@@ -77,11 +77,11 @@ class HostServer:
             if not is_disabled(info.name):
                 self.routes.add(info.route or info.name, info, info.methods)
         self.invoker = Invoker(index, client_json=self.client_binding_json, function_timeout=function_timeout)
-        clock = getattr(engine, "clock", None)
+        clock = clock if clock is not None else getattr(engine, "clock", None)
+        self.clock = clock
         self.durable_api = DurableApi(engine, hub_name=self.hub_name, system_key=self._durable_system_key,
                                       now=clock.time if clock is not None else None)
         timer_functions = [f for f in index.by_trigger("timerTrigger") if not is_disabled(f.name)]
-        clock = clock if clock is not None else getattr(engine, "clock", None)
         self.timers: TimerService | None = None
         if timer_functions and clock is not None:
             self.timers = TimerService(timer_functions, clock,

@@ -90,3 +90,15 @@ def test_bad_schedule_is_refused_with_the_function_name(web_app, monkeypatch, ma
             TimerService([info], make_clock(), lambda *a: None)
     finally:
         info.binding("timerTrigger")["schedule"] = "0 */5 * * * *"
+
+
+def test_server_runs_timers_on_the_given_clock(web_app, serve, sample_log, make_clock):
+    clock = make_clock(datetime(2024, 5, 1, 10, 4, 0, tzinfo=UTC).timestamp())
+    server = serve(web_app, clock=clock)
+    assert server.timers is not None and server.timers.tick() == 0
+    clock.advance(60)
+    server.timers.tick()   # the background thread may have fired it already: either way, exactly one run
+    deadline = time.monotonic() + 5
+    while not _records(sample_log, "timer") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(_records(sample_log, "timer")) == 1

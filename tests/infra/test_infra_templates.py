@@ -287,3 +287,33 @@ def test_security_regressions_are_reported(mutate, edit, expected_part) -> None:
 def test_event_subscription_mistakes_are_reported(mutate, edit, expected_part) -> None:
     problems = ic.check_event_subscription(mutate(edit))
     assert any(expected_part in p for p in problems), problems
+
+
+# ------------------------------------------------------------------------------------------------------------
+# the templates and the docs name functions that the app really registers
+
+
+@pytest.fixture(scope="module")
+def app_functions() -> dict[str, set[str]]:
+    """Function name -> binding types, from the composition root (function_app.app)."""
+    import function_app
+
+    return {f.get_function_name(): {b.type for b in f.get_bindings()} for f in function_app.app.get_functions()}
+
+
+def test_event_subscription_delivers_to_the_event_grid_trigger(template: ic.Template, app_functions) -> None:
+    (res,) = [r for b in template.files.values() for _, r, _ in ic.resources(b)
+              if r["type"] == "Microsoft.EventGrid/topics/eventSubscriptions"]
+    target = ic.render(ic.get_ci(res["body"], "properties", "destination", "properties", "resourceId"))
+    function_name = target.rsplit("/functions/", 1)[1]
+    assert "eventGridTrigger" in app_functions[function_name]
+
+
+def test_docs_queries_name_registered_functions(app_functions) -> None:
+    doc = (ic.REPO / "docs" / "deployment.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```kusto\n(.*?)```", doc, flags=re.S)
+    assert len(blocks) >= 4
+    named = {n for block in blocks for n in re.findall(r'"([a-z]+(?:_[a-z]+)+)"', block)}
+    assert {"copy_model", "copy_model_to_target", "poll_copy"} <= named
+    assert named <= set(app_functions), named - set(app_functions)
+    assert "start_copy" in app_functions and "/api/copies" in doc

@@ -262,3 +262,18 @@ def test_next_copies_fail_with_a_chosen_code_then_return_to_normal(cloud, src, w
         body, _ = _v2_finish(cloud, source, v2_copy(source, model_id, west, v2_authorize(target)))
         codes.append(body["copyResult"]["errors"][0]["code"] if body["status"] == "failed" else "ok")
     assert codes == [code, code, "ok"]
+
+
+def test_build_and_compose_respect_the_limit_and_name_missing_components(cloud, src) -> None:
+    src.settings.model_limit = 2
+    c = client(src, "2023-07-31")
+    src.seed_model("v3", "one")
+    refused = c.post("/documentModels:compose", {"modelId": "both", "componentModels": [{"modelId": "one"},
+                                                                                        {"modelId": "ghost"}]})
+    assert refused.status_code == 400 and "'ghost'" in refused.json()["error"]["innererror"]["message"]
+    build = {"buildMode": "template", "azureBlobSource": {"containerUrl": "https://x/y"}}
+    assert c.post("/documentModels:build", {"modelId": "two", **build}).status_code == 202  # reserves a slot
+    full = c.post("/documentModels:build", {"modelId": "three", **build})
+    assert full.status_code == 400 and full.json()["error"]["code"] == "QuotaExceeded"
+    cloud.advance(2)
+    assert c.get("/info").json()["customDocumentModels"] == {"count": 2, "limit": 2}

@@ -24,7 +24,8 @@ def _run(config: dict, tmp_path: Path) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_runner_writes_state_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_runner_writes_state_serves_and_stops_cleanly(tmp_path: Path, stop_signal: signal.Signals) -> None:
     config = json.loads((REPO / "emulators" / "sample-config.json").read_text())
     config["stateFile"] = str(tmp_path / "state.json")
     config["workdir"] = str(tmp_path / "work")
@@ -44,7 +45,7 @@ def test_runner_writes_state_serves_and_stops_on_sigterm(tmp_path: Path) -> None
         assert r.status_code == 200 and r.json()["summary"]["count"] == 0
         assert east["endpoint"].startswith("http://127.0.0.1:")
     finally:
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop_signal)
         out, err = process.communicate(timeout=15)
     assert process.returncode == 0, err
     assert "fr-westeurope" in out and "local cloud stopped" in out

@@ -265,6 +265,13 @@ def test_sdk_status_flags(durable_host):
     full = client(server, "status", id=iid, history=True, history_output=True, input=True)
     assert full["history_len"] == 3   # ExecutionStarted, TaskCompleted, ExecutionCompleted (condensed)
     assert client(server, "status", id="nope")["found"] is False
+    url = hook(server, f"instances/{iid}")
+    events = requests.get(url, params={"showHistory": "true"}, timeout=T).json()["historyEvents"]
+    assert [e["EventType"] for e in events] == ["ExecutionStarted", "TaskCompleted", "ExecutionCompleted"]
+    assert "Result" not in events[1]
+    events = requests.get(url, params={"showHistory": "true", "showHistoryOutput": "true"},
+                          timeout=T).json()["historyEvents"]
+    assert events[1]["Result"] == "Hello S!"
 
 
 @pytest.mark.parametrize("prefix", ["/durabletask", "/runtime/webhooks/durabletask"])

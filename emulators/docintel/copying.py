@@ -2,9 +2,10 @@
 
 Synchronous checks (HTTP 4xx at POST): unknown source model, malformed body, malformed target id,
 a region name no Azure region has, expired authorization. Everything the target must confirm becomes a *failed copy*
-(HTTP 200 poll bodies): unknown target resource (ResourceResolverError), authorization unknown, reused or
-presented to another resource (2024) or — v2, as recorded — another real region (2024), any field of
-the authorization changed (AuthorizationError; in v3+ the region is one of those fields), CMK → non-CMK
+(HTTP 200 poll bodies): unknown target resource (ResourceResolverError); a genuine authorization that
+was already used, or is presented to another resource or — v2, as recorded — another real region (2024);
+a token no resource issued, or any field of the authorization changed (AuthorizationError; in v3+ the
+region is one of those fields); CMK → non-CMK
 without ``x-ms-forms-copy-degrade: true`` (DataProtectionTransformServiceError).
 
 An authorization is consumed when the copy is accepted for processing (so a retry after a failed
@@ -105,7 +106,10 @@ def _resolve(source: ResourceBackend, target_id: str, region: str, token: str, p
         return errors.copy_resource_resolver(target_id, region), None
     auth = target.authorizations.get(token)
     if auth is None or auth.family != family:
-        return errors.copy_auth_metadata(), target
+        issued_anywhere = any(token in b.authorizations for b in source.world.backends.values())
+        # a genuine token presented to the wrong resource: no metadata there (2024); a token nobody
+        # issued has been tampered with: its claims are invalid
+        return (errors.copy_auth_metadata() if issued_anywhere else errors.copy_invalid_claims()), target
     if family == "v2" and target.settings.region.lower() != region.lower():
         return errors.copy_auth_metadata(), target  # real: wrong region → 2024 (v2.1 fail recording)
     if not _same_claims(auth.payload, presented):

@@ -79,12 +79,15 @@ def test_v3_changed_authorization_fails_with_authorization_error(cloud, src, wes
     assert client(west, v3).get("/documentModels/other-id").status_code == 404
 
 
-def test_a_changed_access_token_cannot_be_found(cloud, src, west) -> None:
+def test_a_changed_access_token_is_an_authorization_error_a_foreign_one_2024(cloud, src, west, cmk) -> None:
     source, target = client(src, "2023-07-31"), client(west, "2023-07-31")
     src.seed_model("v3", "mdl")
     auth = v3_authorize(target, "m-copy")
-    auth["accessToken"] = auth["accessToken"][::-1]
-    assert _v3_finish(cloud, source, v3_copy(source, "mdl", auth))["error"]["code"] == "2024"
+    tampered = {**auth, "accessToken": auth["accessToken"][::-1]}
+    assert _v3_finish(cloud, source, v3_copy(source, "mdl", tampered))["error"]["code"] == "AuthorizationError"
+    other = v3_authorize(client(cmk, "2023-07-31"), "m-copy")  # genuine, but issued by another resource
+    foreign = {**auth, "accessToken": other["accessToken"]}
+    assert _v3_finish(cloud, source, v3_copy(source, "mdl", foreign))["error"]["code"] == "2024"
 
 
 # ---------------------------------------------------------------- expiry

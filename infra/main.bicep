@@ -26,6 +26,13 @@ param location string
 @description('Object id of the user running azd (AZURE_PRINCIPAL_ID): granted Key Vault Secrets Officer on the vault (key rotation) and EventGrid Data Sender on the topic (test events). Empty: no grant.')
 param principalId string = ''
 
+@description('Type of principalId: User when azd runs as a person, ServicePrincipal when it runs in a pipeline.')
+@allowed([
+  'User'
+  'ServicePrincipal'
+])
+param principalType string = 'User'
+
 @description('Object id of the training pipeline\'s service principal or managed identity that publishes ModelTrained events (EventGrid Data Sender on the topic). Empty: none.')
 param eventPublisherPrincipalId string = ''
 
@@ -151,7 +158,7 @@ var ferryTargets = join(skip(accountAliases, 1), ',')
 var publishers = concat(empty(principalId) ? [] : [
   {
     principalId: principalId
-    principalType: 'User'
+    principalType: principalType
   }
 ], empty(eventPublisherPrincipalId) ? [] : [
   {
@@ -210,6 +217,7 @@ module keyVault 'core/keyvault.bicep' = {
     tags: tags
     appPrincipalId: identity.outputs.principalId
     operatorPrincipalId: principalId
+    operatorPrincipalType: principalType
   }
 }
 

@@ -18,6 +18,9 @@ param appPrincipalId string
 @description('Object id of the user running azd: granted Key Vault Secrets Officer for key rotation. Empty: no grant.')
 param operatorPrincipalId string
 
+@description('Principal type of operatorPrincipalId (User or ServicePrincipal).')
+param operatorPrincipalType string
+
 var keyVaultSecretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
 var keyVaultSecretsOfficerRoleId = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 
@@ -61,7 +64,7 @@ resource operatorSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsOfficerRoleId)
     principalId: operatorPrincipalId
-    principalType: 'User'
+    principalType: operatorPrincipalType
   }
 }
 

@@ -136,13 +136,12 @@ class Route(Generic[T]):
                     return None
                 i += 1
                 continue
-            if seg.catch_all:
+            if seg.catch_all:  # implicitly optional; absent from the route values when empty (ASP.NET)
                 rest = "/".join(unquote(p) for p in parts[i:])
                 i = len(parts)
-                if rest == "" and not seg.optional and seg.default is None:
-                    values[seg.name] = ""
+                if rest == "" and seg.default is None:
                     continue
-                value = rest or (seg.default or "")
+                value = rest or seg.default or ""
             elif i < len(parts):
                 value = unquote(parts[i])
                 i += 1

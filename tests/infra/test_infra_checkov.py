@@ -23,29 +23,61 @@ CHECKOV = ic.REPO / ".venv-checkov" / "bin" / "checkov"
 SKIP_COMMENT = re.compile(r"//\s*checkov:skip=([A-Z0-9_]+):(.*)$", re.M)
 
 
-def run_checkov(directory: Path) -> dict[str, Any]:
-    """Run checkov on `directory` (a copy of infra/ or infra/ itself) and return its JSON report."""
+def start_checkov(directory: Path) -> subprocess.Popen:
+    """Start checkov on `directory` (infra/ or a copy of it); `report_of` waits for its JSON report."""
     if not CHECKOV.exists():
         pytest.fail(f"{CHECKOV} is missing: run `make test` (its .venv-checkov stamp target installs checkov)")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BC_", "CKV_", "PRISMA_"))}
     env["BC_SKIP_MAPPING"] = "TRUE"
-    proc = subprocess.run(
+    return subprocess.Popen(
         [str(CHECKOV), "-d", str(directory), "--framework", "bicep", "-o", "json", "--skip-download"],
-        capture_output=True, text=True, timeout=120, env=env, cwd=directory.parent, check=False,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=directory.parent,
     )
-    assert proc.returncode in (0, 1), f"checkov crashed ({proc.returncode}): {proc.stderr[-2000:]}"
-    report = json.loads(proc.stdout)
+
+
+def report_of(proc: subprocess.Popen) -> dict[str, Any]:
+    """Wait for a started checkov (killed after 120 s) and return its bicep report."""
+    try:
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode in (0, 1), f"checkov crashed ({proc.returncode}): {stderr[-2000:]}"
+    report = json.loads(stdout)
     if isinstance(report, list):  # one entry per framework; we ask for bicep only
         (report,) = [r for r in report if r.get("check_type") == "bicep"]
     return report
 
 
+def _break(root: Path) -> None:
+    """In a copy of infra/: remove one justified suppression and turn HTTPS-only off."""
+    key_module = root / "app" / "document-intelligence-key.bicep"
+    text = key_module.read_text()
+    assert "checkov:skip=CKV_AZURE_41:" in text
+    key_module.write_text(re.sub(r"  // checkov:skip=CKV_AZURE_41:.*\n", "", text))
+    function = root / "app" / "function.bicep"
+    text = function.read_text()
+    assert "httpsOnly: true" in text
+    function.write_text(text.replace("httpsOnly: true", "httpsOnly: false"))
+
+
 @pytest.fixture(scope="module")
-def report() -> dict[str, Any]:
+def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """checkov on infra/ and on a broken copy, run side by side (each takes several seconds)."""
+    broken = tmp_path_factory.mktemp("checkov") / "infra"
+    shutil.copytree(ic.INFRA, broken)
+    _break(broken)
     started = time.monotonic()
-    result = run_checkov(ic.INFRA)
-    result["_seconds"] = time.monotonic() - started
-    return result
+    procs = {"real": start_checkov(ic.INFRA), "broken": start_checkov(broken)}
+    out = {name: report_of(proc) for name, proc in procs.items()}
+    out["real"]["_seconds"] = time.monotonic() - started
+    return out
+
+
+@pytest.fixture(scope="module")
+def report(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return reports["real"]
 
 
 def _suppressions_in_sources(root: Path) -> set[tuple[str, str]]:
@@ -79,16 +111,8 @@ def test_every_suppression_has_a_reason_and_is_used(report: dict[str, Any]) -> N
     assert _suppressions_in_sources(ic.INFRA) == used
 
 
-def test_checkov_catches_a_regression(tmp_path: Path) -> None:
-    """Remove one justified suppression and break HTTPS-only: both must surface as failed checks."""
-    root = tmp_path / "infra"
-    shutil.copytree(ic.INFRA, root)
-    key_module = root / "app" / "document-intelligence-key.bicep"
-    key_module.write_text(re.sub(r"  // checkov:skip=CKV_AZURE_41:.*\n", "", key_module.read_text()))
-    function = root / "app" / "function.bicep"
-    text = function.read_text()
-    assert "httpsOnly: true" in text
-    function.write_text(text.replace("httpsOnly: true", "httpsOnly: false"))
-    failed = {(c["check_id"], c["file_path"]) for c in run_checkov(root)["results"]["failed_checks"]}
+def test_checkov_catches_a_regression(reports: dict[str, dict[str, Any]]) -> None:
+    """The removed suppression and HTTPS-only turned off both surface as failed checks."""
+    failed = {(c["check_id"], c["file_path"]) for c in reports["broken"]["results"]["failed_checks"]}
     assert ("CKV_AZURE_41", "/app/document-intelligence-key.bicep") in failed
     assert any(path == "/app/function.bicep" for _, path in failed), failed

@@ -93,6 +93,15 @@ def test_ferry_resources_entries_have_the_fields_ferry_expects(template: ic.Temp
     assert tuple(allowed) == ferry_settings.API_VERSIONS and api["default"] == "2024-11-30"
 
 
+def test_created_and_existing_accounts_have_the_same_shape(template: ic.Template) -> None:
+    """Both account lists feed the same loops (roles, keys, FERRY_RESOURCES), so they must carry the same fields."""
+    variables = template.main.section("variables")
+    created = set(ic.unwrap(variables["createdAccounts"]["value"])[2])
+    existing = set(ic.unwrap(variables["existingAccounts"]["value"])[2])
+    assert created == existing == {"alias", "name", "region", "subscriptionId", "resourceGroupName", "resourceId",
+                                   "endpoint"}
+
+
 def _interpolate(text: str, env: dict[str, str]) -> str:
     """Evaluate a Bicep interpolated string whose holes are names or dotted names found in `env`."""
     return re.sub(r"\$\{([\w.]+)\}", lambda m: env[m.group(1)], text)

@@ -43,7 +43,7 @@ class VirtualClock:
             if start.tzinfo is None:
                 raise ValueError("VirtualClock start must be an aware datetime (e.g. datetime(..., tzinfo=UTC))")
             start = start.timestamp()
-        self._now = float(start)
+        self._now = round(float(start), 6)  # whole microseconds, as the timestamps the SDK sees
         self._lock = threading.Lock()
 
     def time(self) -> float:

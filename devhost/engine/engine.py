@@ -363,35 +363,35 @@ class Engine:
         control_events: list[dict] = []
         new_events: list[dict] = []
         terminated: str | None = None
+        data: list[Any] = []
+        # Control messages act first and in order (suspend takes effect at once; terminate wins), then the
+        # instance's other messages are delivered unless it is (still) suspended.
         for m in msgs:
-            ev = json.loads(m["event"])
-            et = ev["EventType"]
-            if status in h.TERMINAL:
-                consumed.append(m["id"])
-                continue
-            if et == h.EXECUTION_TERMINATED:
-                consumed.append(m["id"])
-                terminated = ev.get("Input") or ""
-                break
-            if et == h.EXECUTION_SUSPENDED:
-                consumed.append(m["id"])
-                if status != "Suspended":
-                    status = "Suspended"
-                    control_events.append(ev)
-                continue
-            if et == h.EXECUTION_RESUMED:
-                consumed.append(m["id"])
-                if status == "Suspended":
-                    status = "Running"
-                    control_events.append(ev)
-                continue
-            if status == "Suspended":
-                continue  # held until resumed
-            if m["execution_id"] and m["execution_id"] != inst["execution_id"]:
-                consumed.append(m["id"])  # for a previous execution (continue-as-new / restart)
+            et = m["event_type"]
+            if et not in (h.EXECUTION_TERMINATED, h.EXECUTION_SUSPENDED, h.EXECUTION_RESUMED):
+                data.append(m)
                 continue
             consumed.append(m["id"])
-            new_events.append(ev)
+            if status in h.TERMINAL:
+                continue
+            ev = json.loads(m["event"])
+            if et == h.EXECUTION_TERMINATED:
+                terminated = ev.get("Input") or ""
+                break
+            if et == h.EXECUTION_SUSPENDED and status != "Suspended":
+                status = "Suspended"
+                control_events.append(ev)
+            elif et == h.EXECUTION_RESUMED and status == "Suspended":
+                status = "Running"
+                control_events.append(ev)
+        if terminated is None and status != "Suspended":
+            for m in data:
+                consumed.append(m["id"])
+                if status in h.TERMINAL:
+                    continue
+                if m["execution_id"] and m["execution_id"] != inst["execution_id"]:
+                    continue  # for a previous execution (continue-as-new / restart)
+                new_events.append(json.loads(m["event"]))
 
         if terminated is not None:
             self._terminate_now(inst, terminated, consumed, control_events, now)
@@ -919,6 +919,8 @@ class Engine:
         """Block until ``predicate()`` is truthy (re-checked after every engine change); real-time ``timeout``."""
         deadline = time.monotonic() + timeout
         token = id(object()) ^ threading.get_ident() ^ time.monotonic_ns()
+        with self._cond:
+            self._seen[token] = -1  # no skipping before this waiter has looked at the state once
         with self.time_skipping_scope():
             try:
                 while True:

@@ -150,7 +150,8 @@ class Store:
 
     # ------------------------------------------------------------------------------------------ timers
     def due_timers(self, now: float) -> list[sqlite3.Row]:
-        return self.q("SELECT * FROM timers WHERE fire_at <= ? ORDER BY fire_at, id", (now,))
+        """Timers due at ``now`` (1 ms tolerance: fire times travel as µs text, clocks as floats)."""
+        return self.q("SELECT * FROM timers WHERE fire_at <= ? ORDER BY fire_at, id", (now + 0.001,))
 
     def next_timer(self) -> float | None:
         row = self.one("SELECT MIN(fire_at) AS t FROM timers")

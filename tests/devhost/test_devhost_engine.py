@@ -321,3 +321,14 @@ def test_current_utc_datetime_follows_the_clock(host):
     host.wait_for(iid)
     first = parse_iso(host.history(iid)[0]["Timestamp"])
     assert first == pytest.approx(host.clock.time() - 7 * 86400, abs=1)
+
+
+def test_suspending_a_pending_instance_holds_its_start_until_resume(host):
+    with host.engine._cond:  # keep the scheduler from dispatching until both messages are queued
+        iid = host.start_new("chain", 1)
+        host.suspend(iid, "hold")  # queued right behind ExecutionStarted: control messages act first
+    host.run_until_idle()
+    assert host.status(iid)["runtimeStatus"] == "Suspended"
+    assert host.history(iid)[0]["EventType"] == h.EXECUTION_SUSPENDED
+    host.resume(iid, "go")
+    assert host.wait_for(iid)["output"]["a"] == 2

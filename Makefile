@@ -44,4 +44,4 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .local
+	rm -rf $(VENV) .venv-checkov .pytest_cache .ruff_cache .local

@@ -11,7 +11,8 @@ makes an orchestration hang silently, and a changed orchestrator goes unnoticed.
   (fire time = orchestration time when the failure is replayed + interval), when it fires either a new attempt
   takes an id or the task fails once ``maxNumberOfAttempts`` is reached (the SDK's hidden ids);
 * sub-orchestrations without an instance id, and entity request ids, use the extension's deterministic
-  ``NewGuid()`` (UUID v5, URL namespace, ``"{instanceId}_{CurrentUtcDateTime:o}_{counter}"``);
+  ``NewGuid()`` (UUID v5 in the extension's namespace ``9e952959-…``, name
+  ``"{instanceId}_{CurrentUtcDateTime:o}_{counter}"``);
 * history is walked in order: ``OrchestratorStarted`` moves the orchestration time, scheduling events must match
   what the replay scheduled with that id (else :class:`NonDeterminismError` explaining the change), completions
   must target a task the replay knows (else the same error instead of a silent hang).
@@ -34,6 +35,8 @@ from .errors import NonDeterminismError
 ACTIVITY, TIMER, SUB, ENTITY_CALL, SIGNAL, EVENT, HTTP = "activity", "timer", "sub", "entity", "signal", "event", "http"
 HTTP_ACTIVITY = "BuiltIn::HttpActivity"
 _ND = "Non-Deterministic workflow detected: "
+# The extension's GuidManager.UrlNamespaceValue (not RFC 4122's URL namespace); v5 over UTF-8 names.
+NEWGUID_NAMESPACE = uuid.UUID("9e952959-5e33-4daf-827f-2fa12937b875")
 _CHANGED = " Was a change made to the orchestrator code after this instance had already started running?"
 
 _KIND_TEXT = {ACTIVITY: "activity task", HTTP: "HTTP task", TIMER: "durable timer", SUB: "sub-orchestration",
@@ -135,7 +138,7 @@ class Replayer:
     def _new_guid(self) -> str:
         name = f"{self.instance_id}_{dotnet_o(self.now)}_{self.guid_counter}"
         self.guid_counter += 1
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+        return str(uuid.uuid5(NEWGUID_NAMESPACE, name))
 
     def _advance(self) -> None:
         while True:

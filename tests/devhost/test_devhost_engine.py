@@ -145,7 +145,8 @@ def test_sub_orchestrations_default_ids_named_ids_and_retry(host):
     assert out["failed"].startswith("Orchestrator function 'fails' failed: bad thing: boom")
     created = events(host, iid, h.SUB_ORCHESTRATION_CREATED)
     first_episode = parse_iso(host.history(iid)[0]["Timestamp"])
-    expected = str(uuid.uuid5(uuid.NAMESPACE_URL, f"p1_{dotnet_o(first_episode)}_0"))  # the extension's NewGuid
+    namespace = uuid.UUID("9e952959-5e33-4daf-827f-2fa12937b875")  # GuidManager.UrlNamespaceValue
+    expected = str(uuid.uuid5(namespace, f"p1_{dotnet_o(first_episode)}_0"))  # the extension's NewGuid
     assert created[0]["InstanceId"] == expected
     assert created[1]["InstanceId"] == "p1-child"
     child = host.status("p1-child")

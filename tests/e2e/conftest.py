@@ -217,6 +217,9 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     host = None
     try:
         host = DevHost.start(REPO, settings=app_settings(cloud), clock=clock, store=store, http=True, keys=keys)
+        # The worker imports function_app once, and azure-functions' `get_functions()` may be called only once per
+        # app object: leave no already-indexed app in sys.modules for other tests that `import function_app`.
+        sys.modules.pop("function_app", None)
         yield Env(cloud, host, keys, clock, resource_keys, store, logs)
     finally:
         if host is not None:
@@ -224,6 +227,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         cloud.stop()
         root.removeHandler(logs)
         root.setLevel(old_level)
+        sys.modules.pop("function_app", None)
 
 
 @pytest.fixture

@@ -273,8 +273,7 @@ class Engine:
             row = store.one("SELECT * FROM work_items WHERE id=?", (wid,))
             if row is None:
                 continue
-            secs = int(self.function_timeout)
-            span = f"{secs // 3600:02d}:{secs % 3600 // 60:02d}:{secs % 60:02d}"
+            span = _timespan(self.function_timeout)
             reason = f"Timeout value of {span} was exceeded by function: Functions.{row['name']}"
             self._finish_activity(dict(row), None, (reason, reason))
             log.error("Executed 'Functions.%s' (Failed, timeout %s) instance=%s", row["name"], span,
@@ -981,6 +980,14 @@ class Engine:
             return True
 
         self.wait_until(idle, timeout=timeout, what="the engine to become idle")
+
+
+def _timespan(seconds: float) -> str:
+    """.NET ``TimeSpan.ToString()`` (``hh:mm:ss[.fffffff]``) as the host writes timeouts."""
+    whole = int(seconds)
+    text = f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+    frac = round((seconds - whole) * 10_000_000)
+    return f"{text}.{frac:07d}" if frac else text
 
 
 def _stored_input(action_input: Any) -> str | None:

@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -333,3 +334,58 @@ def test_suspending_a_pending_instance_holds_its_start_until_resume(host):
     assert host.history(iid)[0]["EventType"] == h.EXECUTION_SUSPENDED
     host.resume(iid, "go")
     assert host.wait_for(iid)["output"]["a"] == 2
+
+
+def test_activity_pool_size_is_honoured(tmp_path):
+    from devhost.testing import DevHost
+
+    app = Path(__file__).parent / "apps" / "features"
+    with DevHost.start(app, store=tmp_path / "s.db", max_activities=2) as host:
+        ids = [host.start_new("gated") for _ in range(4)]
+        host.wait_until(lambda: host.engine.store.counts()["running_work"] == 2, what="two running activities")
+        host.wait_until(lambda: host.engine.store.counts()["pending_work"] == 2, what="two queued activities")
+        assert host.engine.store.counts()["running_work"] == 2
+        host.index.module.GATE.set()
+        assert all(host.wait_for(i)["output"]["winner"] == "activity" for i in ids)
+
+
+def test_function_timeout_fails_the_activity(tmp_path):
+    from devhost.testing import DevHost
+
+    app = Path(__file__).parent / "apps" / "features"
+    with DevHost.start(app, store=tmp_path / "s.db", function_timeout=0.2) as host:
+        try:
+            st = host.wait_for(host.start_new("timed"), timeout=10)
+        finally:
+            host.index.module.GATE.set()
+        assert st["output"].startswith("failed: Timeout value of 00:00:00.2000000 was exceeded by function: "
+                                        "Functions.gate")
+
+
+def test_call_http_runs_the_builtin_http_activity(host):
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b'{"pong": true}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        iid = host.start_new("http_get", f"http://127.0.0.1:{server.server_address[1]}/ping")
+        st = host.wait_for(iid)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert st["output"] == {"status": 200, "content": '{"pong": true}'}
+    assert events(host, iid, h.TASK_SCHEDULED)[0]["Name"] == "BuiltIn::HttpActivity"

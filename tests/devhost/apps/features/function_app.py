@@ -207,6 +207,21 @@ def gated(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
+def timed(context: df.DurableOrchestrationContext):
+    """Calls the gate activity and reports how it failed (function timeout)."""
+    try:
+        return (yield context.call_activity("gate", "t"))
+    except Exception as exc:
+        return f"failed: {exc}"
+
+
+@app.orchestration_trigger(context_name="context")
+def http_get(context: df.DurableOrchestrationContext):
+    response = yield context.call_http("GET", context.get_input())
+    return {"status": response["statusCode"], "content": response["content"]}
+
+
+@app.orchestration_trigger(context_name="context")
 def long_history(context: df.DurableOrchestrationContext):
     """One activity per iteration: 4 history events per episode → n iterations ≈ 4n events."""
     n = context.get_input()

@@ -151,3 +151,14 @@ def test_other_event_types_are_ignored_and_malformed_events_dropped(env):
     assert len(env.instances()) == before
     text = "\n".join(env.logs.lines)
     assert "ignoring event" in text and "dropping malformed event" in text and "UnknownAlias" in text
+
+
+def test_fan_out_respects_the_parallelism_setting(env, monkeypatch):
+    monkeypatch.setenv("FERRY_MAX_PARALLEL_TARGETS", "1")
+    model_id = env.train(SRC, V4)
+    resp = env.post_copy({"modelId": model_id, "targets": [A, B]})
+    status = env.wait(resp.json()["id"])
+    assert status["output"]["status"] == "succeeded"
+    # in the parent's history, the second child is created only after the first one completed
+    kinds = [e["EventType"] for e in env.host.history(resp.json()["id"]) if e["EventType"] in (7, 8)]
+    assert kinds == [7, 8, 7, 8]

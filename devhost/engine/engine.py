@@ -404,6 +404,9 @@ class Engine:
                     store.x("UPDATE instances SET status=?, updated=? WHERE instance_id=?", (status, now, instance_id))
             return
 
+        for ev in new_events:  # an episode never starts before the timers it delivers (long timers compare them)
+            if ev["EventType"] == h.TIMER_FIRED and ev.get("FireAt"):
+                now = max(now, parse_iso(ev["FireAt"]))
         old = store.history(instance_id)
         for e in old:
             e["IsPlayed"] = True

@@ -81,3 +81,18 @@ def test_http_serves_the_durable_api(tmp_path):
         assert resp.status == 200 and body["output"] == {"a": 6, "b": 12, "c": "Hello 12!"}
     with DevHost.start(APPS / "features", store=tmp_path / "s2.db") as host, pytest.raises(RuntimeError):
         _ = host.url
+
+
+class JitterClock(ProtocolClock):
+    """A float clock whose advance lands a hair early, as real-time-plus-offset clocks do."""
+
+    def advance(self, seconds: float) -> None:
+        super().advance(seconds - 5e-4)  # within the 1 ms due tolerance
+
+
+def test_long_timer_fires_exactly_once_per_chunk_with_an_imprecise_clock(tmp_path):
+    clock = JitterClock()
+    with DevHost.start(APPS / "features", clock=clock, store=tmp_path / "s.db") as host:
+        iid = host.start_new("long_timer")
+        assert host.wait_for(iid)["output"] == pytest.approx(7 * 86400, abs=1e-3)
+        assert [e["EventId"] for e in host.history(iid) if e["EventType"] == 10] == [0, 1]

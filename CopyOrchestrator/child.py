@@ -20,7 +20,7 @@ from typing import Any
 from ferry import steps
 from ferry.orchestration import outcome, progress, recovery
 from ferry.orchestration.policy import CopyPolicy
-from ferry.orchestration.polling import deadline_at, next_fire_at, poll_delay
+from ferry.orchestration.polling import deadline_at, next_fire_at, poll_delay, transient_delay
 
 log = logging.getLogger("modelferry.orchestration")
 
@@ -133,17 +133,26 @@ def copy_model_to_target(context: Any) -> Generator[Any, Any, dict[str, Any]]:
         return "removed" if removed else "kept"
 
     try:
-        # 1. the source model exists and is ready; its fingerprint identifies copies of it.
+        # 1. the source model exists and is ready (a model still training gets a few waits); its fingerprint
+        #    identifies copies of it.
         run.show("checking")
-        source_model, error, _ = yield from _call(
-            context, run, "check_source_model", {"source": source, "modelId": model_id}, policy, deadline)
-        if error:
-            raise fail(error)
-        if not source_model.get("ready", False):
-            raise fail({"code": "SourceModelNotReady",
-                        "message": f"model '{model_id}' on '{source}' is not ready "
-                                   f"(status: {source_model.get('status', 'unknown')})",
-                        "hint": "Wait until training/building has finished, then start the copy again."})
+        not_ready_waits = 0
+        while True:
+            source_model, error, _ = yield from _call(
+                context, run, "check_source_model", {"source": source, "modelId": model_id}, policy, deadline)
+            if error:
+                raise fail(error)
+            if source_model.get("ready", False):
+                break
+            fire_at = next_fire_at(context.current_utc_datetime, transient_delay(not_ready_waits + 1), deadline)
+            if not_ready_waits >= policy.max_transient_retries or fire_at is None:
+                raise fail({"code": "SourceModelNotReady",
+                            "message": f"model '{model_id}' on '{source}' is not ready "
+                                       f"(status: {source_model.get('status', 'unknown')})",
+                            "hint": "Wait until training/building has finished, then start the copy again."})
+            not_ready_waits += 1
+            run.log("source model not ready yet (%s); checking again", source_model.get("status"))
+            yield context.create_timer(fire_at)
         fingerprint = source_model.get("fingerprint") or {}
 
         inflight_checks = 0

@@ -20,7 +20,8 @@ CHECK_EXISTING = "check_existing"
 CLEANUP_AND_FAIL = "cleanup_and_fail"
 FAIL = "fail"
 
-TRANSIENT_KINDS = frozenset({"throttled", "transient"})
+# "not_ready": the source model is still being built/trained; worth a few waits like a transient error.
+TRANSIENT_KINDS = frozenset({"throttled", "transient", "not_ready"})
 # Service codes meaning "the copy ran out of time on the service side and left an invalid model".
 SERVICE_TIMEOUT_CODES = frozenset({"3013"})
 

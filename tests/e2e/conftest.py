@@ -127,8 +127,11 @@ class Env:
                 self.issued_tokens.update(handle.backend.authorizations.keys())
         self.issued_tokens.update(getattr(self.cloud.tokens, "_tokens", {}).keys())
 
-    def train(self, name: str, version: str, model_id: str | None = None, **fields: Any) -> str:
-        """Train (v2) / build (v3+) a model in resource `name` through the REST API; returns its id."""
+    def train(self, name: str, version: str, model_id: str | None = None, *, wait: bool = True,
+              **fields: Any) -> str:
+        """Train (v2) / build (v3+) a model in resource `name` through the REST API; returns its id.
+
+        `wait=False` returns as soon as the service accepted the training (the model is still being built)."""
         base = self.endpoint(name)
         headers = {"Ocp-Apim-Subscription-Key": self.key(name)}
         if version.startswith("v2"):
@@ -151,6 +154,8 @@ class Env:
                                  headers=headers, timeout=10)
             assert resp.status_code == 202, resp.text
             get_url = f"{base}{prefix}/documentModels/{model_id}"
+        if not wait:
+            return model_id
         for _ in range(50):
             self.cloud.advance(1.0)
             got = requests.get(get_url, params=params, headers=headers, timeout=10)

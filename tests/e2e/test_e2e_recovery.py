@@ -182,6 +182,14 @@ def test_cmk_to_non_cmk_needs_the_degrade_setting(env, monkeypatch):
     assert out["targets"]["cmk-a"]["status"] == "succeeded"
 
 
+def test_copy_of_a_model_still_training_waits_for_it(env):
+    src, a = alias("v2.1", "src"), alias("v2.1", "a")
+    model_id = env.train(src, "v2.1", wait=False)
+    assert env.cloud.resource(src).model(model_id)["status"] == "creating"
+    _, out = run_copy(env, {"modelId": model_id, "source": src, "targets": [a]})
+    assert out["targets"][a]["status"] == "succeeded"
+
+
 def test_unknown_source_model_fails_every_target_with_the_service_error(env):
     iid, out = run_copy(env, {"modelId": "no-such-model", "targets": [A, B]})
     assert out["status"] == "failed"

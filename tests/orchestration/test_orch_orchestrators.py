@@ -205,6 +205,14 @@ def test_terminal_errors_are_reported_with_code_and_hint_without_cleanup(kind, c
     assert info.value.result["error"] == {"code": code, "message": "m", "hint": "do this"}
 
 
+def test_source_still_training_is_waited_for_a_while():
+    ready = ok({"ready": True, "status": "ready", "fingerprint": FP})
+    acts = activities(check_source_model=script(ok({"ready": False, "status": "creating"}), ready))
+    result, rec = run_child(acts)
+    assert result["status"] == "succeeded" and names(rec).count("check_source_model") == 2
+    assert seconds_between(rec.timers[0][1], rec.timers[0][2]) == 2.0
+
+
 def test_source_not_ready_and_missing():
     acts = activities(check_source_model=script(ok({"ready": False, "status": "creating", "fingerprint": FP})))
     with pytest.raises(TargetCopyFailed) as info:

@@ -24,6 +24,7 @@ def test_throttling_waits_at_least_retry_after_then_gives_up():
     assert d.action == recovery.RETRY and d.delay_seconds == 20
     assert decide(err("transient", "503")).action == recovery.RETRY
     assert decide(err("transient", "503"), retries=2).action == recovery.FAIL
+    assert decide(err("not_ready", "ModelNotReady")).action == recovery.RETRY
 
 
 def test_rejected_authorization_is_replaced_a_bounded_number_of_times():
@@ -33,7 +34,7 @@ def test_rejected_authorization_is_replaced_a_bounded_number_of_times():
 
 def test_existing_target_model_is_checked_and_terminal_errors_fail():
     assert decide(err("model_exists", "Conflict")).action == recovery.CHECK_EXISTING
-    for kind in ("not_found", "unauthorized", "degrade_required", "quota", "terminal", "not_ready"):
+    for kind in ("not_found", "unauthorized", "degrade_required", "quota", "terminal"):
         assert decide(err(kind)).action == recovery.FAIL, kind
 
 

@@ -417,6 +417,7 @@ class Engine:
         t0 = time.perf_counter()
         failure: str | None = None
         details: str | None = None
+        user_tb = ""
         state: dict | None = None
         if info is None:
             failure = (f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function. "
@@ -430,6 +431,7 @@ class Engine:
             try:
                 state = json.loads(fx.invoke_orchestrator(info, json.dumps(ctx)))
             except Exception as exc:
+                user_tb = "".join(traceback.format_exception(exc.__cause__ or exc)).rstrip()
                 text = str(exc)
                 marker = "$OutOfProcData$:"
                 if marker in text:
@@ -460,7 +462,7 @@ class Engine:
                 res = None
             if failure is None and state.get("error"):
                 failure = str(state["error"])
-                details = f"Message: {state['error']}, StackTrace: (Python worker)"
+                details = f"Message: {state['error']}, StackTrace: {user_tb}"
             if failure is None and not state.get("isDone") and res is not None and not res.blocked \
                     and not res.new_work:
                 failure = ("Non-Deterministic workflow detected: the orchestrator is not done and is not waiting for "
@@ -486,8 +488,8 @@ class Engine:
                 store.append_history(instance_id, record)
                 self._finish(store, cur, "Failed", json.dumps(message), custom, now, failure_text=message,
                              details=details)
-                log.error("Executed 'Functions.%s' (Failed, Duration=%dms) instance=%s: %s", name, duration,
-                          instance_id, message)
+                log.error("Executed 'Functions.%s' (Failed, Duration=%dms) instance=%s: %s%s", name, duration,
+                          instance_id, message, f"\n{user_tb}" if user_tb else "")
                 return
             assert state is not None and res is not None
             sched_events = [self._schedule(store, cur, w, now, record_only=bool(state.get("isDone")))

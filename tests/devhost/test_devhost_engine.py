@@ -389,3 +389,17 @@ def test_call_http_runs_the_builtin_http_activity(host):
         server.server_close()
     assert st["output"] == {"status": 200, "content": '{"pong": true}'}
     assert events(host, iid, h.TASK_SCHEDULED)[0]["Name"] == "BuiltIn::HttpActivity"
+
+
+def test_invocations_are_logged_with_name_instance_and_traceback(host, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="devhost")
+    ok = host.start_new("chain", 1)
+    bad = host.start_new("fails", "z")
+    host.wait_for(ok)
+    host.wait_for(bad)
+    lines = [r.getMessage() for r in caplog.records if r.name == "devhost"]
+    assert any("Executed 'Functions.double' (Succeeded" in m and f"instance={ok}" in m for m in lines)
+    failure = next(m for m in lines if "'Functions.fails' (Failed" in m)
+    assert f"instance={bad}" in failure and "Traceback" in failure and "ValueError: bad thing: z" in failure

@@ -460,11 +460,14 @@ class Engine:
             except NonDeterminismError as exc:
                 failure = str(exc)
                 res = None
-            if failure is None and state.get("error"):
+            # The shim awaits every action before it looks at isDone/error: while one is still pending (e.g. the
+            # SDK's fail-fast WhenAll left a child running) the instance keeps running, as in the extension.
+            waiting = res is not None and res.blocked
+            if failure is None and state.get("error") and not waiting:
                 failure = str(state["error"])
                 details = f"Message: {state['error']}, StackTrace: {user_tb}"
-            if failure is None and not state.get("isDone") and res is not None and not res.blocked \
-                    and not res.new_work:
+            if failure is None and not (state.get("isDone") or state.get("error")) and res is not None \
+                    and not res.blocked and not res.new_work:
                 failure = ("Non-Deterministic workflow detected: the orchestrator is not done and is not waiting for "
                            "anything the host scheduled: every task it started has completed in history, yet it "
                            "returned no new action. The SDK and the host disagree about event ids (in Azure this "
@@ -492,14 +495,14 @@ class Engine:
                           instance_id, message, f"\n{user_tb}" if user_tb else "")
                 return
             assert state is not None and res is not None
-            sched_events = [self._schedule(store, cur, w, now, record_only=bool(state.get("isDone")))
-                            for w in res.new_work]
+            done = bool(state.get("isDone")) and not res.blocked
+            sched_events = [self._schedule(store, cur, w, now, record_only=done) for w in res.new_work]
             record = [*control_events, *episode, *sched_events, h.orchestrator_completed(now)]
-            if state.get("isDone") and res.continue_as_new:
+            if done and res.continue_as_new:
                 new_input = _stored_input(res.continue_input)
                 store.append_history(instance_id, [*record, h.continue_as_new(now, new_input)])
                 self._continue_as_new(store, cur, new_input, custom, now)
-            elif state.get("isDone"):
+            elif done:
                 output = json.dumps(state.get("output"))
                 store.append_history(instance_id, [*record, h.execution_completed(now, "Completed", output)])
                 self._finish(store, cur, "Completed", output, custom, now)

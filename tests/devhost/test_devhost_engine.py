@@ -403,3 +403,15 @@ def test_invocations_are_logged_with_name_instance_and_traceback(host, caplog):
     assert any("Executed 'Functions.double' (Succeeded" in m and f"instance={ok}" in m for m in lines)
     failure = next(m for m in lines if "'Functions.fails' (Failed" in m)
     assert f"instance={bad}" in failure and "Traceback" in failure and "ValueError: bad thing: z" in failure
+
+
+def test_done_orchestrator_waits_for_actions_the_shim_still_awaits(host):
+    """SDK WhenAll fails fast; the extension's shim awaits the whole WhenAll before it completes the instance."""
+    mod = host.index.module
+    iid = host.start_new("fail_fast")
+    assert mod.GATE_ENTERED.wait(10)
+    host.wait_until(lambda: any(e["EventType"] == h.TASK_FAILED for e in host.history(iid)), what="the failure")
+    assert host.status(iid)["runtimeStatus"] == "Running"  # done in the SDK, still awaited by the shim
+    mod.GATE.set()
+    st = host.wait_for(iid)
+    assert st["runtimeStatus"] == "Completed" and st["output"] == "caught"

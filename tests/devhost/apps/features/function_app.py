@@ -242,6 +242,16 @@ def batched_history(context: df.DurableOrchestrationContext):
     return total
 
 
+@app.orchestration_trigger(context_name="context")
+def fail_fast(context: df.DurableOrchestrationContext):
+    """The SDK's WhenAll throws at the first failure while the gate activity is still running."""
+    try:
+        yield context.task_all([context.call_activity("always_fails", "a"), context.call_activity("gate", "b")])
+    except Exception:
+        return "caught"
+    return "no failure"
+
+
 # ------------------------------------------------------------------------------------------------ entity
 @app.entity_trigger(context_name="context")
 def counter(context: df.DurableEntityContext):

@@ -45,7 +45,7 @@ runnable: no episode queued or running, no activity or entity operation pending 
 """
 
 from .clock import RealClock, VirtualClock
-from .engine import Engine, scheduler_id
+from .engine import Engine
 from .errors import (
     BadRequestError,
     EngineError,
@@ -56,6 +56,7 @@ from .errors import (
     NonDeterminismError,
     OrchestratorNotFoundError,
 )
+from .payloads import scheduler_id
 
 __all__ = [
     "BadRequestError", "Engine", "EngineError", "EngineTimeoutError", "InstanceExistsError", "InstanceGoneError",

@@ -1,10 +1,10 @@
-"""The durable engine: scheduler, orchestration episodes, activities, timers, entities, management operations.
+"""The durable engine: scheduler, activities, timers and the management surface (``Engine``).
 
 Why one class: the HTTP layer, the CLI and the pytest API all need the same thread-safe surface over one store
-and one clock (see ``devhost/engine/__init__.py`` for the contract). Episodes follow the extension: one episode
-per instance at a time, history = old events + ``OrchestratorStarted(now)`` + the messages received, the SDK runs
-on the context JSON (schema V3), the host replays the returned actions (:mod:`.replay`) to find new work and to
-detect non-determinism, then one transaction records everything.
+and one clock (see ``devhost/engine/__init__.py`` for the contract). Episodes (``episodes.py``) follow the
+extension: one per instance at a time, history = old events + ``OrchestratorStarted(now)`` + the messages received,
+the SDK runs on the context JSON (schema V3), the host replays the returned actions (``replay.py``) to find new
+work and to detect non-determinism, then one transaction records everything. Entity batches: ``entities.py``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ import logging
 import threading
 import time
 import traceback
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,54 +25,27 @@ from devhost import functions as fx
 
 from . import history as h
 from .clock import RealClock, iso_seconds_z, iso_z, parse_iso
+from .entities import EntityMixin
+from .episodes import RUNNING_STATES, EpisodeMixin
 from .errors import (
     BadRequestError,
     EngineTimeoutError,
     InstanceExistsError,
     InstanceGoneError,
     InstanceNotFoundError,
-    NonDeterminismError,
     OrchestratorNotFoundError,
 )
-from .replay import ENTITY_CALL, HTTP, HTTP_ACTIVITY, SIGNAL, SUB, TIMER, Replayer, ScheduledWork
+from .http_activity import run_http_activity
+from .payloads import activity_failure, json_token, scheduler_id, timespan
+from .replay import HTTP_ACTIVITY
 from .store import Store
 
 log = logging.getLogger("devhost")
 
-RUNNING_STATES = frozenset({"Pending", "Running", "Suspended", "ContinuedAsNew"})
 TIME_SKIPPING = ("never", "always", "while_waiting")
 
 
-def _entity_parts(entity_id: str) -> tuple[str, str]:
-    body = entity_id[1:] if entity_id.startswith("@") else entity_id
-    name, _, key = body.partition("@")
-    return name, key
-
-
-def scheduler_id(name: str, key: str) -> str:
-    """The extension's entity instance id: ``@{name.lower()}@{key}``."""
-    if not name or not key:
-        raise BadRequestError("an entity id needs a non-empty name and key")
-    return f"@{name.lower()}@{key}"
-
-
-def _activity_failure(name: str, exc: BaseException) -> tuple[str, str]:
-    """TaskFailed Reason/Details for an activity that raised, shaped like the extension's out-of-proc failure.
-
-    [inferred from user reports of the real host: Reason starts ``Activity function 'X' failed:``, Details is the
-    serialized .NET exception whose Message is ``<Type>: <message>``.]
-    """
-    text = f"{type(exc).__name__}: {exc}"
-    stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    rpc = {"$type": "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException, Microsoft.Azure.WebJobs.Script",
-           "ClassName": "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException",
-           "Message": f"Result: Failure\nException: {text}\nStack: {stack}", "Data": None, "InnerException": None}
-    details = {"$type": "System.Exception, System.Private.CoreLib", "ClassName": "System.Exception",
-               "Message": text, "Data": None, "InnerException": rpc, "HResult": -2146233088}
-    return f"Activity function '{name}' failed: {text}", json.dumps(details)
-
-
-class Engine:
+class Engine(EpisodeMixin, EntityMixin):
     """Durable Functions engine over a SQLite store. All public methods are thread-safe and synchronous."""
 
     def __init__(self, index: fx.FunctionIndex, *, store_path: Any, clock: Any = None, hub_name: str = "TestHubName",
@@ -273,7 +244,7 @@ class Engine:
             row = store.one("SELECT * FROM work_items WHERE id=?", (wid,))
             if row is None:
                 continue
-            span = _timespan(self.function_timeout)
+            span = timespan(self.function_timeout)
             reason = f"Timeout value of {span} was exceeded by function: Functions.{row['name']}"
             self._finish_activity(dict(row), None, (reason, reason))
             log.error("Executed 'Functions.%s' (Failed, timeout %s) instance=%s", row["name"], span,
@@ -301,7 +272,7 @@ class Engine:
         failure: tuple[str, str] | None = None
         try:
             if name == HTTP_ACTIVITY:
-                result = _run_http_activity(item["input"])
+                result = run_http_activity(item["input"])
             else:
                 info = self.index.activity(name)
                 if info is None:
@@ -309,7 +280,7 @@ class Engine:
                                       "function.")
                 result = fx.invoke_activity(info, item["input"] or "null", invocation_id=invocation_id)
         except Exception as exc:
-            failure = _activity_failure(name, exc)
+            failure = activity_failure(name, exc)
             log.error("Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms) instance=%s\n%s", name, invocation_id,
                       (time.perf_counter() - t0) * 1000, item["instance_id"],
                       "".join(traceback.format_exception(exc)).rstrip())
@@ -334,376 +305,6 @@ class Engine:
             else:
                 ev = h.task_failed(now, item["task_id"], failure[0], failure[1])
             store.enqueue(item["instance_id"], ev, item["execution_id"])
-
-    # ------------------------------------------------------------------------------------------ episodes
-    def _episode_guarded(self, instance_id: str) -> None:
-        try:
-            self._run_episode(instance_id)
-        except Exception:
-            log.exception("devhost: episode of %s failed inside the host", instance_id)
-        finally:
-            with self._cond:
-                self._episodes.discard(instance_id)
-            self._changed()
-
-    def _run_episode(self, instance_id: str) -> None:
-        store = self._db()
-        inst = store.instance(instance_id)
-        msgs = store.messages(instance_id)
-        if not msgs:
-            return
-        if inst is None:
-            with store.tx():
-                store.x("DELETE FROM messages WHERE instance_id=? AND id<=?", (instance_id, msgs[-1]["id"]))
-            return
-        status = inst["status"]
-        now = max(self.clock.time(), self._last_episode_time(store, instance_id))
-        consumed: list[int] = []
-        control_events: list[dict] = []
-        new_events: list[dict] = []
-        terminated: str | None = None
-        data: list[Any] = []
-        # Control messages act first and in order (suspend takes effect at once; terminate wins), then the
-        # instance's other messages are delivered unless it is (still) suspended.
-        for m in msgs:
-            et = m["event_type"]
-            if et not in (h.EXECUTION_TERMINATED, h.EXECUTION_SUSPENDED, h.EXECUTION_RESUMED):
-                data.append(m)
-                continue
-            consumed.append(m["id"])
-            if status in h.TERMINAL:
-                continue
-            ev = json.loads(m["event"])
-            if et == h.EXECUTION_TERMINATED:
-                terminated = ev.get("Input") or ""
-                break
-            if et == h.EXECUTION_SUSPENDED and status != "Suspended":
-                status = "Suspended"
-                control_events.append(ev)
-            elif et == h.EXECUTION_RESUMED and status == "Suspended":
-                status = "Running"
-                control_events.append(ev)
-        if terminated is None and status != "Suspended":
-            for m in data:
-                consumed.append(m["id"])
-                if status in h.TERMINAL:
-                    continue
-                if m["execution_id"] and m["execution_id"] != inst["execution_id"]:
-                    continue  # for a previous execution (continue-as-new / restart)
-                new_events.append(json.loads(m["event"]))
-
-        if terminated is not None:
-            self._terminate_now(inst, terminated, consumed, control_events, now)
-            return
-        if not new_events or status == "Suspended":
-            with store.tx():
-                self._consume(store, instance_id, consumed)
-                if control_events:
-                    store.append_history(instance_id, control_events)
-                if status != inst["status"]:
-                    store.x("UPDATE instances SET status=?, updated=? WHERE instance_id=?", (status, now, instance_id))
-            return
-
-        for ev in new_events:  # an episode never starts before the timers it delivers (long timers compare them)
-            if ev["EventType"] == h.TIMER_FIRED and ev.get("FireAt"):
-                now = max(now, parse_iso(ev["FireAt"]))
-        old = store.history(instance_id)
-        for e in old:
-            e["IsPlayed"] = True
-        episode = [h.orchestrator_started(now), *new_events]
-        events = old + control_events + episode
-        name = inst["name"]
-        info = self.index.orchestrator(name)
-        t0 = time.perf_counter()
-        failure: str | None = None
-        details: str | None = None
-        user_tb = ""
-        state: dict | None = None
-        if info is None:
-            failure = (f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function. "
-                       f"Additional info: {self._known('orchestrationTrigger')}")
-        else:
-            ctx = {"history": events, "input": self._input_token(inst["input"]), "instanceId": instance_id,
-                   "isReplaying": bool(old), "parentInstanceId": inst["parent_instance_id"],
-                   "upperSchemaVersion": 1, "upperSchemaVersionNew": 2,
-                   "longRunningTimerIntervalDuration": "3.00:00:00", "maximumShortTimerDuration": "6.00:00:00",
-                   "defaultHttpAsyncRequestSleepTimeMillseconds": 30000}
-            try:
-                state = json.loads(fx.invoke_orchestrator(info, json.dumps(ctx)))
-            except Exception as exc:
-                user_tb = "".join(traceback.format_exception(exc.__cause__ or exc)).rstrip()
-                text = str(exc)
-                marker = "$OutOfProcData$:"
-                if marker in text:
-                    try:
-                        state = json.loads(text.split(marker, 1)[1])
-                    except ValueError:
-                        state = None
-                if state is None or not state.get("error"):
-                    state = None
-                    failure = f"{type(exc).__name__}: {exc}"
-                    details = "".join(traceback.format_exception(exc))
-        self.stats["episodes"] += 1
-
-        res = None
-        if state is not None:
-            try:
-                actions = state.get("actions") or [[]]
-                if len(actions) != 1:
-                    raise NonDeterminismError(
-                        f"With OOProc schema V3, expected actions array to be of length 1 in outer layer but got "
-                        f"size: {len(actions)}")
-                res = Replayer(instance_id, actions[0]).run(events)
-                unknown = self._unknown_functions(res.new_work)
-                if unknown and not state.get("error"):
-                    failure = unknown
-            except NonDeterminismError as exc:
-                failure = str(exc)
-                res = None
-            # The shim awaits every action before it looks at isDone/error: while one is still pending (e.g. the
-            # SDK's fail-fast WhenAll left a child running) the instance keeps running, as in the extension.
-            waiting = res is not None and res.blocked
-            if failure is None and state.get("error") and not waiting:
-                failure = str(state["error"])
-                details = f"Message: {state['error']}, StackTrace: {user_tb}"
-            if failure is None and not (state.get("isDone") or state.get("error")) and res is not None \
-                    and not res.blocked and not res.new_work:
-                failure = ("Non-Deterministic workflow detected: the orchestrator is not done and is not waiting for "
-                           "anything the host scheduled: every task it started has completed in history, yet it "
-                           "returned no new action. The SDK and the host disagree about event ids (in Azure this "
-                           f"instance would hang silently). Actions returned: {json.dumps(actions[0])[:600]}")
-        duration = (time.perf_counter() - t0) * 1000
-
-        custom = inst["custom_status"]
-        if state is not None and state.get("customStatus") is not None:
-            custom = json.dumps(state["customStatus"])
-        with store.tx():
-            cur = store.instance(instance_id)
-            if cur is None or cur["execution_id"] != inst["execution_id"]:
-                return  # purged or replaced meanwhile
-            self._consume(store, instance_id, consumed)
-            if failure is not None:
-                message = f"Orchestrator function '{name}' failed: {failure}"
-                record = [*control_events, *episode, h.orchestrator_completed(now),
-                          h.execution_completed(now, "Failed", json.dumps(message),
-                                                {"ErrorType": "OrchestrationFailureException",
-                                                 "ErrorMessage": message, "StackTrace": details})]
-                store.append_history(instance_id, record)
-                self._finish(store, cur, "Failed", json.dumps(message), custom, now, failure_text=message,
-                             details=details)
-                log.error("Executed 'Functions.%s' (Failed, Duration=%dms) instance=%s: %s%s", name, duration,
-                          instance_id, message, f"\n{user_tb}" if user_tb else "")
-                return
-            assert state is not None and res is not None
-            done = bool(state.get("isDone")) and not res.blocked
-            sched_events = [self._schedule(store, cur, w, now, record_only=done) for w in res.new_work]
-            record = [*control_events, *episode, *sched_events, h.orchestrator_completed(now)]
-            if done and res.continue_as_new:
-                new_input = _stored_input(res.continue_input)
-                store.append_history(instance_id, [*record, h.continue_as_new(now, new_input)])
-                self._continue_as_new(store, cur, new_input, custom, now)
-            elif done:
-                output = json.dumps(state.get("output"))
-                store.append_history(instance_id, [*record, h.execution_completed(now, "Completed", output)])
-                self._finish(store, cur, "Completed", output, custom, now)
-            else:
-                store.append_history(instance_id, record)
-                store.x("UPDATE instances SET status='Running', custom_status=?, updated=? WHERE instance_id=?",
-                        (custom, now, instance_id))
-        log.info("Executed 'Functions.%s' (Succeeded, Duration=%dms) instance=%s", name, duration, instance_id)
-
-    @staticmethod
-    def _consume(store: Store, instance_id: str, ids: list[int]) -> None:
-        if ids:
-            store.conn.executemany("DELETE FROM messages WHERE id=?", [(i,) for i in ids])
-
-    @staticmethod
-    def _last_episode_time(store: Store, instance_id: str) -> float:
-        row = store.one("SELECT event FROM history WHERE instance_id=? ORDER BY seq DESC LIMIT 1", (instance_id,))
-        if row is None:
-            return 0.0
-        return parse_iso(json.loads(row["event"])["Timestamp"])
-
-    @staticmethod
-    def _input_token(text: str | None) -> Any:
-        if text is None:
-            return None
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-
-    def _known(self, trigger: str) -> str:
-        names = sorted(f.durable_name or f.name for f in self.index.by_trigger(trigger))
-        kind = {"orchestrationTrigger": "orchestrator", "activityTrigger": "activity"}.get(trigger, trigger)
-        return f"The following are the known {kind} functions: {', '.join(repr(n) for n in names)}."
-
-    def _unknown_functions(self, work: list[ScheduledWork]) -> str | None:
-        for w in work:
-            if w.kind == "activity" and self.index.activity(w.name or "") is None:
-                return (f"The function '{w.name}' doesn't exist, is disabled, or is not an activity function. "
-                        f"Additional info: {self._known('activityTrigger')}")
-            if w.kind == SUB and self.index.orchestrator(w.name or "") is None:
-                return (f"The function '{w.name}' doesn't exist, is disabled, or is not an orchestrator function. "
-                        f"Additional info: {self._known('orchestrationTrigger')}")
-            if w.kind in (ENTITY_CALL, SIGNAL) and self.index.entity(_entity_parts(w.instance_id or "")[0]) is None:
-                return (f"The function '{_entity_parts(w.instance_id or '')[0]}' doesn't exist, is disabled, or is "
-                        "not an entity function.")
-        return None
-
-    def _schedule(self, store: Store, inst: Any, w: ScheduledWork, now: float, *, record_only: bool) -> dict:
-        """History event for a new task, plus (unless the execution ends now) the row that makes it happen."""
-        iid, exe = inst["instance_id"], inst["execution_id"]
-        if w.kind in ("activity", HTTP):
-            if not record_only:
-                store.x("INSERT INTO work_items(instance_id, execution_id, task_id, name, input, created) "
-                        "VALUES (?,?,?,?,?,?)", (iid, exe, w.id, w.name, w.input, now))
-            return h.task_scheduled(now, w.id, w.name or "", w.input)
-        if w.kind == TIMER:
-            fire_text = w.fire_at or iso_z(now)
-            if not record_only:
-                store.x("INSERT INTO timers(instance_id, execution_id, timer_id, fire_at, fire_at_text) "
-                        "VALUES (?,?,?,?,?)", (iid, exe, w.id, parse_iso(fire_text), fire_text))
-            return h.timer_created(now, w.id, fire_text)
-        if w.kind == SUB:
-            child = w.instance_id or str(uuid.uuid4())
-            stored = _stored_input(w.input)
-            if not record_only:
-                self._create_child(store, inst, w, child, stored, now)
-            return h.sub_created(now, w.id, w.name or "", child, stored)
-        # entity call / signal
-        request = {"id": w.guid, "op": w.operation, "signal": w.kind == SIGNAL,
-                   "input": json.dumps(w.input) if w.input is not None else "null",
-                   "parent": iid if w.kind == ENTITY_CALL else None,
-                   "parentExecution": exe if w.kind == ENTITY_CALL else None, "timestamp": iso_z(now)}
-        if not record_only or w.kind == SIGNAL:
-            store.x("INSERT INTO entity_messages(entity_id, request) VALUES (?,?)",
-                    (w.instance_id, json.dumps(request)))
-        return h.event_sent(now, w.id, w.instance_id or "", "op", json.dumps(request))
-
-    def _create_child(self, store: Store, parent: Any, w: ScheduledWork, child: str, stored_input: str | None,
-                      now: float) -> None:
-        existing = store.instance(child)
-        if existing is not None and existing["status"] in RUNNING_STATES:
-            reason = (f"Orchestrator function '{w.name}' failed: An Orchestration instance with the status "
-                      f"{existing['status']} already exists.")
-            store.enqueue(parent["instance_id"], h.sub_failed(now, w.id, reason, None), parent["execution_id"])
-            return
-        if existing is not None:
-            store.delete_instance_data(child)
-        execution_id = uuid.uuid4().hex
-        store.x("INSERT INTO instances(instance_id, name, execution_id, status, input, created, updated, "
-                "parent_instance_id, parent_execution_id, parent_task_id, parent_name) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (child, w.name, execution_id, "Pending", stored_input, now, now, parent["instance_id"],
-                 parent["execution_id"], w.id, parent["name"]))
-        parent_info = {"Name": parent["name"], "Version": "", "TaskScheduleId": w.id,
-                       "OrchestrationInstance": {"InstanceId": parent["instance_id"],
-                                                 "ExecutionId": parent["execution_id"]}}
-        store.enqueue(child, h.execution_started(now, instance_id=child, execution_id=execution_id, name=w.name or "",
-                                                 input_text=stored_input, parent=parent_info), execution_id)
-
-    def _finish(self, store: Store, inst: Any, status: str, output: str | None, custom: str | None, now: float, *,
-                failure_text: str | None = None, details: str | None = None) -> None:
-        iid = inst["instance_id"]
-        store.x("UPDATE instances SET status=?, output=?, custom_status=?, updated=?, failure=? WHERE instance_id=?",
-                (status, output, custom, now, failure_text, iid))
-        store.drop_pending_work(iid)
-        store.x("DELETE FROM messages WHERE instance_id=? AND execution_id IS NOT NULL", (iid,))
-        if inst["parent_instance_id"]:
-            pid, task = inst["parent_instance_id"], inst["parent_task_id"]
-            if status == "Completed":
-                ev = h.sub_completed(now, task, output)
-            else:
-                reason = failure_text or (json.loads(output) if output else f"Sub-orchestration {status.lower()}")
-                ev = h.sub_failed(now, task, str(reason), details)
-            store.enqueue(pid, ev, inst["parent_execution_id"])
-
-    def _continue_as_new(self, store: Store, inst: Any, new_input: Any, custom: str | None, now: float) -> None:
-        iid = inst["instance_id"]
-        execution_id = uuid.uuid4().hex
-        store.x("DELETE FROM history WHERE instance_id=?", (iid,))
-        store.drop_pending_work(iid)
-        store.x("UPDATE instances SET execution_id=?, status='Running', input=?, output=NULL, custom_status=?, "
-                "updated=? WHERE instance_id=?", (execution_id, new_input, custom, now, iid))
-        parent = None
-        if inst["parent_instance_id"]:
-            parent = {"Name": inst["parent_name"], "Version": "", "TaskScheduleId": inst["parent_task_id"],
-                      "OrchestrationInstance": {"InstanceId": inst["parent_instance_id"],
-                                                "ExecutionId": inst["parent_execution_id"]}}
-        store.enqueue(iid, h.execution_started(now, instance_id=iid, execution_id=execution_id, name=inst["name"],
-                                               input_text=new_input, parent=parent), execution_id)
-
-    def _terminate_now(self, inst: Any, reason: str, consumed: list[int], control: list[dict], now: float) -> None:
-        store = self._db()
-        with store.tx():
-            cur = store.instance(inst["instance_id"])
-            if cur is None:
-                return
-            self._consume(store, inst["instance_id"], consumed)
-            store.append_history(inst["instance_id"], [*control, h.execution_terminated(now, reason)])
-            self._finish(store, cur, "Terminated", json.dumps(reason), cur["custom_status"], now,
-                         failure_text=None)
-        log.info("Terminated instance=%s reason=%s", inst["instance_id"], reason)
-
-    # ------------------------------------------------------------------------------------------ entities
-    def _entity_guarded(self, entity_id: str) -> None:
-        try:
-            self._run_entity(entity_id)
-        except Exception:
-            log.exception("devhost: entity batch of %s failed inside the host", entity_id)
-        finally:
-            with self._cond:
-                self._entities.discard(entity_id)
-            self._changed()
-
-    def _run_entity(self, entity_id: str) -> None:
-        store = self._db()
-        rows = store.q("SELECT * FROM entity_messages WHERE entity_id=? ORDER BY id", (entity_id,))
-        if not rows:
-            return
-        name, key = _entity_parts(entity_id)
-        requests = [json.loads(r["request"]) for r in rows]
-        ent = store.entity(entity_id)
-        exists = bool(ent["exists_"]) if ent is not None else False
-        state_text = ent["state"] if ent is not None and exists else None
-        info = self.index.entity(name)
-        t0 = time.perf_counter()
-        results: list[dict] = []
-        new_exists, new_state = exists, state_text
-        if info is None:
-            err = f"The function '{name}' doesn't exist, is disabled, or is not an entity function."
-            results = [{"isError": True, "result": json.dumps(err)} for _ in requests]
-        else:
-            ctx = {"self": {"name": name, "key": key}, "exists": exists, "state": state_text,
-                   "batch": [{"name": r.get("op"), "input": r.get("input") if r.get("input") is not None else "null",
-                              "id": r.get("id"), "signal": r.get("signal")} for r in requests]}
-            try:
-                out = json.loads(fx.invoke_entity(info, json.dumps(ctx)))
-                results = out.get("results") or []
-                new_exists = bool(out.get("entityExists"))
-                new_state = out.get("entityState") if new_exists else None
-            except Exception as exc:
-                msg = f"{type(exc).__name__}: {exc}"
-                results = [{"isError": True, "result": json.dumps(msg)} for _ in requests]
-                log.error("Executed 'Functions.%s' (Failed) entity=%s\n%s", info.name, entity_id,
-                          "".join(traceback.format_exception(exc)).rstrip())
-        self.stats["entity_batches"] += 1
-        now = self.clock.time()
-        with store.tx():
-            store.conn.executemany("DELETE FROM entity_messages WHERE id=?", [(r["id"],) for r in rows])
-            store.x("INSERT INTO entities(entity_id, name, key, state, exists_, updated) VALUES (?,?,?,?,?,?) "
-                    "ON CONFLICT(entity_id) DO UPDATE SET state=excluded.state, exists_=excluded.exists_, "
-                    "updated=excluded.updated", (entity_id, name, key, new_state, int(new_exists), now))
-            for req, res in zip(requests, results, strict=False):
-                if req.get("signal") or not req.get("parent"):
-                    continue
-                body: dict[str, Any] = {"result": res.get("result")}
-                if res.get("isError"):
-                    body["exceptionType"] = "System.Exception"
-                store.enqueue(req["parent"], h.event_raised(now, req["id"], json.dumps(body)),
-                              req.get("parentExecution"))
-        log.info("Executed 'Functions.%s' (Succeeded, Duration=%dms) entity=%s operations=%d",
-                 info.name if info else name, (time.perf_counter() - t0) * 1000, entity_id, len(requests))
 
     # ------------------------------------------------------------------------------------------ management
     def start_new(self, name: str, instance_id: str | None = None, input_json: str | None = None) -> str:
@@ -756,7 +357,7 @@ class Engine:
 
     def _status_json(self, row: Any, *, show_input: bool = True) -> dict:
         def token(text: str | None) -> Any:
-            return self._input_token(text)
+            return json_token(text)
 
         return {"name": row["name"], "instanceId": row["instance_id"], "runtimeStatus": row["status"],
                 "input": token(row["input"]) if show_input else None, "customStatus": token(row["custom_status"]),
@@ -988,40 +589,3 @@ class Engine:
             return True
 
         self.wait_until(idle, timeout=timeout, what="the engine to become idle")
-
-
-def _timespan(seconds: float) -> str:
-    """.NET ``TimeSpan.ToString()`` (``hh:mm:ss[.fffffff]``) as the host writes timeouts."""
-    whole = int(seconds)
-    text = f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
-    frac = round((seconds - whole) * 10_000_000)
-    return f"{text}.{frac:07d}" if frac else text
-
-
-def _stored_input(action_input: Any) -> str | None:
-    """How the extension stores an input the SDK passed as JSON text (sub-orchestration, continue-as-new): the
-    action's ``input`` is a string, which the extension serializes again, so the instance input is its JSON."""
-    if action_input is None:
-        return None
-    return json.dumps(action_input if isinstance(action_input, str) else json.dumps(action_input))
-
-
-def _run_http_activity(request_json: str | None) -> str:
-    """The extension's built-in HTTP activity for ``call_http`` (one request; no 202 polling, no token source)."""
-    req = json.loads(request_json or "{}")
-    method = (req.get("method") or "GET").upper()
-    uri = req.get("uri") or ""
-    if not uri.startswith(("http://", "https://")):
-        raise ValueError(f"call_http needs an absolute http(s) URI, got {uri!r}")
-    if req.get("tokenSource"):
-        raise ValueError("call_http with a managed-identity token source is not supported by the devhost")
-    headers = {k: (v[0] if isinstance(v, list) else v) for k, v in (req.get("headers") or {}).items()}
-    content = req.get("content")
-    data = content.encode() if isinstance(content, str) else None
-    r = urllib.request.Request(uri, data=data, method=method, headers=headers)  # noqa: S310 - URI checked above
-    try:
-        with urllib.request.urlopen(r, timeout=60) as resp:  # noqa: S310
-            status, body, rh = resp.status, resp.read(), dict(resp.headers.items())
-    except urllib.error.HTTPError as err:
-        status, body, rh = err.code, err.read(), dict(err.headers.items())
-    return json.dumps({"statusCode": status, "headers": rh, "content": body.decode("utf-8", "replace")})

@@ -305,9 +305,15 @@ def test_event_subscription_mistakes_are_reported(mutate, edit, expected_part) -
 @pytest.fixture(scope="module")
 def app_functions() -> dict[str, set[str]]:
     """Function name -> binding types, from the composition root (function_app.app)."""
-    import function_app
+    import importlib.util
 
-    return {f.get_function_name(): {b.type for b in f.get_bindings()} for f in function_app.app.get_functions()}
+    # Load the repository's function_app.py freshly: other tests (devhost sample apps, the e2e host) may have left
+    # another or an already-indexed `function_app` in sys.modules, and an app can be indexed only once.
+    spec = importlib.util.spec_from_file_location("_infra_function_app",
+                                                  Path(__file__).resolve().parents[2] / "function_app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {f.get_function_name(): {b.type for b in f.get_bindings()} for f in module.app.get_functions()}
 
 
 def test_event_subscription_delivers_to_the_event_grid_trigger(template: ic.Template, app_functions) -> None:

@@ -90,8 +90,7 @@ def real_cloud(tmp_path):
         yield cloud
 
 
-def test_sigkill_mid_copy_then_restart_finishes_with_one_model_and_no_orphan(real_cloud, tmp_path):
-    cloud = real_cloud
+def write_settings(cloud, tmp_path: Path) -> Path:
     state = cloud.state
     resources = {name: {"endpoint": e["endpoint"], "region": e["region"], "resourceId": e["resourceId"],
                         "apiVersion": "2024-11-30", "keySecretName": f"key-{name}"}
@@ -102,6 +101,37 @@ def test_sigkill_mid_copy_then_restart_finishes_with_one_model_and_no_orphan(rea
               "IDENTITY_ENDPOINT": kv["identityEndpoint"], "IDENTITY_HEADER": kv["identityHeader"]}
     settings_file = tmp_path / "local.settings.json"
     settings_file.write_text(json.dumps({"IsEncrypted": False, "Values": values}))
+    return settings_file
+
+
+def finish_after_restart(host: HostProcess, iid: str) -> dict:
+    host.kill()
+    host.start()  # same store, same port
+
+    def done():
+        body = requests.get(f"{host.url}/runtime/webhooks/durabletask/instances/{iid}", timeout=5).json()
+        return body if body.get("runtimeStatus") in ("Completed", "Failed", "Terminated") else None
+    return wait_for(done, 60, "the copy to finish after the restart")
+
+
+def assert_one_model_no_orphan(cloud, final: dict, model_id: str) -> list[dict]:
+    assert final["runtimeStatus"] == "Completed", final
+    assert final["output"]["status"] == "succeeded", final["output"]
+
+    def copies_settled():
+        ops = [op for op in cloud.resource("crash-src").operations() if op["kind"] == "documentModelCopyTo"]
+        return ops if ops and all(op["status"] in ("succeeded", "failed") for op in ops) else None
+    # a request the killed process had in flight may still be carried out by the service: let it settle too
+    copies = wait_for(copies_settled, 15, "every copy operation to end")
+    target_models = cloud.resource("crash-dst").models()
+    assert [m["modelId"] for m in target_models] == [model_id]
+    assert target_models[0]["status"] == "ready"
+    return copies
+
+
+def test_sigkill_mid_copy_then_restart_finishes_with_one_model_and_no_orphan(real_cloud, tmp_path):
+    cloud = real_cloud
+    settings_file = write_settings(cloud, tmp_path)
     src = cloud.resource("crash-src")
     model_id = src.seed_model("v3", "crash-model", description="to be copied", api_version="2024-11-30")
 
@@ -120,22 +150,34 @@ def test_sigkill_mid_copy_then_restart_finishes_with_one_model_and_no_orphan(rea
         wait_for(copying, 30, "the copy to be running on the service")
         running = [op for op in src.operations() if op["kind"] == "documentModelCopyTo"]
         assert [op["status"] for op in running] in (["notStarted"], ["running"])
-
-        host.kill()
-        host.start()  # same store, same port
-
-        def done():
-            body = requests.get(f"{host.url}/runtime/webhooks/durabletask/instances/{iid}", timeout=5).json()
-            return body if body.get("runtimeStatus") in ("Completed", "Failed", "Terminated") else None
-        final = wait_for(done, 60, "the copy to finish after the restart")
+        final = finish_after_restart(host, iid)
     finally:
         host.stop()
 
-    assert final["runtimeStatus"] == "Completed", final
-    assert final["output"]["status"] == "succeeded", final["output"]
-    target_models = cloud.resource("crash-dst").models()
-    assert [m["modelId"] for m in target_models] == [model_id]
-    assert target_models[0]["status"] == "ready"
-    copies = [op for op in src.operations() if op["kind"] == "documentModelCopyTo"]
-    assert copies and all(op["status"] == "succeeded" for op in copies)
-    assert len(copies) == 1  # the copy was not issued a second time after the crash
+    copies = assert_one_model_no_orphan(cloud, final, model_id)
+    assert len(copies) == 1  # the copy was recorded before the crash: not issued a second time
+
+
+def test_sigkill_during_the_copy_activity_then_restart(real_cloud, tmp_path):
+    """Killed while `authorize_and_start_copy` waits on the copy POST: the activity runs again after the restart
+    (at least once), the service still carries out the first POST, and the run ends with one good model."""
+    cloud = real_cloud
+    settings_file = write_settings(cloud, tmp_path)
+    src, dst = cloud.resource("crash-src"), cloud.resource("crash-dst")
+    model_id = src.seed_model("v3", "crash-model-2", description="to be copied", api_version="2024-11-30")
+    src.fail_next("copy", 1, "slow", seconds=2.0)  # the first copy POST answers only after 2 s
+
+    host = HostProcess(settings_file, tmp_path / "store.sqlite", free_port(), tmp_path / "devhost.log")
+    try:
+        host.start()
+        resp = requests.post(f"{host.url}/api/copies", json={"modelId": model_id}, timeout=30)
+        assert resp.status_code == 202, resp.text
+        wait_for(lambda: any(e["operation"] == "authorizeCopy" for e in dst.request_log()), 30,
+                 "the activity to authorize on the target")
+        time.sleep(0.3)  # now inside the slow copy POST
+        assert not any(e["operation"] == "copy" for e in src.request_log())  # not answered yet
+        final = finish_after_restart(host, resp.json()["id"])
+    finally:
+        host.stop()
+
+    assert_one_model_no_orphan(cloud, final, model_id)

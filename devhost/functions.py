@@ -126,6 +126,7 @@ def load_app(app_dir: Path | str, *, module_name: str = "function_app") -> Funct
     script = app_dir / "function_app.py"
     if not script.is_file():
         raise AppLoadError(f"no function_app.py in {app_dir}: pass the folder that holds the app's function_app.py")
+    _forget_other_apps(app_dir)
     if str(app_dir) not in sys.path:
         sys.path.insert(0, str(app_dir))
     spec = importlib.util.spec_from_file_location(module_name, script)
@@ -156,6 +157,28 @@ def load_app(app_dir: Path | str, *, module_name: str = "function_app") -> Funct
         functions[info.name] = info
     _check_durable_names(functions)
     return FunctionIndex(app_dir=app_dir, module=module, app=app, functions=functions)
+
+
+_LOADED_APPS: set[Path] = set()
+
+
+def _forget_other_apps(app_dir: Path) -> None:
+    """Drop modules imported from *other* app folders (and those folders from sys.path), so that two apps with
+    same-named helper packages loaded one after another in one process (tests) each get their own."""
+    # Nested folders (an app inside the repository that is itself an app) are never forgotten: their modules
+    # include the host's own code.
+    others = [d for d in _LOADED_APPS
+              if d != app_dir and not app_dir.is_relative_to(d) and not d.is_relative_to(app_dir)]
+    _LOADED_APPS.add(app_dir)
+    for name, mod in list(sys.modules.items()):
+        origin = getattr(mod, "__file__", None)
+        if name.split(".")[0] in ("devhost", "azure"):
+            continue
+        if origin and any(Path(origin).resolve().is_relative_to(d) for d in others):
+            del sys.modules[name]
+    for d in others:
+        while str(d) in sys.path:
+            sys.path.remove(str(d))
 
 
 def _index_function(fn: Any) -> FunctionInfo:

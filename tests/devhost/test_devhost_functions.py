@@ -77,3 +77,29 @@ def test_missing_app_is_a_clear_error(tmp_path):
     (tmp_path / "function_app.py").write_text("x = 1\n")
     with pytest.raises(AppLoadError, match="no FunctionApp"):
         load_app(tmp_path)
+
+
+def test_apps_with_same_named_helper_packages_load_one_after_another():
+    a = load_app(APPS / "helpers_a")
+    assert invoke_activity(a.activity("who"), '""') == '"a"'
+    b = load_app(APPS / "helpers_b")
+    assert invoke_activity(b.activity("who"), '""') == '"b"'
+    assert str(APPS / "helpers_a") not in __import__("sys").path
+
+
+def test_an_app_nested_in_a_loaded_app_keeps_the_host_modules(tmp_path):
+    import devhost.engine.errors as errors_before
+
+    outer = tmp_path / "outer"
+    inner = outer / "inner"
+    inner.mkdir(parents=True)
+    (outer / "function_app.py").write_text("import azure.durable_functions as df\napp = df.DFApp()\n")
+    (inner / "function_app.py").write_text("import azure.durable_functions as df\napp = df.DFApp()\n")
+    (outer / "outer_helper.py").write_text("X = 1\n")
+    load_app(outer)
+    __import__("outer_helper")
+    load_app(inner)
+    import devhost.engine.errors as errors_after
+
+    assert errors_after is errors_before
+    assert "outer_helper" in __import__("sys").modules  # the enclosing app is not forgotten

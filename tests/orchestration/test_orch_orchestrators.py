@@ -304,3 +304,21 @@ def test_target_id_busy_until_the_deadline_is_reported():
     with pytest.raises(TargetCopyFailed) as info:
         run_child(acts)
     assert info.value.result["error"]["code"] == "TargetModelIdBusy"
+
+
+def test_registered_orchestrators_run_under_the_sdk_generator_wrapper():
+    """The functions the blueprint registers (not only the bodies), driven by the SDK's own test helper."""
+    from azure.durable_functions.testing import orchestrator_generator_wrapper
+    from fake_durable import FakeContext
+
+    import CopyOrchestrator
+
+    registered = CopyOrchestrator.copy_model_to_target.build().get_user_function().orchestrator_function
+    rec = Recorder()
+    ctx = FakeContext("p:west", child_input(), rec, activities(), {})
+    steps = list(orchestrator_generator_wrapper(registered(ctx)))
+    result = steps[-1]
+    assert result["status"] == "succeeded" and result["targetModelId"] == "m1"
+    assert [t.kind for t in steps[:-1]].count("timer") == 2
+    trigger = CopyOrchestrator.copy_model.build().get_trigger()
+    assert trigger.get_binding_name() == "orchestrationTrigger" and trigger.name == "context"

@@ -1,0 +1,98 @@
+"""The activity bodies: the {ok, value|error} envelope, settings problems, and nothing secret in the output."""
+
+import json
+
+import pytest
+
+from activities import steps_calls
+from ferry import settings as ferry_settings
+from ferry import steps
+from ferry.errors import FerryError
+
+RID = "/subscriptions/s/resourceGroups/g/providers/Microsoft.CognitiveServices/accounts/{}"
+
+
+def resources(**extra):
+    base = {
+        "east": {"endpoint": "http://127.0.0.1:1", "region": "eastus", "resourceId": RID.format("east"),
+                 "apiVersion": "2024-11-30", "cmk": True},
+        "west": {"endpoint": "http://127.0.0.1:2", "region": "westus2", "resourceId": RID.format("west"),
+                 "apiVersion": "2024-11-30"},
+        "old": {"endpoint": "http://127.0.0.1:3", "region": "westus2", "resourceId": RID.format("old"),
+                "apiVersion": "v2.1"},
+    }
+    base.update(extra)
+    return json.dumps(base)
+
+
+@pytest.fixture
+def env(monkeypatch):
+    for name in [k for k in list(__import__("os").environ) if k.startswith("FERRY_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("FERRY_RESOURCES", resources())
+    monkeypatch.setenv("FERRY_SOURCE", "east")
+    monkeypatch.setenv("FERRY_TARGETS", "west")
+    ferry_settings.load.cache_clear()
+    yield monkeypatch
+    ferry_settings.load.cache_clear()
+
+
+def test_plan_freezes_policy_and_per_target_facts(env):
+    env.setenv("FERRY_ALLOW_CMK_DEGRADE", "true")
+    env.setenv("FERRY_COPY_DEADLINE_SECONDS", "120")
+    out = steps_calls.plan_copy({"modelId": "m1"})
+    assert out["ok"]
+    value = out["value"]
+    assert value["request"] == {"modelId": "m1", "source": "east", "targets": ["west"]}
+    assert value["targets"] == [{"alias": "west", "apiVersion": "2024-11-30", "targetModelId": "m1",
+                                 "degrade": True}]
+    assert value["policy"]["deadline_seconds"] == 120
+    assert "endpoint" not in json.dumps(value) and "127.0.0.1" not in json.dumps(value)
+
+
+def test_plan_rejects_a_bad_request_with_the_request_error(env):
+    out = steps_calls.plan_copy({"modelId": "m1", "targets": ["old"]})
+    assert not out["ok"] and out["error"]["code"] == "IncompatibleApiVersions"
+
+
+def test_invalid_settings_become_an_error_naming_the_setting(env):
+    env.setenv("FERRY_POLL_MAX_SECONDS", "-3")
+    out = steps_calls.plan_copy({"modelId": "m1"})
+    assert not out["ok"] and out["error"]["code"] == "InvalidSettings"
+    assert "FERRY_POLL_MAX_SECONDS" in out["error"]["message"]
+    step = steps_calls.poll_copy({"source": "east", "operationUrl": "http://127.0.0.1:1/op"})
+    assert step["error"]["code"] == "InvalidSettings"
+
+
+def test_classified_failures_are_returned_and_bugs_raise(env, monkeypatch):
+    def throttled(*_a, **_k):
+        raise FerryError(kind="throttled", code="429", message="slow down", hint="wait", retry_after=3)
+
+    monkeypatch.setattr(steps, "poll_copy", throttled)
+    out = steps_calls.poll_copy({"source": "east", "operationUrl": "http://127.0.0.1:1/op"})
+    assert out == {"ok": False, "error": FerryError(kind="throttled", code="429", message="slow down",
+                                                    hint="wait", retry_after=3).to_dict()}
+
+    def bug(*_a, **_k):
+        raise KeyError("oops")
+
+    monkeypatch.setattr(steps, "get_target_model", bug)
+    with pytest.raises(KeyError):
+        steps_calls.get_target_model({"target": "west", "targetModelId": "m1"})
+
+
+def test_start_returns_only_ids_never_the_authorization(env, monkeypatch):
+    seen = {}
+
+    def start(settings, source, target, model_id, target_model_id, degrade, *, description=None, tags=None):
+        seen.update(source=source, target=target, degrade=degrade, description=description, tags=tags)
+        return {"operationUrl": "http://127.0.0.1:1/op/1", "targetModelId": "m1", "authorizationExpiresAt": "x",
+                "accessToken": "must-not-leak", "apiVersion": "2024-11-30"}
+
+    monkeypatch.setattr(steps, "authorize_and_start_copy", start)
+    out = steps_calls.authorize_and_start_copy({"source": "east", "target": "west", "sourceModelId": "m1",
+                                                "targetModelId": "m1", "degrade": True, "description": "d",
+                                                "tags": {"k": "v"}})
+    assert out == {"ok": True, "value": {"operationUrl": "http://127.0.0.1:1/op/1", "targetModelId": "m1",
+                                         "authorizationExpiresAt": "x"}}
+    assert seen == {"source": "east", "target": "west", "degrade": True, "description": "d", "tags": {"k": "v"}}

@@ -51,6 +51,17 @@ def flaky(key: str) -> str:
     return f"ok after {n}"
 
 
+@app.activity_trigger(input_name="spec")
+def flaky_n(spec: dict) -> str:
+    """Fails the first ``spec["fail"]`` attempts for ``spec["key"]``."""
+    with _lock:
+        ATTEMPTS[spec["key"]] = ATTEMPTS.get(spec["key"], 0) + 1
+        n = ATTEMPTS[spec["key"]]
+    if n <= spec["fail"]:
+        raise RuntimeError(f"attempt {n} of {spec['key']} fails")
+    return f"ok after {n}"
+
+
 @app.activity_trigger(input_name="value")
 def always_fails(value: str) -> str:
     raise ValueError(f"cannot handle {value}")
@@ -250,6 +261,47 @@ def fail_fast(context: df.DurableOrchestrationContext):
     except Exception:
         return "caught"
     return "no failure"
+
+
+def _task(context: df.DurableOrchestrationContext, step: list):
+    kind = step[0]
+    if kind == "act":
+        return context.call_activity("double", step[1])
+    if kind == "retry":
+        opts = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=step[3])
+        return context.call_activity_with_retry("flaky_n", opts, {"key": step[1], "fail": step[2]})
+    if kind == "timer":
+        return context.create_timer(context.current_utc_datetime + timedelta(seconds=step[1]))
+    raise ValueError(f"unknown task step {step!r}")
+
+
+@app.orchestration_trigger(context_name="context")
+def program(context: df.DurableOrchestrationContext):
+    """Runs a list of steps mixing every task kind; the property test predicts the output."""
+    out = []
+    for step in context.get_input():
+        kind = step[0]
+        try:
+            if kind in ("act", "retry"):
+                out.append((yield _task(context, step)))
+            elif kind == "timer":
+                yield _task(context, step)
+                out.append("timer")
+            elif kind == "all":
+                out.append((yield context.task_all([_task(context, s) for s in step[1]])))
+            elif kind == "any":
+                yield context.task_any([_task(context, s) for s in step[1]])
+                out.append("any")
+            elif kind == "sub":
+                out.append((yield context.call_sub_orchestrator("chain", step[1])))
+            elif kind == "entity":
+                out.append((yield context.call_entity(df.EntityId("counter", step[1]), "add", step[2])))
+            elif kind == "signal":
+                context.signal_entity(df.EntityId("counter", step[1]), "add", step[2])
+                out.append("signalled")
+        except Exception:
+            out.append("failed")
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ entity

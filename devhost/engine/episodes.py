@@ -158,7 +158,7 @@ class EpisodeMixin:
                         f"With OOProc schema V3, expected actions array to be of length 1 in outer layer but got "
                         f"size: {len(actions)}")
                 res = Replayer(instance_id, actions[0]).run(events)
-                unknown = self._unknown_functions(res.new_work)
+                unknown = self._invalid_actions(res.new_work, inst)
                 if unknown and not state.get("error"):
                     failure = unknown
             except NonDeterminismError as exc:
@@ -233,8 +233,16 @@ class EpisodeMixin:
         kind = {"orchestrationTrigger": "orchestrator", "activityTrigger": "activity"}.get(trigger, trigger)
         return f"The following are the known {kind} functions: {', '.join(repr(n) for n in names)}."
 
-    def _unknown_functions(self, work: list[ScheduledWork]) -> str | None:
+    def _invalid_actions(self, work: list[ScheduledWork], inst: Any) -> str | None:
+        """What the extension rejects while invoking the actions (the orchestration fails at once)."""
         for w in work:
+            if w.kind == SUB and w.instance_id:
+                own, parent = inst["instance_id"], inst["parent_instance_id"]
+                if w.instance_id.lower() == own.lower() or (parent and w.instance_id.lower() == parent.lower()):
+                    return ("The instance ID of a sub-orchestration must be different than the instance ID of a "
+                            "parent orchestration.")
+                if w.instance_id.startswith("@"):
+                    return "Orchestration instance ids must not start with @"
             if w.kind == "activity" and self.index.activity(w.name or "") is None:
                 return (f"The function '{w.name}' doesn't exist, is disabled, or is not an activity function. "
                         f"Additional info: {self._known('activityTrigger')}")

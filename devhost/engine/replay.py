@@ -10,9 +10,10 @@ makes an orchestration hang silently, and a changed orchestrator goes unnoticed.
 * ``*WithRetry`` follows DTFx's RetryInterceptor: after *every* failed attempt a retry timer takes an id
   (fire time = orchestration time when the failure is replayed + interval), when it fires either a new attempt
   takes an id or the task fails once ``maxNumberOfAttempts`` is reached (the SDK's hidden ids);
-* sub-orchestrations without an instance id, and entity request ids, use the extension's deterministic
-  ``NewGuid()`` (UUID v5 in the extension's namespace ``9e952959-…``, name
-  ``"{instanceId}_{CurrentUtcDateTime:o}_{counter}"``);
+* a sub-orchestration started without an instance id gets DTFx's default ``"{ExecutionId}:{sequence id}"`` (the
+  extension passes the null id through to ``CreateSubOrchestrationInstance``; each retry attempt gets its own);
+  entity request ids use the extension's deterministic ``NewGuid()`` (UUID v5 in its namespace ``9e952959-…``,
+  name ``"{instanceId}_{CurrentUtcDateTime:o}_{counter}"``);
 * history is walked in order: ``OrchestratorStarted`` moves the orchestration time, scheduling events must match
   what the replay scheduled with that id (else :class:`NonDeterminismError` explaining the change), completions
   must target a task the replay knows (else the same error instead of a silent hang).
@@ -105,6 +106,7 @@ class Replayer:
 
     def __init__(self, instance_id: str, actions: list[dict]) -> None:
         self.instance_id = instance_id
+        self.execution_id = ""
         self.actions = actions
         self.counter = 0
         self.guid_counter = 0
@@ -134,6 +136,10 @@ class Replayer:
         i = self.counter
         self.counter += 1
         return i
+
+    def _default_sub_id(self, node: _Node) -> str:
+        """DTFx's id for a sub-orchestration started without one: ``{ExecutionId}:{sequence id}``."""
+        return f"{self.execution_id}:{node.id}"
 
     def _new_guid(self) -> str:
         name = f"{self.instance_id}_{dotnet_o(self.now)}_{self.guid_counter}"
@@ -171,13 +177,13 @@ class Replayer:
             r.action, r.options = action, action.get("retryOptions") or {}
             r.first_attempt = self.now
             if t == 3:
-                r.sub_instance = action.get("instanceId") or self._new_guid()
+                r.sub_instance = _given_id(action)  # None: each attempt gets its own default id
             self._attempt(r)
             return r
         if t == 2:
             n = self._leaf(SUB, parent)
             n.name, n.input = action.get("functionName"), action.get("input")
-            n.instance_id = action.get("instanceId") or self._new_guid()
+            n.instance_id = _given_id(action) or self._default_sub_id(n)
             return n
         if t == 4:
             self.result.continue_as_new = True
@@ -231,7 +237,7 @@ class Replayer:
         n = self._leaf(kind, r)
         n.name, n.input = r.action.get("functionName"), r.action.get("input")
         if kind == SUB:
-            n.instance_id = r.sub_instance
+            n.instance_id = r.sub_instance or self._default_sub_id(n)
         r.attempts += 1
         r.waiting_timer = False
         r.children.append(n)
@@ -299,6 +305,7 @@ class Replayer:
         if et == h.ORCHESTRATOR_STARTED:
             self.now = parse_iso(ev["Timestamp"])
         elif et == h.EXECUTION_STARTED:
+            self.execution_id = (ev.get("OrchestrationInstance") or {}).get("ExecutionId") or ""
             self._advance()
         elif et in _SCHEDULING_KINDS:
             self._match_scheduled(ev, et)
@@ -407,6 +414,12 @@ class Replayer:
             return f"{node.kind}({', '.join(inner)})"
         ident = f" #{node.id}" if node.id is not None else ""
         return f"{node.describe()}{ident}"
+
+
+def _given_id(action: dict) -> str | None:
+    """The sub-orchestration instance id the SDK passed, or None (DTFx treats blank as absent)."""
+    given = action.get("instanceId")
+    return given if isinstance(given, str) and given.strip() else None
 
 
 def parse_timer_fire_at(text: str) -> float:

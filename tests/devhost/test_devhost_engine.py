@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from devhost.engine import history as h
-from devhost.engine.clock import dotnet_o, parse_iso, utc
+from devhost.engine.clock import parse_iso, utc
 
 
 def events(host, iid, event_type):
@@ -145,11 +144,10 @@ def test_sub_orchestrations_default_ids_named_ids_and_retry(host):
     assert out["named"] == {"a": 4, "b": 8, "c": "Hello 8!"}
     assert out["failed"].startswith("Orchestrator function 'fails' failed: bad thing: boom")
     created = events(host, iid, h.SUB_ORCHESTRATION_CREATED)
-    first_episode = parse_iso(host.history(iid)[0]["Timestamp"])
-    namespace = uuid.UUID("9e952959-5e33-4daf-827f-2fa12937b875")  # GuidManager.UrlNamespaceValue
-    expected = str(uuid.uuid5(namespace, f"p1_{dotnet_o(first_episode)}_0"))  # the extension's NewGuid
-    assert created[0]["InstanceId"] == expected
+    execution_id = host.history(iid)[1]["OrchestrationInstance"]["ExecutionId"]
+    assert created[0]["InstanceId"] == f"{execution_id}:0"  # DTFx's default: "{ExecutionId}:{sequence id}"
     assert created[1]["InstanceId"] == "p1-child"
+    assert [e["InstanceId"] for e in created[2:]] == [f"{execution_id}:2", f"{execution_id}:4"]  # per attempt
     child = host.status("p1-child")
     assert child["runtimeStatus"] == "Completed" and child["input"] == "2"
     ids = [e["EventId"] for e in host.history(iid) if e["EventType"] in (h.SUB_ORCHESTRATION_CREATED,
@@ -415,3 +413,9 @@ def test_done_orchestrator_waits_for_actions_the_shim_still_awaits(host):
     mod.GATE.set()
     st = host.wait_for(iid)
     assert st["runtimeStatus"] == "Completed" and st["output"] == "caught"
+
+
+def test_sub_orchestration_with_the_parent_id_is_refused(host):
+    st = host.wait_for(host.start_new("self_child", instance_id="me"))
+    assert st["runtimeStatus"] == "Failed"
+    assert "must be different than the instance ID of a parent orchestration" in st["output"]

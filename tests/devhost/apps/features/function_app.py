@@ -171,6 +171,12 @@ def parent(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
+def self_child(context: df.DurableOrchestrationContext):
+    """Starts a sub-orchestration with its own instance id: the extension refuses that."""
+    yield context.call_sub_orchestrator("chain", 1, context.instance_id)
+
+
+@app.orchestration_trigger(context_name="context")
 def fails(context: df.DurableOrchestrationContext):
     yield context.call_activity("double", 1)
     raise ValueError(f"bad thing: {context.get_input()}")

@@ -261,7 +261,8 @@ class EpisodeMixin:
             if not record_only:
                 store.x("INSERT INTO work_items(instance_id, execution_id, task_id, name, input, created) "
                         "VALUES (?,?,?,?,?,?)", (iid, exe, w.id, w.name, w.input, now))
-            return h.task_scheduled(now, w.id, w.name or "", w.input)
+            # DTFx's ScheduleTask serializes its parameters array: the OOProc input text is its single element
+            return h.task_scheduled(now, w.id, w.name or "", json.dumps([w.input]))
         if w.kind == TIMER:
             fire_text = w.fire_at or iso_z(now)
             if not record_only:

@@ -35,6 +35,7 @@ def test_chain_history_is_shaped_like_the_extension(host):
     assert [(e["EventId"], e["Name"]) for e in scheduled] == [(0, "double"), (1, "double"), (2, "hello")]
     assert [e["TaskScheduledId"] for e in events(host, iid, h.TASK_COMPLETED)] == [0, 1, 2]
     assert events(host, iid, h.TASK_COMPLETED)[2]["Result"] == '"Hello 20!"'
+    assert scheduled[0]["Input"] == '["5"]'  # DTFx serializes the parameters array
     assert len(events(host, iid, h.ORCHESTRATOR_STARTED)) == 4  # one per episode
     assert all(e["EventId"] == -1 for e in hist if e["EventType"] != h.TASK_SCHEDULED)
     assert all(e["Timestamp"].endswith("Z") for e in hist)

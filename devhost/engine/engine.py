@@ -36,7 +36,7 @@ from .errors import (
     OrchestratorNotFoundError,
 )
 from .http_activity import run_http_activity
-from .payloads import activity_failure, json_token, scheduler_id, timespan
+from .payloads import activity_failure, activity_timeout, json_token, scheduler_id
 from .replay import HTTP_ACTIVITY
 from .store import Store
 
@@ -244,10 +244,9 @@ class Engine(EpisodeMixin, EntityMixin):
             row = store.one("SELECT * FROM work_items WHERE id=?", (wid,))
             if row is None:
                 continue
-            span = timespan(self.function_timeout)
-            reason = f"Timeout value of {span} was exceeded by function: Functions.{row['name']}"
-            self._finish_activity(dict(row), None, (reason, reason))
-            log.error("Executed 'Functions.%s' (Failed, timeout %s) instance=%s", row["name"], span,
+            failure = activity_timeout(row["name"], self.function_timeout)
+            self._finish_activity(dict(row), None, failure)
+            log.error("Executed 'Functions.%s' (Failed, %s) instance=%s", row["name"], failure[0],
                       row["instance_id"])
             with self._cond:
                 self._activities.pop(wid, None)

@@ -27,19 +27,34 @@ def scheduler_id(name: str, key: str) -> str:
 
 
 def activity_failure(name: str, exc: BaseException) -> tuple[str, str]:
-    """TaskFailed Reason/Details for an activity that raised, shaped like the extension's out-of-proc failure.
+    """TaskFailed Reason/Details for an activity that raised, as the extension's ``TaskActivityShim`` builds them.
 
-    [inferred from user reports of the real host: Reason starts ``Activity function 'X' failed:``, Details is the
-    serialized .NET exception whose Message is ``<Type>: <message>``.]
+    The host reports the worker's failure as an RpcException ``Result: Failure\nException: <Type>: <msg>\nStack: …``;
+    ``OutOfProcExceptionHelpers`` keeps what lies between ``\nException:`` and ``\nStack:`` (note the leading space)
+    as the friendly message; Reason = ``Activity function 'X' failed: <friendly>`` and Details = the serialized
+    exception (``Utils.SerializeCause``): Message = the friendly text, InnerException = the RpcException.
     """
     text = f"{type(exc).__name__}: {exc}"
     stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    rpc = {"$type": "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException, Microsoft.Azure.WebJobs.Script",
-           "ClassName": "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException",
-           "Message": f"Result: Failure\nException: {text}\nStack: {stack}", "Data": None, "InnerException": None}
-    details = {"$type": "System.Exception, System.Private.CoreLib", "ClassName": "System.Exception",
-               "Message": text, "Data": None, "InnerException": rpc, "HResult": -2146233088}
-    return f"Activity function '{name}' failed: {text}", json.dumps(details)
+    rpc_message = f"Result: Failure\nException: {text}\nStack: {stack}"
+    friendly = rpc_message[rpc_message.index("\nException:") + len("\nException:"):rpc_message.index("\nStack:")]
+    return f"Activity function '{name}' failed: {friendly}", _serialized_exception(friendly, rpc_message)
+
+
+def activity_timeout(name: str, seconds: float) -> tuple[str, str]:
+    """TaskFailed Reason/Details of an activity that exceeded ``functionTimeout`` (FunctionTimeoutException)."""
+    message = f"Timeout value of {timespan(seconds)} was exceeded by function: Functions.{name}"
+    return f"Activity function '{name}' failed: {message}", _serialized_exception(message, None)
+
+
+def _serialized_exception(message: str, rpc_message: str | None) -> str:
+    inner = None
+    if rpc_message is not None:
+        inner = {"$type": "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException, Microsoft.Azure.WebJobs.Script",
+                 "ClassName": "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException", "Message": rpc_message,
+                 "Data": None, "InnerException": None}
+    return json.dumps({"$type": "System.Exception, System.Private.CoreLib", "ClassName": "System.Exception",
+                       "Message": message, "Data": None, "InnerException": inner, "HResult": -2146233088})
 
 
 def timespan(seconds: float) -> str:

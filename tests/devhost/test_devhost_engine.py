@@ -65,8 +65,9 @@ def test_retry_takes_hidden_ids_for_timers_and_attempts(host):
         (h.TIMER_CREATED, 4, None, None), (h.TIMER_FIRED, -1, None, 4), (h.TASK_SCHEDULED, 5, None, None),
         (h.TASK_COMPLETED, -1, 5, None), (h.TASK_SCHEDULED, 6, None, None), (h.TASK_COMPLETED, -1, 6, None)]
     failed = events(host, iid, h.TASK_FAILED)[0]
-    assert failed["Reason"] == "Activity function 'flaky_step' failed: RuntimeError: flaky failure 1"
-    assert json.loads(failed["Details"])["Message"] == "RuntimeError: flaky failure 1"
+    # TaskActivityShim + OutOfProcExceptionHelpers: the friendly message keeps the space after "Exception:"
+    assert failed["Reason"] == "Activity function 'flaky_step' failed:  RuntimeError: flaky failure 1"
+    assert json.loads(failed["Details"])["Message"] == " RuntimeError: flaky failure 1"
     created = events(host, iid, h.TIMER_CREATED)[0]
     assert parse_iso(created["FireAt"]) - parse_iso(created["Timestamp"]) == pytest.approx(5.0)
     assert host.index.module.ATTEMPTS["k1"] == 3
@@ -75,7 +76,7 @@ def test_retry_takes_hidden_ids_for_timers_and_attempts(host):
 def test_retry_exhausted_waits_for_the_last_timer_then_throws(host):
     iid = host.start_new("retry_exhausted")
     out = host.wait_for(iid)["output"]
-    assert out.startswith("Activity function 'always_fails' failed: ValueError: cannot handle x \n {")
+    assert out.startswith("Activity function 'always_fails' failed:  ValueError: cannot handle x \n {")
     assert len(events(host, iid, h.TASK_FAILED)) == 2
     assert [e["TimerId"] for e in events(host, iid, h.TIMER_FIRED)] == [1, 3]  # one timer after every failure
 
@@ -357,8 +358,8 @@ def test_function_timeout_fails_the_activity(tmp_path):
             st = host.wait_for(host.start_new("timed"), timeout=10)
         finally:
             host.index.module.GATE.set()
-        assert st["output"].startswith("failed: Timeout value of 00:00:00.2000000 was exceeded by function: "
-                                        "Functions.gate")
+        assert st["output"].startswith("failed: Activity function 'gate' failed: Timeout value of 00:00:00.2000000 "
+                                        "was exceeded by function: Functions.gate")
 
 
 def test_call_http_runs_the_builtin_http_activity(host):

@@ -16,7 +16,7 @@ def test_activity_failure_reason_and_details_are_parseable_like_in_azure():
         raise KeyError("missing")
     except KeyError as exc:
         reason, details = activity_failure("load", exc)
-    assert reason == "Activity function 'load' failed: KeyError: 'missing'"
+    assert reason == "Activity function 'load' failed:  KeyError: 'missing'"  # friendly text keeps its space
     assert "\n" not in reason and "\n" not in details  # the SDK joins them with " \n "
     parsed = json.loads(details)
     assert parsed["Message"].split(":", 1)[1].lstrip() == "'missing'"  # the documented user workaround works

@@ -96,6 +96,9 @@ class EpisodeMixin:
                     continue  # for a previous execution (continue-as-new / restart)
                 new_events.append(json.loads(m["event"]))
 
+        if control_events and store.one("SELECT 1 FROM history WHERE instance_id=? LIMIT 1", (instance_id,)) is None:
+            # not started yet: the status changes, but history must begin [OrchestratorStarted, ExecutionStarted]
+            control_events = []
         if terminated is not None:
             self._terminate_now(inst, terminated, consumed, control_events, now)
             return

@@ -331,9 +331,10 @@ def test_suspending_a_pending_instance_holds_its_start_until_resume(host):
         host.suspend(iid, "hold")  # queued right behind ExecutionStarted: control messages act first
     host.run_until_idle()
     assert host.status(iid)["runtimeStatus"] == "Suspended"
-    assert host.history(iid)[0]["EventType"] == h.EXECUTION_SUSPENDED
+    assert host.history(iid) == []  # not started: nothing may precede [OrchestratorStarted, ExecutionStarted]
     host.resume(iid, "go")
     assert host.wait_for(iid)["output"]["a"] == 2
+    assert [e["EventType"] for e in host.history(iid)[:2]] == [h.ORCHESTRATOR_STARTED, h.EXECUTION_STARTED]
 
 
 def test_activity_pool_size_is_honoured(tmp_path):

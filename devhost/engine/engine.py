@@ -18,7 +18,6 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from devhost import functions as fx
@@ -39,6 +38,7 @@ from .http_activity import run_http_activity
 from .payloads import activity_failure, activity_timeout, json_token, scheduler_id
 from .replay import HTTP_ACTIVITY
 from .store import Store
+from .workers import WorkerPool
 
 log = logging.getLogger("devhost")
 
@@ -70,8 +70,8 @@ class Engine(EpisodeMixin, EntityMixin):
         self._version = 0
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self._orch_pool: ThreadPoolExecutor | None = None
-        self._act_pool: ThreadPoolExecutor | None = None
+        self._orch_pool: WorkerPool | None = None
+        self._act_pool: WorkerPool | None = None
         self._episodes: set[str] = set()
         self._entities: set[str] = set()
         self._activities: dict[int, float] = {}   # work item id -> real start time
@@ -91,8 +91,8 @@ class Engine(EpisodeMixin, EntityMixin):
         if requeued:
             log.info("re-queued %d activity work item(s) that were running when the host stopped", requeued)
         self._stopping = False
-        self._orch_pool = ThreadPoolExecutor(self.max_orchestrators, thread_name_prefix="devhost-orch")
-        self._act_pool = ThreadPoolExecutor(self.max_activities, thread_name_prefix="devhost-act")
+        self._orch_pool = WorkerPool(self.max_orchestrators, "devhost-orch")
+        self._act_pool = WorkerPool(self.max_activities, "devhost-act")
         self._thread = threading.Thread(target=self._loop, name="devhost-scheduler", daemon=True)
         self._thread.start()
         return self
@@ -115,7 +115,7 @@ class Engine(EpisodeMixin, EntityMixin):
                 self._cond.wait(0.05)
         for pool in (self._orch_pool, self._act_pool):
             if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
+                pool.shutdown()
         with self._cond:
             store, self.store = self.store, None
             self._thread = None
@@ -254,7 +254,8 @@ class Engine(EpisodeMixin, EntityMixin):
     # ------------------------------------------------------------------------------------------ activities
     def _activity_guarded(self, item: dict) -> None:
         try:
-            self._run_activity(item)
+            if not self._stopping:  # queued but not started when the host stopped: leave it for the next start
+                self._run_activity(item)
         except Exception:
             log.exception("devhost: activity bookkeeping failed for %s", item.get("name"))
         finally:

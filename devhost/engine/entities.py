@@ -28,6 +28,7 @@ class EntityMixin:
     index: fx.FunctionIndex
     clock: Any
     stats: dict
+    _stopping: bool
 
     def _db(self) -> Store:  # provided by Engine
         raise NotImplementedError
@@ -38,7 +39,8 @@ class EntityMixin:
     # ------------------------------------------------------------------------------------------ entities
     def _entity_guarded(self, entity_id: str) -> None:
         try:
-            self._run_entity(entity_id)
+            if not self._stopping:  # queued but not started when the host stopped: leave it for the next start
+                self._run_entity(entity_id)
         except Exception:
             log.exception("devhost: entity batch of %s failed inside the host", entity_id)
         finally:

@@ -32,6 +32,7 @@ class EpisodeMixin:
     index: fx.FunctionIndex
     clock: Any
     stats: dict
+    _stopping: bool
 
     def _db(self) -> Store:  # provided by Engine
         raise NotImplementedError
@@ -42,7 +43,8 @@ class EpisodeMixin:
     # ------------------------------------------------------------------------------------------ episodes
     def _episode_guarded(self, instance_id: str) -> None:
         try:
-            self._run_episode(instance_id)
+            if not self._stopping:  # queued but not started when the host stopped: leave it for the next start
+                self._run_episode(instance_id)
         except Exception:
             log.exception("devhost: episode of %s failed inside the host", instance_id)
         finally:

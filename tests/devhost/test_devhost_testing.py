@@ -96,3 +96,22 @@ def test_long_timer_fires_exactly_once_per_chunk_with_an_imprecise_clock(tmp_pat
         iid = host.start_new("long_timer")
         assert host.wait_for(iid)["output"] == pytest.approx(7 * 86400, abs=1e-3)
         assert [e["EventId"] for e in host.history(iid) if e["EventType"] == 10] == [0, 1]
+
+
+def test_stop_abandons_a_stuck_activity_and_the_next_start_runs_it_again(tmp_path):
+    store = tmp_path / "s.db"
+    first = DevHost.start(APPS / "features", store=store)
+    old_module = first.index.module
+    try:
+        iid = first.start_new("gated", instance_id="stuck")
+        assert old_module.GATE_ENTERED.wait(10)
+    finally:
+        first.engine.stop(timeout=0.2)  # does not wait for the blocked activity
+        first.stop()
+    try:
+        with DevHost.start(APPS / "features", store=store) as second:
+            second.index.module.GATE.set()  # the re-run (at least once) passes at once
+            st = second.wait_for(iid)
+            assert st["output"]["winner"] == "activity"
+    finally:
+        old_module.GATE.set()  # release the abandoned thread of the first host

@@ -10,7 +10,8 @@ and synchronous; "JSON text" means exactly what the extension stores (see each m
     engine = Engine(load_app(app_dir), store_path=path, clock=VirtualClock(), hub_name="ModelFerry",
                     max_activities=10, max_orchestrators=10, function_timeout=600.0,
                     time_skipping=None | "never" | "always" | "while_waiting")   # None: "always" if clock.virtual
-    engine.start(); ...; engine.stop()            # also a context manager
+    engine.start(); ...; engine.stop(timeout=5.0)  # also a context manager; stop() waits up to timeout for
+                                                  # running work, then abandons it (re-run at the next start)
 
     engine.start_new(name, instance_id=None, input_json=None) -> str
         input_json: the JSON text the extension stores for the instance input. The Python client sends its body

@@ -102,7 +102,10 @@ class EpisodeMixin:
             # not started yet: the status changes, but history must begin [OrchestratorStarted, ExecutionStarted]
             control_events = []
         if terminated is not None:
-            self._terminate_now(inst, terminated, consumed, control_events, now)
+            start = [json.loads(m["event"]) for m in data if m["event_type"] == h.EXECUTION_STARTED
+                     and m["execution_id"] == inst["execution_id"]]
+            consumed += [m["id"] for m in data if m["event_type"] == h.EXECUTION_STARTED]
+            self._terminate_now(inst, terminated, consumed, control_events + start[:1], now)
             return
         if not new_events or status == "Suspended":
             with store.tx():
@@ -193,10 +196,9 @@ class EpisodeMixin:
             self._consume(store, instance_id, consumed)
             if failure is not None:
                 message = f"Orchestrator function '{name}' failed: {failure}"
-                record = [*control_events, *episode, h.orchestrator_completed(now),
-                          h.execution_completed(now, "Failed", json.dumps(message),
-                                                {"ErrorType": "OrchestrationFailureException",
-                                                 "ErrorMessage": message, "StackTrace": details})]
+                record = [*control_events, *episode,
+                          h.execution_completed(now, "Failed", message, event_id=res.next_id if res else -1),
+                          h.orchestrator_completed(now)]
                 store.append_history(instance_id, record)
                 self._finish(store, cur, "Failed", json.dumps(message), custom, now, failure_text=message,
                              details=details)
@@ -206,17 +208,19 @@ class EpisodeMixin:
             assert state is not None and res is not None
             done = bool(state.get("isDone")) and not res.blocked
             sched_events = [self._schedule(store, cur, w, now, record_only=done) for w in res.new_work]
-            record = [*control_events, *episode, *sched_events, h.orchestrator_completed(now)]
+            record = [*control_events, *episode, *sched_events]
+            closing = h.orchestrator_completed(now)
             if done and res.continue_as_new:
                 new_input = stored_input(res.continue_input)
-                store.append_history(instance_id, [*record, h.continue_as_new(now, new_input)])
+                store.append_history(instance_id, [*record, h.continue_as_new(now, new_input), closing])
                 self._continue_as_new(store, cur, new_input, custom, now)
             elif done:
                 output = json.dumps(state.get("output"))
-                store.append_history(instance_id, [*record, h.execution_completed(now, "Completed", output)])
+                completed = h.execution_completed(now, "Completed", output, event_id=res.next_id)
+                store.append_history(instance_id, [*record, completed, closing])
                 self._finish(store, cur, "Completed", output, custom, now)
             else:
-                store.append_history(instance_id, record)
+                store.append_history(instance_id, [*record, closing])
                 store.x("UPDATE instances SET status='Running', custom_status=?, updated=? WHERE instance_id=?",
                         (custom, now, instance_id))
         log.info("Executed 'Functions.%s' (Succeeded, Duration=%dms) instance=%s", name, duration, instance_id)
@@ -349,7 +353,12 @@ class EpisodeMixin:
             if cur is None:
                 return
             self._consume(store, inst["instance_id"], consumed)
-            store.append_history(inst["instance_id"], [*control, h.execution_terminated(now, reason)])
+            old = store.history(inst["instance_id"])
+            next_id = 1 + max((e["EventId"] for e in old if e["EventType"] in (
+                h.TASK_SCHEDULED, h.TIMER_CREATED, h.SUB_ORCHESTRATION_CREATED, h.EVENT_SENT)), default=-1)
+            store.append_history(inst["instance_id"], [
+                h.orchestrator_started(now), *control, h.execution_terminated(now, reason),
+                h.execution_completed(now, "Terminated", reason, event_id=next_id), h.orchestrator_completed(now)])
             self._finish(store, cur, "Terminated", json.dumps(reason), cur["custom_status"], now,
                          failure_text=None)
         log.info("Terminated instance=%s reason=%s", inst["instance_id"], reason)

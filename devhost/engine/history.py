@@ -115,9 +115,11 @@ def event_raised(ts: float, name: str, input_text: str | None) -> dict:
     return event(EVENT_RAISED, ts, Name=name, Input=input_text)
 
 
-def execution_completed(ts: float, status: str, result: str | None, failure: dict | None = None) -> dict:
-    return event(EXECUTION_COMPLETED, ts, OrchestrationStatus=ORCHESTRATION_STATUS[status], Result=result,
-                 FailureDetails=failure)
+def execution_completed(ts: float, status: str, result: str | None, *, event_id: int = -1) -> dict:
+    """DTFx writes it before ``OrchestratorCompleted``, with the next sequence id and, for failures and
+    terminations, the raw reason text as ``Result``."""
+    return event(EXECUTION_COMPLETED, ts, event_id=event_id, OrchestrationStatus=ORCHESTRATION_STATUS[status],
+                 Result=result, FailureDetails=None)
 
 
 def execution_terminated(ts: float, reason: str | None) -> dict:

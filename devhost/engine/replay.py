@@ -99,6 +99,7 @@ class ReplayResult:
     blocked: bool = False          # the shim is awaiting an unfinished task (normal when not done)
     pending_actions: int = 0       # actions the shim has not reached yet
     waiting_for: str = ""
+    next_id: int = 0               # the next sequence id (DTFx gives it to ExecutionCompleted)
 
 
 class Replayer:
@@ -128,6 +129,7 @@ class Replayer:
         res.new_work = [self._work(n) for _, n in sorted(self.tasks.items()) if not n.recorded]
         res.blocked = self.awaiting is not None and not self.awaiting.done
         res.pending_actions = len(self.actions) - self.index
+        res.next_id = self.counter
         if res.blocked and self.awaiting is not None:
             res.waiting_for = self._describe_wait(self.awaiting)
         return res

@@ -37,9 +37,11 @@ def test_chain_history_is_shaped_like_the_extension(host):
     assert events(host, iid, h.TASK_COMPLETED)[2]["Result"] == '"Hello 20!"'
     assert scheduled[0]["Input"] == '["5"]'  # DTFx serializes the parameters array
     assert len(events(host, iid, h.ORCHESTRATOR_STARTED)) == 4  # one per episode
-    assert all(e["EventId"] == -1 for e in hist if e["EventType"] != h.TASK_SCHEDULED)
+    assert all(e["EventId"] == -1 for e in hist if e["EventType"] not in (h.TASK_SCHEDULED, h.EXECUTION_COMPLETED))
     assert all(e["Timestamp"].endswith("Z") for e in hist)
-    assert hist[-1]["EventType"] == h.EXECUTION_COMPLETED and hist[-1]["OrchestrationStatus"] == 1
+    # DTFx: ExecutionCompleted (with the next sequence id) comes before the episode's OrchestratorCompleted
+    assert [e["EventType"] for e in hist[-2:]] == [h.EXECUTION_COMPLETED, h.ORCHESTRATOR_COMPLETED]
+    assert hist[-2]["OrchestrationStatus"] == 1 and hist[-2]["EventId"] == 3
 
 
 def test_fan_out_schedules_all_children_in_one_episode(host, run_log):
@@ -180,8 +182,9 @@ def test_orchestrator_exception_fails_with_the_extension_message(host):
     st = host.wait_for(iid)
     assert st["runtimeStatus"] == "Failed"
     assert st["output"] == "Orchestrator function 'fails' failed: bad thing: x"
-    last = host.history(iid)[-1]
-    assert last["EventType"] == h.EXECUTION_COMPLETED and last["OrchestrationStatus"] == 3
+    completed = host.history(iid)[-2]
+    assert completed["EventType"] == h.EXECUTION_COMPLETED and completed["OrchestrationStatus"] == 3
+    assert completed["Result"] == "Orchestrator function 'fails' failed: bad thing: x"  # raw reason, as DTFx
 
 
 def test_unknown_activity_fails_the_orchestration_with_the_known_names(host):
@@ -227,6 +230,10 @@ def test_terminate_and_gone_errors(host):
     host.terminate(iid, "enough")
     st = host.wait_for(iid)
     assert st["runtimeStatus"] == "Terminated" and st["output"] == "enough"
+    tail = host.history(iid)[-4:]
+    assert [e["EventType"] for e in tail] == [h.ORCHESTRATOR_STARTED, h.EXECUTION_TERMINATED, h.EXECUTION_COMPLETED,
+                                             h.ORCHESTRATOR_COMPLETED]
+    assert tail[2]["OrchestrationStatus"] == 5 and tail[2]["Result"] == "enough"
     with pytest.raises(InstanceGoneError):
         host.raise_event(iid, "go", 1)
     with pytest.raises(InstanceGoneError):

@@ -423,7 +423,3 @@ def _given_id(action: dict) -> str | None:
     given = action.get("instanceId")
     return given if isinstance(given, str) and given.strip() else None
 
-
-def parse_timer_fire_at(text: str) -> float:
-    """The SDK writes ``fireAt`` with a literal ``Z`` whatever the tz it was given: always read it as UTC."""
-    return parse_iso(text)

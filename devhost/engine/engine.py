@@ -77,6 +77,7 @@ class Engine(EpisodeMixin, EntityMixin):
         self._activities: dict[int, float] = {}   # work item id -> real start time
         self._abandoned: set[int] = set()
         self._skip_waiters = 0
+        self._waiting_for: dict[str, str] = {}  # instance -> what its last episode left it awaiting (diagnostics)
         self._seen: dict[int, int] = {}   # waiter token -> engine version its predicate last saw (false)
         self._idle = False
         self.stats = {"episodes": 0, "activities": 0, "entity_batches": 0, "timers_fired": 0, "time_skips": 0}
@@ -566,7 +567,11 @@ class Engine(EpisodeMixin, EntityMixin):
         try:
             return self.wait_until(check, timeout=timeout, what=f"instance {instance_id!r} to reach {sorted(wanted)}")
         except EngineTimeoutError as exc:
-            raise EngineTimeoutError(f"{exc}; last status: {json.dumps(last)[:500] if last else 'not found'}") from None
+            waiting = self._waiting_for.get(instance_id)
+            running = last.get("runtimeStatus") == "Running"
+            hint = f"; the orchestrator is awaiting {waiting}" if waiting and running else ""
+            raise EngineTimeoutError(
+                f"{exc}; last status: {json.dumps(last)[:500] if last else 'not found'}{hint}") from None
 
     def run_until_idle(self, *, timeout: float = 30.0, skip_timers: bool = False) -> None:
         """Wait until nothing is runnable now (no messages, activities, entity operations, due timers).

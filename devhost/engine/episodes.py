@@ -33,6 +33,7 @@ class EpisodeMixin:
     clock: Any
     stats: dict
     _stopping: bool
+    _waiting_for: dict[str, str]
 
     def _db(self) -> Store:  # provided by Engine
         raise NotImplementedError
@@ -221,6 +222,7 @@ class EpisodeMixin:
                 self._finish(store, cur, "Completed", output, custom, now)
             else:
                 store.append_history(instance_id, [*record, closing])
+                self._waiting_for[instance_id] = res.waiting_for
                 store.x("UPDATE instances SET status='Running', custom_status=?, updated=? WHERE instance_id=?",
                         (custom, now, instance_id))
         log.info("Executed 'Functions.%s' (Succeeded, Duration=%dms) instance=%s", name, duration, instance_id)

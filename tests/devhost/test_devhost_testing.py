@@ -44,7 +44,7 @@ def test_time_skipping_never_leaves_time_to_the_test(tmp_path):
     with DevHost.start(APPS / "features", store=tmp_path / "s.db", time_skipping="never") as host:
         iid = host.start_new("approval")
         host.wait_until(lambda: host.engine.store.next_timer() is not None, what="the 1 h timer")
-        with pytest.raises(TimeoutError, match=r"awaiting whenany\(durable timer #0\)"):
+        with pytest.raises(TimeoutError, match=r"awaiting whenany\(event 'approve', durable timer #0\)"):
             host.wait_for(iid, timeout=0.2)
         host.clock.advance(3600)
         assert host.wait_for(iid)["output"]["timedOut"] is True

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator
-from datetime import timedelta
 from typing import Any
 
 from ferry.orchestration import ids, outcome, progress
@@ -23,7 +22,6 @@ from .child import NAME as CHILD_NAME
 log = logging.getLogger("modelferry.orchestration")
 
 NAME = "copy_model"
-HEARTBEAT_SECONDS = 120
 
 
 def copy_model(context: Any) -> Generator[Any, Any, dict[str, Any]]:
@@ -58,7 +56,6 @@ def copy_model(context: Any) -> Generator[Any, Any, dict[str, Any]]:
     running: list[tuple[Any, str]] = []
     results: dict[str, dict[str, Any]] = {}
     while pending or running:
-        started_now = False
         while pending and len(running) < policy.max_parallel_targets:
             target = pending.pop(0)
             alias = target["alias"]
@@ -68,20 +65,10 @@ def copy_model(context: Any) -> Generator[Any, Any, dict[str, Any]]:
             task = context.call_sub_orchestrator(CHILD_NAME, child_input, child_ids[alias])
             running.append((task, alias))
             entries[alias] = progress.parent_target_entry(stage="copying", instance_id=child_ids[alias])
-            started_now = True
         show()
-        waits = [task for task, _ in running]
-        heartbeat = None
-        if not started_now:
-            # Waiting again on children scheduled in an earlier episode yields no new action; a heartbeat timer
-            # keeps every wait an explicit one for the host (and refreshes the status of long copies).
-            heartbeat = context.create_timer(context.current_utc_datetime + timedelta(seconds=HEARTBEAT_SECONDS))
-            waits.append(heartbeat)
-        done = yield context.task_any(waits)
-        if heartbeat is not None:
-            if done is heartbeat:
-                continue
-            heartbeat.cancel()
+        # Waiting again on children started in an earlier episode adds no action: the next child completion
+        # wakes the orchestrator, as in the extension.
+        done = yield context.task_any([task for task, _ in running])
         index = next(i for i, (task, _) in enumerate(running) if task is done)
         task, alias = running.pop(index)
         value = getattr(task, "result", None)

@@ -179,8 +179,11 @@ class EpisodeMixin:
             if failure is None and state.get("error") and not waiting:
                 failure = str(state["error"])
                 details = f"Message: {state['error']}, StackTrace: {user_tb}"
+            # Not blocked on its latest action but tasks it scheduled earlier are still open (e.g. a sliding window
+            # that waits again on children started in an earlier episode): the extension's shim then awaits forever
+            # and the next completion starts a new episode, so this is a normal wait, not a hang.
             if failure is None and not (state.get("isDone") or state.get("error")) and res is not None \
-                    and not res.blocked and not res.new_work:
+                    and not res.blocked and not res.new_work and not res.open_tasks:
                 failure = ("Non-Deterministic workflow detected: the orchestrator is not done and is not waiting for "
                            "anything the host scheduled: every task it started has completed in history, yet it "
                            "returned no new action. The SDK and the host disagree about event ids (in Azure this "

@@ -98,6 +98,7 @@ class ReplayResult:
     continue_input: Any = None
     blocked: bool = False          # the shim is awaiting an unfinished task (normal when not done)
     pending_actions: int = 0       # actions the shim has not reached yet
+    open_tasks: int = 0            # scheduled tasks and event waits still outstanding (they wake the instance)
     waiting_for: str = ""
     next_id: int = 0               # the next sequence id (DTFx gives it to ExecutionCompleted)
 
@@ -129,6 +130,8 @@ class Replayer:
         res.new_work = [self._work(n) for _, n in sorted(self.tasks.items()) if not n.recorded]
         res.blocked = self.awaiting is not None and not self.awaiting.done
         res.pending_actions = len(self.actions) - self.index
+        res.open_tasks = (sum(1 for n in self.tasks.values() if not n.done)
+                          + sum(len(q) for q in self.waiters.values()))
         res.next_id = self.counter
         if res.blocked and self.awaiting is not None:
             res.waiting_for = self._describe_wait(self.awaiting)

@@ -429,3 +429,14 @@ def test_sub_orchestration_with_the_parent_id_is_refused(host):
     st = host.wait_for(host.start_new("self_child", instance_id="me"))
     assert st["runtimeStatus"] == "Failed"
     assert "must be different than the instance ID of a parent orchestration" in st["output"]
+
+
+def test_waiting_again_on_tasks_scheduled_in_an_earlier_episode_is_a_wait_not_a_hang(host):
+    # task_any over children that are all already scheduled adds no action; the extension's shim then awaits
+    # forever and the next child completion starts a new episode. The host must not call that non-determinism.
+    iid = host.start_new("sliding_window", [30, 10, 20])
+    st = host.wait_for(iid)
+    assert st["runtimeStatus"] == "Completed", st["output"]
+    assert st["output"] == [10, 20, 30]  # completion order, not start order
+    assert len(events(host, iid, h.SUB_ORCHESTRATION_CREATED)) == 3
+    assert len(events(host, iid, h.SUB_ORCHESTRATION_COMPLETED)) == 3

@@ -328,3 +328,23 @@ def counter(context: df.DurableEntityContext):
         context.destruct_on_exit()
         return
     context.set_state(value)
+
+
+@app.orchestration_trigger(context_name="context")
+def sleeper(context: df.DurableOrchestrationContext):
+    """Waits `seconds` on a durable timer, then returns them (a child of `sliding_window`)."""
+    seconds = context.get_input()
+    yield context.create_timer(context.current_utc_datetime + timedelta(seconds=seconds))
+    return seconds
+
+
+@app.orchestration_trigger(context_name="context")
+def sliding_window(context: df.DurableOrchestrationContext):
+    """Starts every child at once, then waits again and again on the ones still running (no new action)."""
+    running = [context.call_sub_orchestrator("sleeper", s) for s in context.get_input()]
+    finished = []
+    while running:
+        done = yield context.task_any(running)
+        running.remove(done)
+        finished.append(done.result)
+    return finished

@@ -129,6 +129,8 @@ def load_app(app_dir: Path | str, *, module_name: str = "function_app") -> Funct
     _forget_other_apps(app_dir)
     if str(app_dir) not in sys.path:
         sys.path.insert(0, str(app_dir))
+        _INSERTED_PATHS.add(app_dir)
+    before = set(sys.modules)
     spec = importlib.util.spec_from_file_location(module_name, script)
     if spec is None or spec.loader is None:
         raise AppLoadError(f"cannot import {script}")
@@ -156,29 +158,36 @@ def load_app(app_dir: Path | str, *, module_name: str = "function_app") -> Funct
             raise AppLoadError(f"two functions are named {info.name!r}; function names must be unique")
         functions[info.name] = info
     _check_durable_names(functions)
+    _APP_MODULES.setdefault(app_dir, set()).update(set(sys.modules) - before)
     return FunctionIndex(app_dir=app_dir, module=module, app=app, functions=functions)
 
 
-_LOADED_APPS: set[Path] = set()
+_APP_MODULES: dict[Path, set[str]] = {}   # app folder → modules its import brought in
+_INSERTED_PATHS: set[Path] = set()        # app folders this loader put on sys.path
 
 
 def _forget_other_apps(app_dir: Path) -> None:
-    """Drop modules imported from *other* app folders (and those folders from sys.path), so that two apps with
-    same-named helper packages loaded one after another in one process (tests) each get their own."""
+    """Drop the modules that loading *other* app folders brought in (and those folders from sys.path, when this
+    loader put them there), so that two apps with same-named helper packages loaded one after another in one
+    process (tests) each get their own. Modules that were imported before an app was loaded (the host's own code,
+    the test's imports, a repository on sys.path anyway) are never dropped."""
     # Nested folders (an app inside the repository that is itself an app) are never forgotten: their modules
     # include the host's own code.
-    others = [d for d in _LOADED_APPS
+    others = [d for d in _APP_MODULES
               if d != app_dir and not app_dir.is_relative_to(d) and not d.is_relative_to(app_dir)]
-    _LOADED_APPS.add(app_dir)
-    for name, mod in list(sys.modules.items()):
-        origin = getattr(mod, "__file__", None)
-        if name.split(".")[0] in ("devhost", "azure"):
-            continue
-        if origin and any(Path(origin).resolve().is_relative_to(d) for d in others):
-            del sys.modules[name]
     for d in others:
-        while str(d) in sys.path:
-            sys.path.remove(str(d))
+        for name in _APP_MODULES.pop(d):
+            mod = sys.modules.get(name)
+            origin = getattr(mod, "__file__", None)
+            if name.split(".")[0] in ("devhost", "azure") or not origin:
+                continue
+            if Path(origin).resolve().is_relative_to(d):
+                del sys.modules[name]
+        if d in _INSERTED_PATHS:
+            _INSERTED_PATHS.discard(d)
+            while str(d) in sys.path:
+                sys.path.remove(str(d))
+    _APP_MODULES.setdefault(app_dir, set())
 
 
 def _index_function(fn: Any) -> FunctionInfo:

@@ -24,7 +24,6 @@ import threading
 import time
 import uuid
 from collections.abc import Coroutine
-from concurrent.futures import Future
 from typing import Any
 
 from aiohttp import web
@@ -48,6 +47,62 @@ HOST_VERSION = "4.1000.0.0 (devhost)"
 EVENTGRID_PATH = "/runtime/webhooks/eventgrid"
 ADMIN_REASON = "This function was programmatically called via the host APIs."
 MAX_BODY = 100 * 1024 * 1024  # the host's default request size limit
+
+
+class _ProcessLoop:
+    """One event loop per process, shared by every HostServer in it, as the Python worker has one.
+
+    The SDK's aiohttp client session and its lock are module-global and bound to the loop that created them, so
+    two servers on two loops in one process (tests running hosts side by side) would break each other's client
+    calls. The loop thread starts with the first server and stops, after closing the SDK session, with the last.
+    """
+
+    _lock = threading.Lock()
+    _loop: asyncio.AbstractEventLoop | None = None
+    _thread: threading.Thread | None = None
+    _users = 0
+
+    @classmethod
+    def acquire(cls) -> asyncio.AbstractEventLoop:
+        with cls._lock:
+            if cls._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=cls._run, args=(loop,), name="devhost-http", daemon=True)
+                thread.start()
+                cls._loop, cls._thread = loop, thread
+            cls._users += 1
+            return cls._loop
+
+    @classmethod
+    def release(cls) -> None:
+        with cls._lock:
+            cls._users -= 1
+            if cls._users > 0 or cls._loop is None:
+                return
+            loop, thread = cls._loop, cls._thread
+            cls._loop = cls._thread = None
+        try:
+            asyncio.run_coroutine_threadsafe(_close_sdk_session(), loop).result(timeout=30)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            if thread is not None:
+                thread.join(timeout=30)
+
+    @staticmethod
+    def _run(loop: asyncio.AbstractEventLoop) -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+
+async def _close_sdk_session() -> None:
+    from azure.durable_functions.models.utils import http_utils
+
+    await http_utils._close_session()
+    http_utils._session_lock = asyncio.Lock()  # bound to this loop: the next process loop gets a fresh one
 
 
 class HostServer:
@@ -92,7 +147,6 @@ class HostServer:
             if callable(register):
                 register(self.timers.next_due)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._started_at = time.monotonic()
         self._host_id = uuid.uuid4().hex[:32]
@@ -112,36 +166,31 @@ class HostServer:
         return self._loop
 
     def start(self) -> HostServer:
-        """Start the loop thread and listen; returns self once the port is bound."""
-        if self._thread is not None:
+        """Listen on the process's event loop; returns self once the port is bound."""
+        if self._loop is not None:
             return self
-        ready: Future = Future()
-        self._thread = threading.Thread(target=self._serve, args=(ready,), name="devhost-http", daemon=True)
-        self._thread.start()
+        loop = _ProcessLoop.acquire()
         try:
-            ready.result(timeout=30)
+            asyncio.run_coroutine_threadsafe(self._listen(), loop).result(timeout=30)
         except BaseException:
-            self._thread.join(timeout=5)
-            self._thread = None
+            _ProcessLoop.release()
             raise
+        self._loop = loop
         if self.timers is not None:
             self.timers.start()
         return self
 
     def stop(self) -> None:
-        """Stop listening, close the SDK client session of this loop, stop the loop thread."""
-        if self._loop is None or self._thread is None:
+        """Stop listening; the last server of the process also closes the SDK client session and the loop."""
+        if self._loop is None:
             return
         if self.timers is not None:
             self.timers.stop()
-        fut = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
         try:
-            fut.result(timeout=30)
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout=30)
         finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=30)
-            self._thread = None
             self._loop = None
+            _ProcessLoop.release()
             self.invoker.close()
 
     def __enter__(self) -> HostServer:
@@ -159,24 +208,6 @@ class HostServer:
         info = self.index.functions[function_name]
         return self.call(self.invoker.invoke(info, trigger_value, reason=reason))
 
-    def _serve(self, ready: Future) -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._listen())
-        except BaseException as exc:  # report bind errors to start()
-            self._loop = None
-            loop.close()
-            ready.set_exception(exc)
-            return
-        ready.set_result(None)
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
     async def _listen(self) -> None:
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
@@ -189,10 +220,6 @@ class HostServer:
             self.port = sockets[0].getsockname()[1]
 
     async def _shutdown(self) -> None:
-        from azure.durable_functions.models.utils import http_utils
-
-        await http_utils._close_session()  # the SDK's module-global session belongs to this loop
-        http_utils._session_lock = asyncio.Lock()  # and so may its lock: the next host's loop gets fresh ones
         if self._runner is not None:
             await self._runner.cleanup()
 

@@ -22,33 +22,12 @@ from typing import Any
 
 import pytest
 import requests
+from e2e_names import COPY_SECONDS, REGIONS, REPO, VERSIONS, alias, resource_id
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from devhost.engine.clock import VirtualClock  # noqa: E402
-from devhost.http.keys import HostKeys  # noqa: E402
-from devhost.testing import DevHost  # noqa: E402
-from emulators import LocalCloud  # noqa: E402
-
-VERSIONS = ("v2.0", "v2.1", "2022-08-31", "2023-07-31", "2024-11-30")
-SUB = "00000000-0000-0000-0000-0000000000e2"
-COPY_SECONDS = 3.0
-REGIONS = ("eastus", "westus2", "westeurope", "northeurope", "centralus", "uksouth", "japaneast", "francecentral")
-
-
-def slug(version: str) -> str:
-    return version.replace(".", "").replace("-", "")
-
-
-def alias(version: str, role: str) -> str:
-    return f"{slug(version)}-{role}"
-
-
-def resource_id(name: str) -> str:
-    return (f"/subscriptions/{SUB}/resourceGroups/rg-e2e/providers/Microsoft.CognitiveServices/accounts/"
-            f"di-{name}")
+from devhost.engine.clock import VirtualClock
+from devhost.http.keys import HostKeys
+from devhost.testing import DevHost
+from emulators import LocalCloud
 
 
 class LogCapture(logging.Handler):

@@ -170,12 +170,11 @@ def test_concurrent_requests_are_served_while_one_is_slow(src) -> None:
     with ThreadPoolExecutor(max_workers=12) as pool:
         slow = pool.submit(lambda: (time.monotonic(), c.get("/info"), time.monotonic()))
         time.sleep(0.05)
-        started = time.monotonic()
         quick = list(pool.map(lambda i: client(src, "2023-07-31").post(
             "/documentModels:authorizeCopy", {"modelId": f"par-{i}"}).status_code, range(10)))
         quick_done = time.monotonic()
         slow_started, slow_response, slow_done = slow.result()
     assert quick == [200] * 10
-    assert quick_done - started < 0.5 < slow_done - slow_started  # not serialised behind the slow one
+    assert quick_done < slow_done and slow_done - slow_started >= 0.6  # not serialised behind the slow one
     assert slow_response.status_code == 200
     assert src.request_counts()["authorizeCopy"] == 10

@@ -77,12 +77,14 @@ def publish_model_trained(stack: LocalStack, model_id: str) -> str:
     return event_id
 
 
-def find_instance(stack: LocalStack, model_id: str, timeout: float = 20) -> str:
+def find_instance(stack: LocalStack, model_id: str, since: datetime, timeout: float = 20) -> str:
     """The Event Grid trigger answers the topic, not us: find its orchestration through the Durable HTTP API."""
     url = f"{stack.host_url}/runtime/webhooks/durabletask/instances"
+    created_from = since.replace(microsecond=0).isoformat().replace("+00:00", "Z")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for inst in requests.get(url, params={"showInput": "true"}, timeout=10).json():
+        query = {"showInput": "true", "createdTimeFrom": created_from}
+        for inst in requests.get(url, params=query, timeout=10).json():
             value = inst.get("input")
             value = json.loads(value) if isinstance(value, str) else value
             if inst.get("name") == "copy_model" and isinstance(value, dict) and value.get("modelId") == model_id:
@@ -98,35 +100,45 @@ def start_failover_copy(stack: LocalStack, model_id: str) -> str:
     return resp.json()["statusQueryGetUri"]
 
 
-def progress_line(run: Run) -> str:
+def target_stage(stack: LocalStack, entry: dict) -> str:
+    """A target's stage: the parent shows `copying` while the child copy orchestration has the detail."""
+    stage = entry.get("stage", "?")
+    child_id = entry.get("instanceId")
+    if stage == "copying" and child_id:
+        child = requests.get(f"{stack.host_url}/runtime/webhooks/durabletask/instances/{child_id}", timeout=10)
+        detail = (child.json().get("customStatus") or {}) if child.status_code in (200, 202) else {}
+        stage = detail.get("stage", stage)
+        if detail.get("polls"):
+            stage += f"#{detail['polls']}"
+        if detail.get("attempts", 1) > 1:
+            stage += f" (authorization {detail['attempts']})"
+    return stage
+
+
+def progress_line(stack: LocalStack, run: Run) -> str:
     status = run.status or {}
     custom = status.get("customStatus") or {}
     targets = custom.get("targets", {}) if isinstance(custom, dict) else {}
-    parts = []
-    for alias in sorted(targets):
-        t = targets[alias]
-        stage = t.get("stage", "?")
-        extra = f" x{t['attempts']}" if t.get("attempts", 1) > 1 else ""
-        parts.append(f"{alias}={stage}{extra}")
+    parts = [f"{alias}={target_stage(stack, targets[alias])}" for alias in sorted(targets)]
     return f"{run.model_id:<14} [{run.trigger:<10}] {status.get('runtimeStatus', '?'):<9} " + " ".join(parts)
 
 
-def follow(runs: list[Run], timeout: float = 120) -> None:
+def follow(stack: LocalStack, runs: list[Run], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for run in runs:
             run.status = requests.get(run.status_url, timeout=10).json()
-            line = progress_line(run)
+            line = progress_line(stack, run)
             if line != run.last_line:
                 say(line)
                 run.last_line = line
         if all(r.status and r.status.get("runtimeStatus") in TERMINAL for r in runs):
             return
-        time.sleep(0.3)
+        time.sleep(0.2)
     raise TimeoutError("the copies did not finish in time")
 
 
-def verify_on_targets(stack: LocalStack, run: Run) -> list[tuple[str, str, str, str]]:
+def verify_on_targets(stack: LocalStack, run: Run) -> list[tuple[str, str, str, str, float]]:
     """Reads each target model back from the target region itself: the copy is only done if it is there."""
     rows = []
     output = (run.status or {}).get("output") or {}
@@ -140,14 +152,10 @@ def verify_on_targets(stack: LocalStack, run: Run) -> list[tuple[str, str, str, 
                 params={"api-version": API_VERSION},
                 headers={"Ocp-Apim-Subscription-Key": stack.key(alias)}, timeout=10)
             found = "present" if resp.status_code == 200 else f"HTTP {resp.status_code}"
-        rows.append((alias, result.get("status", "?"), model, found))
+        rows.append((alias, result.get("status", "?"), model, found, result.get("durationSeconds", 0.0)))
     return rows
 
 
-def duration(status: dict) -> float:
-    start = datetime.fromisoformat(status["createdTime"].replace("Z", "+00:00"))
-    end = datetime.fromisoformat(status["lastUpdatedTime"].replace("Z", "+00:00"))
-    return (end - start).total_seconds()
 
 
 def run_main_job(stack: LocalStack) -> bool:
@@ -157,13 +165,14 @@ def run_main_job(stack: LocalStack) -> bool:
     train_model(stack, failover)
 
     say(f"training pipeline publishes ModelTrained for '{trained}' (Event Grid) ...")
+    published = datetime.now(UTC)
     publish_model_trained(stack, trained)
-    runs = [Run(trained, "event-grid", status_url=find_instance(stack, trained))]
+    runs = [Run(trained, "event-grid", status_url=find_instance(stack, trained, since=published))]
 
     say(f"operator triggers a failover copy of '{failover}': POST /api/copies ...")
     runs.append(Run(failover, "http", status_url=start_failover_copy(stack, failover)))
 
-    follow(runs)
+    follow(stack, runs)
 
     ok = True
     print("\nSummary")
@@ -171,10 +180,10 @@ def run_main_job(stack: LocalStack) -> bool:
           f"{'on target':<9} {'duration':>8}")
     for run in runs:
         rows = verify_on_targets(stack, run)
-        for alias, status, model, found in rows:
+        for alias, status, model, found, seconds in rows:
             ok &= status == "succeeded" and found == "present"
             print(f"  {run.model_id:<14} {run.trigger:<10} {alias:<11} {status:<10} {model:<16} {found:<9} "
-                  f"{duration(run.status):>7.1f}s")
+                  f"{seconds:>7.1f}s")
         overall = (run.status or {}).get("output", {}) or {}
         if overall.get("status") != "succeeded":
             ok = False

@@ -118,6 +118,9 @@ class LocalStack:
         settings_file.write_text(json.dumps({"IsEncrypted": False, "Values": self.app_settings()}, indent=2))
         self.host_port = self.host_port or free_port()
         store = self.workdir / "durable.sqlite"
+        # The local cloud starts empty every time, so the task hub does too: no run of an earlier session.
+        for leftover in self.workdir.glob("durable.sqlite*"):
+            leftover.unlink()
         self._spawn(
             "devhost",
             [sys.executable, "-m", "devhost", "start", "--app", str(REPO), "--port", str(self.host_port),

@@ -27,11 +27,12 @@ def print_endpoints(stack: LocalStack) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__)
     parser.add_argument("--up", action="store_true", help="start the local stack and keep it running until Ctrl-C")
-    parser.add_argument("--port", type=int, default=0, help="devhost port (default: 7071 with --up, else free)")
+    parser.add_argument("--port", type=int, default=None,
+                        help="devhost port (default: 7071 with --up, else a free one; 0 = a free one)")
     parser.add_argument("--workdir", type=Path, default=REPO / ".local" / "demo")
     args = parser.parse_args(argv)
 
-    port = args.port or (7071 if args.up else 0)
+    port = args.port if args.port is not None else (7071 if args.up else 0)
     stack = LocalStack(workdir=args.workdir, host_port=port)
     say("starting the local cloud (3 regions + Key Vault) and devhost ...")
     with stack:

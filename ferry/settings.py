@@ -226,18 +226,6 @@ class Settings:
         """
         return self.allow_cmk_degrade and self.resource(source).cmk and not self.resource(target).cmk
 
-    def poll_delay(self, poll_number: int) -> float:
-        """Delay before poll number `poll_number` (1-based) of the default schedule, without Retry-After.
-
-        min(initial × factor^(n-1), max). The orchestration may add Retry-After on top; this is the baseline.
-        """
-        n = max(1, int(poll_number))
-        try:
-            delay = self.poll_initial_seconds * self.poll_backoff_factor ** (n - 1)
-        except OverflowError:
-            delay = self.poll_max_seconds
-        return min(delay, self.poll_max_seconds)
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-able view (no secrets: settings never hold any)."""
         return {

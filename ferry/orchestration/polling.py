@@ -2,9 +2,9 @@
 
 Why this schedule: the seed guide recommends polling about once a second, the service limits ask clients to
 back off, and each poll is a durable timer plus an activity. Poll number n waits
-`min(initial × factor^(n−1), max)` (FERRY_POLL_* settings, the same baseline as `Settings.poll_delay`): with the
-defaults (1 s, ×1.2, 15 s) a copy that takes a few seconds is noticed within about a second, and a 30-minute copy
-costs about 130 polls. A Retry-After sent by the service replaces the computed delay, and no wait ever runs past
+`min(initial × factor^(n−1), max)` (the FERRY_POLL_* settings): with the
+defaults (1 s, ×1.1, 15 s) a copy that takes a few seconds is noticed within about a second, and a 30-minute copy
+costs about 140 polls. A Retry-After sent by the service replaces the computed delay, and no wait ever runs past
 the copy deadline.
 """
 

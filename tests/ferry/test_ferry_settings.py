@@ -10,6 +10,8 @@ import pytest
 from ferry_testkit import resource_entry
 
 from ferry import settings as fs
+from ferry.orchestration.policy import CopyPolicy
+from ferry.orchestration.polling import poll_delay
 
 
 def env_with(resources: dict | None = None, **values: str) -> dict[str, str]:
@@ -73,7 +75,8 @@ def test_defaults_and_parsed_values():
 
 def test_poll_schedule_starts_near_one_second_and_backs_off_to_the_cap():
     s = fs.parse(env_with())
-    delays = [s.poll_delay(n) for n in range(1, 40)]
+    policy = CopyPolicy.from_settings(s)  # the default schedule, as the orchestrator applies it
+    delays = [poll_delay(policy, n) for n in range(1, 40)]
     assert delays[0] == pytest.approx(1.0)
     assert all(b >= a for a, b in itertools.pairwise(delays))
     assert max(delays) == s.poll_max_seconds and delays[-1] == s.poll_max_seconds
@@ -85,7 +88,7 @@ def test_poll_schedule_starts_near_one_second_and_backs_off_to_the_cap():
         gaps.append(d)
         elapsed += d
     assert max(gaps) < 2.0
-    assert s.poll_delay(10_000) == s.poll_max_seconds  # no overflow
+    assert poll_delay(policy, 10_000) == s.poll_max_seconds  # no overflow
 
 
 def test_load_is_cached_per_configuration_and_clearable():

@@ -19,7 +19,8 @@ from .validate import GUID, MODEL_ID, Checker
 from .versions import ApiVersion
 from .world import World
 
-COPY_BEHAVIOURS = ("normal", "fail_3013", "never_finish", "fail")
+# "expire_authorization": the copy POST answers as if the authorization had expired (400 1002), see copying.py
+COPY_BEHAVIOURS = ("normal", "fail_3013", "never_finish", "fail", "expire_authorization")
 
 
 class ResourceBackend:

@@ -68,7 +68,8 @@ def _fault_next(h: ResourceHandle, body: dict[str, Any]) -> dict[str, Any]:
 def _behaviour(h: ResourceHandle, body: dict[str, Any]) -> dict[str, Any]:
     b = _only(body, {"behaviour", "count", "code", "message"})
     if "behaviour" not in b:
-        raise ValueError("'behaviour' is required: normal, fail_3013, never_finish or fail")
+        raise ValueError("'behaviour' is required: normal, fail_3013, never_finish, fail or "
+                         "expire_authorization")
     h.set_copy_behaviour(b["behaviour"], int(b.get("count", 1)), code=b.get("code"), message=b.get("message"))
     return {"queued": h.copy_behaviours()}
 

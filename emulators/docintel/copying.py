@@ -1,7 +1,8 @@
 """The copy flow on the SOURCE resource, both generations (copy-api.md §1.3-1.4, §2.3-2.4).
 
 Synchronous checks (HTTP 4xx at POST): unknown source model, malformed body, malformed target id,
-a region name no Azure region has, expired authorization. Everything the target must confirm becomes a *failed copy*
+a region name no Azure region has, expired authorization (or behaviour ``expire_authorization``).
+Everything the target must confirm becomes a *failed copy*
 (HTTP 200 poll bodies): unknown target resource (ResourceResolverError); a genuine authorization that
 was already used, or is presented to another resource or — v2, as recorded — another real region (2024);
 a token no resource issued, or any field of the authorization changed (AuthorizationError; in v3+ the
@@ -46,7 +47,7 @@ def start_v2_copy(source: ResourceBackend, api: ApiVersion, model_id: str, body:
     if not isinstance(ticks, int) or isinstance(ticks, bool):
         raise check.fail("The parameter 'copyAuthorization.expirationDateTimeTicks' must be an integer.")
     now = source.world.now()
-    if decode_ticks(ticks) <= now:
+    if decode_ticks(ticks) <= now or _expiry_forced(source, target_id):
         raise errors.v2_authorization_expired()
     failure, target = _resolve(source, target_id, region, token or "", auth, "v2")
     return _start(source, api, model, target, target_model_id or "", token or "", failure, degrade, None)
@@ -70,7 +71,7 @@ def start_v3_copy(source: ResourceBackend, api: ApiVersion, model_id: str, body:
     expires = parse_iso(values["expirationDateTime"] or "")
     if expires is None:
         raise check.fail("The parameter 'expirationDateTime' is not a date-time.")
-    if expires <= source.world.now():
+    if expires <= source.world.now() or _expiry_forced(source, values["targetResourceId"] or ""):
         raise errors.v3_authorization_expired()
     failure, target = _resolve(source, values["targetResourceId"] or "", values["targetResourceRegion"] or "",
                                values["accessToken"] or "", body, "v3")
@@ -119,6 +120,21 @@ def _resolve(source: ResourceBackend, target_id: str, region: str, token: str, p
     if source.settings.cmk and not target.settings.cmk:
         return None, target  # the degrade check needs the header: done in _start
     return None, target
+
+
+def _expiry_forced(source: ResourceBackend, target_resource_id: str) -> bool:
+    """Behaviour ``expire_authorization`` at the head of the queue (source's first, else the target's): this copy
+    POST sees its authorization as expired, as if it had been presented after its expiry. Why a behaviour: inside
+    one ModelFerry activity the authorization cannot age between authorize and POST, yet the service's answer to
+    a stale one (400 1002, nothing started, nothing consumed) must be reproducible."""
+    target = source.world.by_resource_id(target_resource_id)
+    for backend in (source, target):
+        if backend is not None and backend.copy_behaviours:
+            if backend.copy_behaviours[0]["behaviour"] == "expire_authorization":
+                backend.copy_behaviours.popleft()
+                return True
+            return False
+    return False
 
 
 def _next_behaviour(source: ResourceBackend, target: ResourceBackend | None) -> dict[str, Any]:

@@ -171,7 +171,8 @@ class ResourceHandle:
         """The next ``count`` copies from (or, if the source has none queued, into) this resource behave so.
 
         behaviour: "normal", "fail_3013" (fails mid-way, leaves an invalid model on the target),
-        "never_finish" (stays running), "fail" (fails with ``code``, e.g. "2024", "AuthorizationError").
+        "never_finish" (stays running), "fail" (fails with ``code``, e.g. "2024", "AuthorizationError"),
+        "expire_authorization" (the copy POST is answered 400 1002 as for an expired authorization; nothing starts).
         """
         if behaviour not in COPY_BEHAVIOURS:
             raise ValueError(f"unknown copy behaviour {behaviour!r}; use one of {', '.join(COPY_BEHAVIOURS)}")

@@ -280,3 +280,25 @@ def test_build_and_compose_respect_the_limit_and_name_missing_components(cloud, 
     assert full.status_code == 400 and full.json()["error"]["code"] == "QuotaExceeded"
     cloud.advance(2)
     assert c.get("/info").json()["customDocumentModels"] == {"count": 2, "limit": 2}
+
+
+@pytest.mark.parametrize("api", ["v2.1", "2023-07-31"])
+def test_expire_authorization_behaviour_answers_the_next_copy_post_as_expired(cloud, src, west, api) -> None:
+    west.set_copy_behaviour("expire_authorization", count=1)  # on the target: applies when the source has none
+    source, target = client(src, api), client(west, api)
+    if api.startswith("v2"):
+        model_id = src.seed_model("v2")
+        auth = v2_authorize(target)
+        stale = v2_copy(source, model_id, west, auth)
+        expected = errors.v2_authorization_expired()
+    else:
+        model_id = src.seed_model("v3", "mdl")
+        auth = v3_authorize(target, "m-copy")
+        stale = v3_copy(source, model_id, auth)
+        expected = errors.v3_authorization_expired()
+    assert stale.status_code == 400 == expected.status
+    assert stale.json() == expected.body
+    assert west.copy_behaviours() == [] and not src.operations()  # consumed; nothing started
+    # the authorization itself was not consumed: the same one is accepted once the behaviour is used up
+    again = v2_copy(source, model_id, west, auth) if api.startswith("v2") else v3_copy(source, model_id, auth)
+    assert again.status_code == 202, again.text

@@ -80,6 +80,9 @@ class Engine(EpisodeMixin, EntityMixin):
         self._waiting_for: dict[str, str] = {}  # instance -> what its last episode left it awaiting (diagnostics)
         self._seen: dict[int, int] = {}   # waiter token -> engine version its predicate last saw (false)
         self._idle = False
+        self._wakeup_sources: list[Callable[[], float | None]] = []
+        self._wakeup_failed: set[int] = set()
+        self._wake_due = False  # a wakeup instant was reached and its source has not moved past it yet
         self.stats = {"episodes": 0, "activities": 0, "entity_batches": 0, "timers_fired": 0, "time_skips": 0}
 
     # ------------------------------------------------------------------------------------------ lifecycle
@@ -141,6 +144,45 @@ class Engine(EpisodeMixin, EntityMixin):
             self._cond.notify_all()
 
     # ------------------------------------------------------------------------------------------ scheduler
+    def add_wakeup_source(self, source: Callable[[], float | None]) -> None:
+        """Make time skipping stop at the instants ``source()`` names (epoch seconds, or None for none).
+
+        Why: the clock otherwise only jumps to durable timers, so a timer trigger (or anything else scheduled on
+        the same clock) would fire late, with ``past_due``, or never. The clock is moved exactly to the earliest
+        of the next durable timer and every source's instant, and never further while a source still names an
+        instant that is due (the source acts on it, then names a later one). A source that raises is ignored
+        for that round (logged once).
+        """
+        if not callable(source):
+            raise TypeError("a wakeup source must be a callable returning epoch seconds or None")
+        with self._cond:
+            self._wakeup_sources.append(source)
+            self._cond.notify_all()
+
+    def _next_wakeup(self) -> float | None:
+        instants: list[float] = []
+        for source in list(self._wakeup_sources):
+            try:
+                value = source()
+            except Exception:
+                if id(source) not in self._wakeup_failed:  # once per source, not at every scheduler round
+                    self._wakeup_failed.add(id(source))
+                    log.exception("devhost: wakeup source %r failed (ignored)", source)
+                continue
+            if value is not None:
+                instants.append(float(value))
+        return min(instants, default=None)
+
+    def _skip_target(self, store: Store) -> tuple[float | None, bool]:
+        """(instant the clock may jump to, whether a wakeup instant is due now and must be served first)."""
+        nxt = store.next_timer()
+        wake = self._next_wakeup()
+        if wake is not None and wake <= self.clock.time():
+            return None, True
+        if wake is not None and (nxt is None or wake < nxt):
+            nxt = wake
+        return nxt, False
+
     def _skipping(self) -> bool:
         """May the clock jump now? Never before every blocked waiter has re-checked the current state, so a test
         waiting for "Running" (or for a custom status) sees it before time moves on."""
@@ -169,7 +211,16 @@ class Engine(EpisodeMixin, EntityMixin):
                 if not busy and not pending:
                     self._idle = True
                     self._cond.notify_all()
-                    nxt = store.next_timer() if store is not None else None
+                    nxt, wake_due = self._skip_target(store) if store is not None else (None, False)
+                    if wake_due:  # a source (timer trigger) has work at this instant: let it run first
+                        self._wake_due = True
+                        self._cond.wait(0.005)
+                        continue
+                    if self._wake_due:  # it moved on: waiters look at what it did before time moves again
+                        self._wake_due = False
+                        self._version += 1
+                        self._cond.notify_all()
+                        continue
                     if nxt is not None and self._skipping():
                         now = self.clock.time()
                         if nxt > now:
@@ -584,7 +635,9 @@ class Engine(EpisodeMixin, EntityMixin):
                 if self._episodes or self._entities or self._activities or self._has_pending(store):
                     return False
             if skip_timers and store.next_timer() is not None:
-                nxt = store.next_timer()
+                nxt, wake_due = self._skip_target(store)
+                if wake_due:
+                    return False  # a timer trigger is due at this instant: it runs before time moves on
                 now = self.clock.time()
                 if nxt is not None and nxt > now:
                     self.clock.advance(nxt - now)

@@ -145,11 +145,16 @@ class HostServer:
             # offering `add_wakeup_source(fn)` (fn() -> next due epoch or None) gets ours.
             register = getattr(engine, "add_wakeup_source", None)
             if callable(register):
-                register(self.timers.next_due)
+                register(self._timer_wakeup)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._started_at = time.monotonic()
         self._host_id = uuid.uuid4().hex[:32]
+
+    def _timer_wakeup(self) -> float | None:
+        """The next timer-trigger instant while the timers run (a stopped server must not hold the clock)."""
+        timers = self.timers
+        return timers.next_due() if timers is not None and timers.running else None
 
     # ------------------------------------------------------------------ lifecycle
 

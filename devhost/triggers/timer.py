@@ -98,6 +98,11 @@ class TimerService:
         """The earliest time a timer fires next (a virtual clock can skip to it), or None."""
         return min((t.next_due for t in self._timers), default=None)
 
+    @property
+    def running(self) -> bool:
+        """True between `start()` and `stop()` (only then does anything fire timers on its own)."""
+        return self._thread is not None and not self._stop.is_set()
+
     def schedule_of(self, name: str) -> float:
         """When the timer function `name` fires next (epoch seconds)."""
         return next(t.next_due for t in self._timers if t.name == name)

@@ -1,0 +1,81 @@
+"""`--clock virtual`: time skipping stops at timer-trigger occurrences as well as at durable timers."""
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from devhost.engine.clock import VirtualClock
+from devhost.engine.engine import Engine
+from devhost.functions import load_app
+
+APPS = Path(__file__).parent / "apps"
+T0 = datetime(2026, 1, 1, 0, 0, 10, tzinfo=UTC)   # 10 s past a 5-minute boundary
+
+
+def _timer_runs(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if '"kind": "timer"' in line]
+
+
+def _wait_runs(path: Path, count: int, timeout: float = 10.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while len(_timer_runs(path)) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return _timer_runs(path)
+
+
+@pytest.fixture
+def clocked(sample_log, tmp_path, serve):
+    """(server, engine, clock) on the `clocked` app, `--clock virtual` style (skipping whenever idle)."""
+    index = load_app(APPS / "clocked")
+    clock = VirtualClock(T0)
+    engine = Engine(index, store_path=tmp_path / "clocked.sqlite", clock=clock, time_skipping="always").start()
+    try:
+        yield serve(index, engine), engine, clock
+    finally:
+        engine.stop()
+
+
+def test_timer_trigger_fires_on_schedule_with_no_orchestration(clocked, sample_log):
+    _server, engine, _clock = clocked
+    runs = _wait_runs(sample_log, 3)[:3]
+    assert [r["at"] for r in runs] == ["2026-01-01T00:05:00+00:00", "2026-01-01T00:10:00+00:00",
+                                       "2026-01-01T00:15:00+00:00"]
+    assert [r["past_due"] for r in runs] == [False, False, False]
+    assert runs[0]["next"] == "2026-01-01T00:10:00+00:00"
+    assert engine.stats["time_skips"] >= 3
+
+
+def test_durable_timers_and_timer_trigger_share_the_virtual_clock(sample_log, tmp_path, serve):
+    index = load_app(APPS / "clocked")
+    engine = Engine(index, store_path=tmp_path / "s.sqlite", clock=VirtualClock(T0), time_skipping="always").start()
+    try:
+        # durable timers at 00:07:10 and 00:10:00 (the instant of a timer-trigger occurrence); started before the
+        # timer trigger exists, so nothing can move the clock before the first episode
+        iid = engine.start_new("napper", input_json=json.dumps(json.dumps([420, 170])))  # as the SDK client sends
+        serve(index, engine)
+        status = engine.wait_for(iid, timeout=10)
+        assert status["runtimeStatus"] == "Completed", status
+        assert status["output"] == ["2026-01-01T00:07:10+00:00", "2026-01-01T00:10:00+00:00"]
+        runs = _wait_runs(sample_log, 3)
+        assert [r["at"] for r in runs[:3]] == ["2026-01-01T00:05:00+00:00", "2026-01-01T00:10:00+00:00",
+                                               "2026-01-01T00:15:00+00:00"]
+        assert not any(r["past_due"] for r in runs)
+    finally:
+        engine.stop()
+
+
+def test_a_stopped_server_does_not_hold_the_clock(sample_log, tmp_path, serve):
+    index = load_app(APPS / "clocked")
+    clock = VirtualClock(T0)
+    engine = Engine(index, store_path=tmp_path / "s.sqlite", clock=clock, time_skipping="always").start()
+    try:
+        server = serve(index, engine)
+        _wait_runs(sample_log, 1)
+        server.stop()
+        iid = engine.start_new("napper", input_json=json.dumps(json.dumps([3600])))
+        assert engine.wait_for(iid, timeout=10)["runtimeStatus"] == "Completed"
+    finally:
+        engine.stop()

@@ -60,7 +60,7 @@ class FerryError(Exception):
     def __init__(self, *, kind: str, code: str, message: str, hint: str, status: int | None = None,
                  retry_after: float | None = None, retryable: bool | None = None, operation: str | None = None,
                  api_version: str | None = None, resource: str | None = None, request_id: str | None = None,
-                 inner_code: str | None = None):
+                 inner_code: str | None = None, target_model_id: str | None = None):
         if kind not in KINDS:
             raise ValueError(f"unknown FerryError kind {kind!r}; use one of {', '.join(KINDS)}")
         self.kind = kind
@@ -75,6 +75,9 @@ class FerryError(Exception):
         self.resource = resource
         self.request_id = request_id
         self.inner_code = inner_code
+        # The target model id a failed copy POST had been authorized for (not secret): when the answer was lost
+        # the copy may be running anyway, and in v2 a re-issue gets a new id, so the caller must remember it.
+        self.target_model_id = target_model_id
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -90,7 +93,8 @@ class FerryError(Exception):
         return {"kind": self.kind, "code": self.code, "message": self.message, "hint": self.hint,
                 "status": self.status, "retryable": self.retryable, "retryAfter": self.retry_after,
                 "operation": self.operation, "apiVersion": self.api_version, "resource": self.resource,
-                "requestId": self.request_id, "innerCode": self.inner_code}
+                "requestId": self.request_id, "innerCode": self.inner_code,
+                "targetModelId": self.target_model_id}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FerryError:
@@ -100,7 +104,7 @@ class FerryError(Exception):
                    retry_after=data.get("retryAfter"), retryable=data.get("retryable"),
                    operation=data.get("operation"), api_version=data.get("apiVersion"),
                    resource=data.get("resource"), request_id=data.get("requestId"),
-                   inner_code=data.get("innerCode"))
+                   inner_code=data.get("innerCode"), target_model_id=data.get("targetModelId"))
 
 
 def _rebuild(data: dict[str, Any]) -> FerryError:

@@ -19,6 +19,9 @@ For H7 (the orchestration) — additions to the contract in docs/contracts:
   answer was lost): a re-issued copy then races it and the later one fails with kind "model_exists" (409 on
   authorize, or ModelExists inside the operation); `get_target_model` + `is_copy_of` recognise the copy.
   The result also carries "targetModelIdAssigned" (True for v2: the service chose the id) and "apiVersion".
+  A failure of the copy POST carries the authorized target model id in `FerryError.target_model_id`
+  (`to_dict()["targetModelId"]`): after a lost answer (kind "transient") a copy into that id may be running, and
+  in v2 a re-issue gets a NEW id, so the orchestration remembers it, adopts it if it lands, or deletes it.
 - `poll_copy(..., *, target_model_id=None)`: pass the "targetModelId" from `authorize_and_start_copy`; v2.0
   may omit it in the final copy result. The result also has "serviceStatus" (e.g. "canceled" shows as
   status "failed" with error code "Canceled") and, on v3+ success, "fingerprint" (from the operation's result)
@@ -193,6 +196,8 @@ def authorize_and_start_copy(settings: Settings, source: str, target: str, sourc
             break
         except FerryError as exc:
             if exc.kind != "throttled" or attempt == COPY_POST_ATTEMPTS:
+                # The id (never the token) goes with the error: after a lost answer the copy may be running.
+                exc.target_model_id = authorization.target_model_id
                 raise
             wait = min(exc.retry_after if exc.retry_after is not None else 1.0, MAX_INLINE_WAIT)
             log.warning("copy POST of %s on %s throttled; retrying with the same authorization in %.1f s "

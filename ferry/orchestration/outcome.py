@@ -30,8 +30,15 @@ class TargetCopyFailed(Exception):
 def target_result(*, target: str, status: str, target_model_id: str | None, error: dict[str, Any] | None,
                   attempts: int, started: str | None = None, finished: str | None = None,
                   duration_seconds: float | None = None, already_present: bool = False,
-                  cleaned_up: bool | None = None) -> dict[str, Any]:
-    """One target's result: `status`, `targetModelId`, `error{code,message,hint}` (+ useful extras)."""
+                  cleaned_up: bool | None = None, adopted: bool = False,
+                  cleaned_up_ids: list[str] | None = None, unresolved_ids: list[str] | None = None
+                  ) -> dict[str, Any]:
+    """One target's result: `status`, `targetModelId`, `error{code,message,hint}` (+ useful extras).
+
+    `adopted`: the model is the copy started by a POST whose answer was lost (no second copy was made).
+    `cleaned_up_ids`: target models of abandoned copies (lost answers) that were deleted so none is orphaned.
+    `unresolved_ids`: authorized ids of lost copies that never appeared while watched (most likely never
+    started; if one appears later on the target, it is an orphan to delete)."""
     result: dict[str, Any] = {
         "target": target,
         "status": status,
@@ -45,6 +52,12 @@ def target_result(*, target: str, status: str, target_model_id: str | None, erro
         result["alreadyPresent"] = True
     if cleaned_up is not None:
         result["cleanedUp"] = cleaned_up
+    if adopted:
+        result["adopted"] = True
+    if cleaned_up_ids:
+        result["cleanedUpTargetModelIds"] = list(cleaned_up_ids)
+    if unresolved_ids:
+        result["unresolvedTargetModelIds"] = list(unresolved_ids)
     return result
 
 
@@ -86,7 +99,8 @@ def parent_output(*, model_id: str, source: str, results: dict[str, dict[str, An
     for alias in sorted(results):
         r = results[alias]
         entry = {"status": r.get("status"), "targetModelId": r.get("targetModelId"), "error": r.get("error")}
-        for extra in ("attempts", "durationSeconds", "alreadyPresent", "cleanedUp", "instanceId"):
+        for extra in ("attempts", "durationSeconds", "alreadyPresent", "cleanedUp", "adopted",
+                      "cleanedUpTargetModelIds", "unresolvedTargetModelIds", "instanceId"):
             if extra in r:
                 entry[extra] = r[extra]
         targets[alias] = entry

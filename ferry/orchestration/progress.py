@@ -26,8 +26,11 @@ def _short(text: str | None, limit: int = _MESSAGE_CHARS) -> str | None:
 
 def child_status(*, target: str, stage: str, attempts: int, target_model_id: str | None,
                  error: dict[str, Any] | None = None, retries: int = 0, polls: int = 0,
-                 last_copy_status: str | None = None) -> dict[str, Any]:
-    """Status of `copy_model_to_target`: where one target's copy is."""
+                 last_copy_status: str | None = None, unconfirmed: int = 0) -> dict[str, Any]:
+    """Status of `copy_model_to_target`: where one target's copy is.
+
+    `unconfirmed`: how many authorized target ids have a copy of unknown outcome (a lost answer); a count, not
+    the ids, so the status stays small however often the answer was lost."""
     status: dict[str, Any] = {"target": target, "stage": stage, "attempts": attempts,
                               "targetModelId": target_model_id}
     if polls:
@@ -36,6 +39,8 @@ def child_status(*, target: str, stage: str, attempts: int, target_model_id: str
         status["copyStatus"] = last_copy_status
     if retries:
         status["retries"] = retries
+    if unconfirmed:
+        status["unconfirmedIds"] = unconfirmed
     if error:
         status["error"] = {"code": error.get("code"), "message": _short(error.get("message"))}
     return bounded(status)

@@ -385,3 +385,30 @@ def test_lost_answer_to_the_copy_post_is_transient_and_the_copy_is_recognised_la
     assert outcome in ("model_exists", "succeeded"), outcome
     target = steps.get_target_model(s, "dst", model_id)
     assert target["exists"] and target["status"] == "ready" and steps.is_copy_of(source, target["fingerprint"])
+
+
+@pytest.mark.parametrize("api_version", ["v2.1", "2024-11-30"])
+def test_a_failed_copy_post_carries_the_authorized_target_id_and_no_token(cloud, api_version):
+    s = settings_for(cloud, api_version)
+    model_id = seed(cloud, "src", api_version)
+    cloud.resource("src").fail_next("copy", 1, "drop")  # accepted, then the answer is lost
+    with pytest.raises(FerryError) as info:
+        steps.authorize_and_start_copy(s, "src", "dst", model_id)
+    handle = cloud.resource("dst")
+    with handle.world.lock:
+        (auth,) = [a for a in handle.backend.authorizations.values() if a.consumed]
+    lost = info.value.to_dict()
+    assert info.value.kind == "transient" and lost["targetModelId"] == auth.model_id
+    assert FerryError.from_dict(lost).target_model_id == auth.model_id
+    assert auth.access_token not in json.dumps(lost) and auth.access_token not in str(info.value)
+    cloud.advance(COPY_SECONDS + 1)
+    assert steps.get_target_model(s, "dst", auth.model_id)["exists"]  # the copy did happen
+
+
+def test_a_failed_authorization_carries_no_target_id(cloud):
+    s = settings_for(cloud, "v2.1")
+    model_id = seed(cloud, "src", "v2.1")
+    cloud.resource("dst").fail_next("authorizeCopy", 1, "5xx", status=503)
+    with pytest.raises(FerryError) as info:
+        steps.authorize_and_start_copy(s, "src", "dst", model_id)
+    assert info.value.kind == "transient" and info.value.to_dict()["targetModelId"] is None

@@ -414,7 +414,8 @@ def copy_model_to_target(context: Any) -> Generator[Any, Any, dict[str, Any]]:
                         "hint": "Another process may have written this id; delete it on the target and retry."})
         run.last_error = None
         run.log("succeeded in %d attempt(s), %d poll(s)", run.attempts, run.polls)
-        return (yield from succeed())
+        # an adopted copy was already on the target when we looked: report it like any copy found in place
+        return (yield from succeed(already_present=run.adopted))
     except outcome.TargetCopyFailed as failure:
         if not run.pending(run.target_model_id):
             raise
@@ -425,7 +426,7 @@ def copy_model_to_target(context: Any) -> Generator[Any, Any, dict[str, Any]]:
             run.target_model_id = adopted
             run.last_error = None
             run.log("adopted %s, the copy of a POST whose answer was lost", adopted)
-            return finish("succeeded")
+            return finish("succeeded", already_present=True)
         extra = {"cleaned_up": failure.result["cleanedUp"]} if "cleanedUp" in failure.result else {}
         raise fail(failure.result.get("error") or {}, **extra) from None
     except Exception as exc:  # a bug (an activity raised, bad input): still end Failed with a readable result

@@ -83,7 +83,9 @@ def authorize_and_start_copy(step: dict[str, Any]) -> dict[str, Any]:
         started = steps.authorize_and_start_copy(s, step["source"], step["target"], step["sourceModelId"],
                                                  step.get("targetModelId"), bool(step.get("degrade")),
                                                  description=step.get("description"), tags=step.get("tags"))
-        # Only what the orchestration needs; nothing from the authorization beyond its id and expiry.
+        # Only what the orchestration needs; nothing from the authorization beyond its id and expiry. A failed
+        # copy POST's error envelope carries the authorized id too ("targetModelId"): after a lost answer the
+        # orchestration must know which target id may still receive a copy.
         return {"operationUrl": started["operationUrl"], "targetModelId": started["targetModelId"],
                 "authorizationExpiresAt": started.get("authorizationExpiresAt")}
 

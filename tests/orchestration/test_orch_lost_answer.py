@@ -105,6 +105,7 @@ def test_lost_copy_landing_after_the_reissue_is_deleted_and_reported():
 def test_lost_copy_landing_before_the_retry_is_adopted_and_no_second_copy_is_made():
     result, rec, target = run({LOST: 1.5}, [lost_answer(), STARTED])
     assert result["status"] == "succeeded" and result["targetModelId"] == LOST and result["adopted"] is True
+    assert result["alreadyPresent"] is True
     assert len(calls(rec, "authorize_and_start_copy")) == 1 and not calls(rec, "poll_copy")
     assert target.ids() == [LOST] and not target.deleted
 
@@ -114,6 +115,7 @@ def test_when_the_kept_copy_fails_a_landed_lost_copy_is_adopted():
                       "error": {"code": "Boom", "message": "m", "hint": "h", "kind": "terminal"}})
     result, _, target = run({LOST: 2.5}, [lost_answer(), STARTED], poll=lambda _s: failed_poll)
     assert result["status"] == "succeeded" and result["targetModelId"] == LOST and result["adopted"] is True
+    assert result["alreadyPresent"] is True
     assert target.ids() == [LOST]
 
 

@@ -67,6 +67,9 @@ def test_keys_faults_behaviours_and_rate_limits_over_http(src) -> None:
 def test_control_errors_name_the_problem(src) -> None:
     bad = ctl(src, "POST", "copy-behaviours", {"behaviour": "explode"})
     assert bad.status_code == 400 and "explode" in bad.json()["error"]
+    assert "expire_authorization" in bad.json()["error"]  # the list of behaviours names every one
+    expire = ctl(src, "POST", "copy-behaviours", {"behaviour": "expire_authorization"})
+    assert expire.status_code == 200 and expire.json()["queued"][-1]["behaviour"] == "expire_authorization"
     assert "retryAftr" in ctl(src, "POST", "faults/next", {"operation": "copy", "retryAftr": 1}).json()["error"]
     assert "nope" in ctl(src, "POST", "faults/next", {"operation": "nope"}).json()["error"]
     assert ctl(src, "PUT", "rate-limits", {"manage": -1}).status_code == 400

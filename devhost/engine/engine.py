@@ -557,6 +557,38 @@ class Engine(EpisodeMixin, EntityMixin):
             return None
         return row["state"]
 
+    def list_entities(self, name: str | None = None, *, fetch_state: bool = False, last_operation_from: Any = None,
+                      last_operation_to: Any = None, top: int = 100,
+                      continuation: str | None = None) -> tuple[list[dict], str | None]:
+        """Entities of one entity function (all when ``name`` is empty), as the extension's ``GET entities/{name}``
+        (``ListEntitiesAsync``).
+
+        Only existing entities (``IncludeDeleted`` false), ordered by id; each item is ``{"entityId": {"name",
+        "key"}, "lastOperationTime", "state"}`` with ``state`` null unless ``fetch_state``. The time filters take
+        epoch seconds or ISO text (``lastOperationTimeTo`` defaults to now). Returns (page, next token or None).
+        """
+        if top < 1:
+            raise BadRequestError("top must be at least 1")
+        try:
+            offset = int(base64.b64decode(continuation).decode()) if continuation else 0
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequestError(f"invalid continuation token {continuation!r}") from exc
+
+        def ts(v: Any) -> float:
+            return parse_iso(v) if isinstance(v, str) else float(v)
+
+        low = ts(last_operation_from) if last_operation_from is not None else float("-inf")
+        high = ts(last_operation_to) if last_operation_to is not None else self.clock.time()
+        where, args = "exists_=1 AND updated>=? AND updated<=?", [low, high]
+        if name:
+            where, args = f"{where} AND name=?", [*args, name.lower()]
+        rows = self._db().q(f"SELECT * FROM entities WHERE {where} ORDER BY entity_id LIMIT ? OFFSET ?",  # noqa: S608
+                            [*args, top + 1, offset])
+        page = [{"entityId": {"name": r["name"], "key": r["key"]}, "lastOperationTime": iso_z(r["updated"]),
+                 "state": json_token(r["state"]) if fetch_state else None} for r in rows[:top]]
+        token = base64.b64encode(str(offset + top).encode()).decode() if len(rows) > top else None
+        return page, token
+
     def history(self, instance_id: str) -> list[dict]:
         """Raw DurableTask history of the current execution (the events the SDK replays)."""
         self._require(instance_id)

@@ -20,9 +20,15 @@ def entity_parts(entity_id: str) -> tuple[str, str]:
 
 
 def scheduler_id(name: str, key: str) -> str:
-    """The extension's entity instance id: ``@{name.lower()}@{key}``."""
-    if not name or not key:
-        raise BadRequestError("an entity id needs a non-empty name and key")
+    """The extension's entity instance id: ``@{name.lower()}@{key}``.
+
+    As the extension's ``EntityId``: the name must be non-empty, the key may be empty (not None); the HTTP API
+    reads an empty key as ``GET entities/{name}/$`` and signals one as ``POST entities/{name}``.
+    """
+    if not name:
+        raise BadRequestError("Invalid entity id: entity name must not be a null or empty string.")
+    if key is None:
+        raise BadRequestError("Invalid entity id: entity key must not be null.")
     return f"@{name.lower()}@{key}"
 
 

@@ -19,7 +19,9 @@ headers and bodies follow the extension:
   payload of the new instance; unknown id → 400. purge by id: 200 `{"instancesDeleted": n}` / 404;
   purge by filter: `createdTimeFrom` required (400), 404 when nothing was deleted.
 * entities: GET `entities/{name}/{key}` → 200 state / 404 (`$` = empty key); POST (`?op=`) or DELETE
-  (op `delete`) → 202.
+  (op `delete`) → 202 (`entities/{name}` without a key = the empty key; `$` is literal there, as in the
+  extension); GET `entities/{name}` lists that function's existing entities (`fetchState`,
+  `lastOperationTimeFrom`/`To`, `top`, continuation header), GET `entities/` every entity.
 """
 
 from __future__ import annotations
@@ -378,11 +380,7 @@ class DurableApi:
         method = request.method
         if method == "GET":
             if not key:
-                lister = getattr(self.engine, "list_entities", None)
-                if lister is None:
-                    return _json_response(501, "The devhost does not list entities; read one with "
-                                               "GET entities/{name}/{key}.")
-                return _json_response(200, await self._call(lister, name))
+                return await self._list_entities(request, name)
             if key == "$":
                 key = ""
             _check_entity(name, key)
@@ -411,6 +409,21 @@ class DurableApi:
                 input_json = json.dumps(text)
         await self._call(self.engine.signal_entity, name, key, op, input_json)
         return web.Response(status=202)
+
+
+    async def _list_entities(self, request: web.Request, name: str) -> web.Response:
+        """`GET entities/{name}` (every entity function's entities without a name), as ListEntitiesAsync."""
+        q = request.query
+        top = _parse_int(q.get("top"))
+        items, token = await self._call(
+            self.engine.list_entities, name or None,
+            fetch_state=_parse_bool(q.get("fetchState")) is True,
+            last_operation_from=_epoch(_parse_datetime(q.get("lastOperationTimeFrom"))),
+            last_operation_to=_epoch(_parse_datetime(q.get("lastOperationTimeTo"))),
+            top=top if top and top > 0 else 100,
+            continuation=request.headers.get("x-ms-continuation-token") or None,
+        )
+        return _json_response(200, items, {"x-ms-continuation-token": token or ""})
 
 
 class _EntityArgumentError(ValueError):

@@ -44,7 +44,10 @@ def test_timespan_and_timestamps():
     assert parse_iso("2024-05-01T10:00:00") == pytest.approx(1_714_557_600.0)  # naive = UTC
 
 
-def test_scheduler_id_lowercases_the_name_and_rejects_empty_parts():
+def test_scheduler_id_lowercases_the_name_allows_an_empty_key_and_rejects_an_empty_name():
     assert scheduler_id("Counter", "Key1") == "@counter@Key1"
-    with pytest.raises(BadRequestError):
-        scheduler_id("counter", "")
+    assert scheduler_id("Counter", "") == "@counter@"      # the extension's EntityId allows an empty key
+    with pytest.raises(BadRequestError, match="entity name must not be"):
+        scheduler_id("", "k")
+    with pytest.raises(BadRequestError, match="entity key must not be null"):
+        scheduler_id("counter", None)

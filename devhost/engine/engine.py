@@ -32,11 +32,13 @@ from .errors import (
     InstanceExistsError,
     InstanceGoneError,
     InstanceNotFoundError,
+    InvalidOperationError,
     OrchestratorNotFoundError,
 )
 from .http_activity import run_http_activity
 from .payloads import activity_failure, activity_timeout, json_token, scheduler_id
 from .replay import HTTP_ACTIVITY
+from .rewind import rewind_history
 from .store import Store
 from .workers import WorkerPool
 
@@ -507,6 +509,21 @@ class Engine(EpisodeMixin, EntityMixin):
         """Start the same orchestrator with the same input, under a new id or (if finished) the same one."""
         row = self._require(instance_id)
         return self.start_new(row["name"], None if new_instance_id else instance_id, row["input"])
+
+    def rewind(self, instance_id: str, reason: str | None = None) -> None:
+        """Rewind a Failed instance (and its failed sub-orchestrations): failed activities and children run again
+        and the instance resumes, as the extension's Azure Storage provider does it (see ``rewind.py``)."""
+        row = self._require(instance_id)
+        if row["status"] != "Failed":
+            raise InvalidOperationError("The rewind operation is only supported on failed orchestration instances.")
+        store = self._db()
+        now = self.clock.time()
+        with store.tx():
+            for leaf in rewind_history(store, instance_id, now):
+                execution = store.instance(leaf)["execution_id"]
+                store.enqueue(leaf, h.event(h.GENERIC, now, Data=reason), execution)
+        log.info("Rewound instance=%s reason=%s", instance_id, reason)
+        self._changed()
 
     def purge(self, instance_id: str) -> int:
         """Delete an instance and everything about it; returns how many instances were deleted (0 or 1)."""

@@ -23,6 +23,12 @@ class InstanceExistsError(BadRequestError):
     """An instance with that id is Pending/Running/Suspended, so it cannot be replaced (HTTP 400)."""
 
 
+class InvalidOperationError(EngineError):
+    """An operation the instance's state does not allow (DTFx's InvalidOperationException → the API's 500)."""
+
+    http_status = 500
+
+
 class InstanceNotFoundError(EngineError):
     """No instance (or entity) with that id (HTTP 404)."""
 

@@ -29,7 +29,13 @@ and synchronous; "JSON text" means exactly what the extension stores (see each m
     engine.restart(id, new_instance_id=True) -> str
     engine.purge(id) -> int ; engine.purge_by(created_from, created_to, statuses) -> int
     engine.signal_entity(name, key, op, input_json=None)   # input_json: the (re-serialized) HTTP body text
-    engine.read_entity(name, key) -> str | None            # the entity state JSON text
+    engine.read_entity(name, key) -> str | None            # the entity state JSON text; key "" allowed
+    engine.list_entities(name=None, *, fetch_state=False, last_operation_from=None, last_operation_to=None,
+                         top=100, continuation=None) -> (list[dict], next_continuation_token | None)
+        existing entities as GET entities/{name} lists them: {"entityId": {"name","key"}, "lastOperationTime",
+        "state" (None unless fetch_state)}; name None/"" = every entity function's.
+    engine.rewind(id, reason=None)                # Failed only (else InvalidOperationError, HTTP 500); see rewind.py
+    engine.add_wakeup_source(fn)                  # fn() -> next epoch instant or None: time skipping stops there
     engine.history(id) -> list[dict]                       # raw DurableTask events of the current execution
     engine.wait_for(id, *, statuses=(...terminal...), timeout=30.0) -> dict
     engine.wait_until(predicate, *, timeout=30.0, what="...") ; engine.run_until_idle(*, timeout, skip_timers)
@@ -37,12 +43,14 @@ and synchronous; "JSON text" means exactly what the extension stores (see each m
     engine.clock, engine.index, engine.hub_name, engine.stats
 
 Errors (``devhost.engine.errors``; each has ``http_status``): BadRequestError 400 (OrchestratorNotFoundError,
-InstanceExistsError), InstanceNotFoundError 404, InstanceGoneError 410 (terminal instance), EngineTimeoutError.
+InstanceExistsError), InstanceNotFoundError 404, InstanceGoneError 410 (terminal instance), InvalidOperationError
+500 (rewind of an instance that is not Failed), EngineTimeoutError.
 
 Clocks follow the shared protocol ``time()`` / ``advance(seconds)``; any such object can be passed (for example
 the emulators' clock). With ``time_skipping="always"`` (CLI ``--clock virtual``) or ``"while_waiting"`` (tests:
-only while a ``wait_*`` call is blocked) the engine advances the clock to the next due timer when nothing else is
-runnable: no episode queued or running, no activity or entity operation pending or running.
+only while a ``wait_*`` call is blocked) the engine advances the clock to the next due durable timer or wakeup-source
+instant (timer triggers) when nothing else is runnable: no episode queued or running, no activity or entity
+operation pending or running; never past a wakeup instant its source has not acted on yet.
 """
 
 from .clock import RealClock, VirtualClock
@@ -54,6 +62,7 @@ from .errors import (
     InstanceExistsError,
     InstanceGoneError,
     InstanceNotFoundError,
+    InvalidOperationError,
     NonDeterminismError,
     OrchestratorNotFoundError,
 )
@@ -61,6 +70,6 @@ from .payloads import scheduler_id
 
 __all__ = [
     "BadRequestError", "Engine", "EngineError", "EngineTimeoutError", "InstanceExistsError", "InstanceGoneError",
-    "InstanceNotFoundError", "NonDeterminismError", "OrchestratorNotFoundError", "RealClock", "VirtualClock",
-    "scheduler_id",
+    "InstanceNotFoundError", "InvalidOperationError", "NonDeterminismError", "OrchestratorNotFoundError", "RealClock",
+    "VirtualClock", "scheduler_id",
 ]

@@ -22,6 +22,8 @@ headers and bodies follow the extension:
   (op `delete`) → 202 (`entities/{name}` without a key = the empty key; `$` is literal there, as in the
   extension); GET `entities/{name}` lists that function's existing entities (`fetchState`,
   `lastOperationTimeFrom`/`To`, `top`, continuation header), GET `entities/` every entity.
+* rewind: 404, 410 when Completed/Terminated/Canceled, else the engine's rewind (202; a Running instance is the
+  extension's InvalidOperationException → 500).
 """
 
 from __future__ import annotations

@@ -50,16 +50,18 @@ def test_timer_trigger_fires_on_schedule_with_no_orchestration(clocked, sample_l
 
 def test_durable_timers_and_timer_trigger_share_the_virtual_clock(sample_log, tmp_path, serve):
     index = load_app(APPS / "clocked")
-    engine = Engine(index, store_path=tmp_path / "s.sqlite", clock=VirtualClock(T0), time_skipping="always").start()
+    # "while_waiting": nothing moves the clock until this test waits, so the first episode runs at T0
+    engine = Engine(index, store_path=tmp_path / "s.sqlite", clock=VirtualClock(T0),
+                    time_skipping="while_waiting").start()
     try:
-        # durable timers at 00:07:10 and 00:10:00 (the instant of a timer-trigger occurrence); started before the
-        # timer trigger exists, so nothing can move the clock before the first episode
-        iid = engine.start_new("napper", input_json=json.dumps(json.dumps([420, 170])))  # as the SDK client sends
         serve(index, engine)
+        # durable timers at 00:07:10 and 00:10:00 (the instant of a timer-trigger occurrence)
+        iid = engine.start_new("napper", input_json=json.dumps(json.dumps([420, 170])))  # as the SDK client sends
         status = engine.wait_for(iid, timeout=10)
         assert status["runtimeStatus"] == "Completed", status
         assert status["output"] == ["2026-01-01T00:07:10+00:00", "2026-01-01T00:10:00+00:00"]
-        runs = _wait_runs(sample_log, 3)
+        runs = engine.wait_until(lambda: (r := _timer_runs(sample_log)) and len(r) >= 3 and r, timeout=10,
+                                 what="three timer runs")
         assert [r["at"] for r in runs[:3]] == ["2026-01-01T00:05:00+00:00", "2026-01-01T00:10:00+00:00",
                                                "2026-01-01T00:15:00+00:00"]
         assert not any(r["past_due"] for r in runs)
@@ -79,3 +81,17 @@ def test_a_stopped_server_does_not_hold_the_clock(sample_log, tmp_path, serve):
         assert engine.wait_for(iid, timeout=10)["runtimeStatus"] == "Completed"
     finally:
         engine.stop()
+
+
+def test_in_process_waits_reach_timer_triggers_on_schedule(sample_log, tmp_path):
+    """devhost.testing's default ("while_waiting"): a test waiting for a timer trigger's effect gets it on time."""
+    from devhost.testing import DevHost
+
+    with DevHost.start(APPS / "clocked", store=tmp_path / "t.sqlite", clock=VirtualClock(T0), http=True) as host:
+        host.wait_until(lambda: len(_timer_runs(sample_log)) >= 2, timeout=10, what="two timer runs")
+        runs = _timer_runs(sample_log)
+        assert [(r["at"], r["past_due"]) for r in runs[:2]] == [("2026-01-01T00:05:00+00:00", False),
+                                                                ("2026-01-01T00:10:00+00:00", False)]
+        stopped_at = host.clock.time()
+        time.sleep(0.2)   # nobody waits: the clock stays where it is
+        assert host.clock.time() == stopped_at

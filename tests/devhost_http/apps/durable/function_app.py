@@ -56,6 +56,12 @@ async def client_ops(req: func.HttpRequest, client: df.DurableOrchestrationClien
     elif op == "read":
         state = await client.read_entity_state(df.EntityId("counter", args["key"]))
         result = {"exists": state.entity_exists, "state": state.entity_state}
+    elif op == "rewind":
+        try:
+            await client.rewind(args["id"], args.get("reason", "again"))
+            result = {"ok": True}
+        except Exception as exc:  # the SDK raises with the extension's message for 404 / 410
+            result = {"error": str(exc)}
     elif op == "wait":
         instance_id = await client.start_new("hello", None, args.get("input"))
         return await client.wait_for_completion_or_create_check_status_response(req, instance_id, 10000, 50)

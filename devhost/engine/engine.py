@@ -13,6 +13,7 @@ import base64
 import contextlib
 import json
 import logging
+import math
 import threading
 import time
 import traceback
@@ -76,7 +77,7 @@ class Engine(EpisodeMixin, EntityMixin):
         self._act_pool: WorkerPool | None = None
         self._episodes: set[str] = set()
         self._entities: set[str] = set()
-        self._activities: dict[int, float] = {}   # work item id -> real start time
+        self._activities: dict[int, float] = {}   # work item id -> real start time (inf: no functionTimeout)
         self._abandoned: set[int] = set()
         self._skip_waiters = 0
         self._waiting_for: dict[str, str] = {}  # instance -> what its last episode left it awaiting (diagnostics)
@@ -280,7 +281,9 @@ class Engine(EpisodeMixin, EntityMixin):
             free_act = self.max_activities - len(self._activities)
             if free_act > 0:
                 for item in store.claim_work_items(free_act):
-                    self._activities[item["id"]] = time.monotonic()
+                    # the built-in HTTP activity runs inside the extension, not as a function invocation:
+                    # functionTimeout does not apply to it (its HttpClient's 240 s timeout does)
+                    self._activities[item["id"]] = math.inf if item["name"] == HTTP_ACTIVITY else time.monotonic()
                     self._act_pool.submit(self._activity_guarded, dict(item))
                     worked = True
         return worked

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -68,6 +69,9 @@ class Upstream:
                 self.polls_left -= 1
                 return 202, [("Location", f"{self.url}/status"), ("Retry-After", "7")], ""
             return 200, [("Content-Type", "application/json")], '{"done": true}'
+        if path == "/slow":
+            time.sleep(0.6)
+            return 200, [], "slow but fine"
         if path == "/multi":
             return 200, [("Content-Type", "application/json; charset=utf-8"), ("X-Trace", "a"), ("X-Trace", "b"),
                          ("X-One", "1")], '{"ok": "é"}'
@@ -176,3 +180,10 @@ def test_identity_endpoint_refusal_is_reported(tmp_path, upstream):
         out = run(host, {"uri": f"{upstream.url}/multi", "resource": "https://vault.azure.net"})
     assert "managed identity token for 'https://vault.azure.net' failed" in out["failed"]
     assert [r["path"] for r in upstream.requests if r["path"] != "/msi/token"] == []
+
+
+def test_function_timeout_does_not_apply_to_the_builtin_http_activity(tmp_path, upstream):
+    """TaskHttpActivityShim runs inside the extension, not through the Functions host's invoker (no timeout)."""
+    with DevHost.start(APPS / "httpcalls", store=tmp_path / "s.sqlite", function_timeout=0.2) as host:
+        out = run(host, {"uri": f"{upstream.url}/slow"})
+    assert (out["statusCode"], out["content"]) == (200, "slow but fine")

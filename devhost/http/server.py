@@ -144,7 +144,7 @@ class HostServer:
             # A virtual clock that skips ahead when idle must also stop at timer-trigger occurrences; an engine
             # offering `add_wakeup_source(fn)` (fn() -> next due epoch or None) gets ours.
             register = getattr(engine, "add_wakeup_source", None)
-            if callable(register):
+            if callable(register) and clock is getattr(engine, "clock", None):  # instants on the engine's clock only
                 register(self._timer_wakeup)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None

@@ -119,12 +119,32 @@ class DocIntelClient(ABC):
 
     # -- interface ------------------------------------------------------------------------------------------
     @abstractmethod
+    def _model_url(self, model_id: str) -> str:
+        """The model's URL on this resource (with the api-version query where the generation has one)."""
+
+    def _model_read_url(self, model_id: str) -> str:
+        return self._model_url(model_id)
+
     def get_model(self, model_id: str) -> dict[str, Any] | None:
         """The model's details, or None if the resource has no model with this id."""
+        op = "get_model"
+        try:
+            response = self._call("GET", self._model_read_url(model_id), operation=op)
+        except FerryError as exc:
+            if exc.kind == "not_found":
+                return None
+            raise
+        return self._json(response, op)
 
-    @abstractmethod
     def delete_model(self, model_id: str) -> bool:
         """Delete the model; False if it did not exist."""
+        try:
+            self._call("DELETE", self._model_url(model_id), operation="delete_model", expected=(200, 202, 204))
+        except FerryError as exc:
+            if exc.kind == "not_found":
+                return False
+            raise
+        return True
 
     @abstractmethod
     def model_status(self, model: dict[str, Any]) -> str:

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from ferry.docintel.base import CopyAuthorization, CopyStatus, DocIntelClient, decode_v2_expiry
 from ferry.docintel.fingerprint import fingerprint_v2
-from ferry.errors import FerryError, classify, parse_retry_after
+from ferry.errors import classify, parse_retry_after
 from ferry.settings import Resource
 
 MODEL_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -35,24 +35,8 @@ class V2Client(DocIntelClient):
     def _model_url(self, model_id: str) -> str:
         return f"{self.base}/custom/models/{quote(model_id, safe='')}"
 
-    def get_model(self, model_id: str) -> dict[str, Any] | None:
-        op = "get_model"
-        try:
-            response = self._call("GET", f"{self._model_url(model_id)}?includeKeys=true", operation=op)
-        except FerryError as exc:
-            if exc.kind == "not_found":
-                return None
-            raise
-        return self._json(response, op)
-
-    def delete_model(self, model_id: str) -> bool:
-        try:
-            self._call("DELETE", self._model_url(model_id), operation="delete_model", expected=(200, 202, 204))
-        except FerryError as exc:
-            if exc.kind == "not_found":
-                return False
-            raise
-        return True
+    def _model_read_url(self, model_id: str) -> str:
+        return f"{self._model_url(model_id)}?includeKeys=true"
 
     def model_status(self, model: dict[str, Any]) -> str:
         return str((model.get("modelInfo") or {}).get("status") or "creating")

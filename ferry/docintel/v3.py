@@ -16,7 +16,7 @@ from urllib.parse import quote, urlsplit
 
 from ferry.docintel.base import CopyAuthorization, CopyStatus, DocIntelClient
 from ferry.docintel.fingerprint import fingerprint_v3
-from ferry.errors import FerryError, canceled_error, classify, parse_retry_after
+from ferry.errors import canceled_error, classify, parse_retry_after
 from ferry.settings import Resource
 
 MODEL_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._~-]{1,63}$")
@@ -43,25 +43,6 @@ class V3Client(DocIntelClient):
 
     def _model_url(self, model_id: str, suffix: str = "") -> str:
         return f"{self.base}/documentModels/{quote(model_id, safe='')}{suffix}?{self.query}"
-
-    def get_model(self, model_id: str) -> dict[str, Any] | None:
-        op = "get_model"
-        try:
-            response = self._call("GET", self._model_url(model_id), operation=op)
-        except FerryError as exc:
-            if exc.kind == "not_found":
-                return None
-            raise
-        return self._json(response, op)
-
-    def delete_model(self, model_id: str) -> bool:
-        try:
-            self._call("DELETE", self._model_url(model_id), operation="delete_model", expected=(200, 202, 204))
-        except FerryError as exc:
-            if exc.kind == "not_found":
-                return False
-            raise
-        return True
 
     def model_status(self, model: dict[str, Any]) -> str:
         """A v3+ model is visible only once ready, except what an interrupted copy (3013) leaves behind: a

@@ -117,6 +117,14 @@ class DocIntelClient(ABC):
                               "poll_copy")
         return url
 
+    def _read_copy_operation(self, operation_url: str,
+                             pattern: re.Pattern[str]) -> tuple[requests.Response, dict[str, Any], str]:
+        """GET a copy operation (only on this source's own operation path): (response, body, status word)."""
+        response = self._call("GET", self.check_operation_url(operation_url, pattern), operation="poll_copy")
+        body = self._json(response, "poll_copy")
+        body = body if isinstance(body, dict) else {}
+        return response, body, str(body.get("status") or "")
+
     # -- interface ------------------------------------------------------------------------------------------
     @abstractmethod
     def _model_url(self, model_id: str) -> str:

@@ -77,12 +77,7 @@ class V2Client(DocIntelClient):
 
     def get_copy_status(self, operation_url: str, *, target_model_id: str | None = None) -> CopyStatus:
         op = "poll_copy"
-        url = self.check_operation_url(operation_url, _OPERATION_PATH)
-        response = self._call("GET", url, operation=op)
-        body = self._json(response, op)
-        if not isinstance(body, dict):
-            body = {}
-        word = str(body.get("status") or "")
+        response, body, word = self._read_copy_operation(operation_url, _OPERATION_PATH)
         status = _STATUS.get(word.lower(), "running")
         copy_result = body.get("copyResult") if isinstance(body.get("copyResult"), dict) else {}
         target_id = copy_result.get("modelId") or target_model_id

@@ -87,12 +87,7 @@ class V3Client(DocIntelClient):
 
     def get_copy_status(self, operation_url: str, *, target_model_id: str | None = None) -> CopyStatus:
         op = "poll_copy"
-        url = self.check_operation_url(operation_url, _OPERATION_PATH)
-        response = self._call("GET", url, operation=op)
-        body = self._json(response, op)
-        if not isinstance(body, dict):
-            body = {}
-        word = str(body.get("status") or "")
+        response, body, word = self._read_copy_operation(operation_url, _OPERATION_PATH)
         status = _STATUS.get(word.lower(), "running")
         result = body.get("result") if isinstance(body.get("result"), dict) else None
         target_id = (result or {}).get("modelId") or _model_id_from(body.get("resourceLocation")) or target_model_id

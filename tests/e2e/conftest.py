@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import requests
-from e2e_names import COPY_SECONDS, REGIONS, REPO, VERSIONS, alias, resource_id
+from e2e_support import COPY_SECONDS, REGIONS, REPO, VERSIONS, alias, resource_id
 
 from devhost.engine.clock import VirtualClock
 from devhost.http.keys import HostKeys

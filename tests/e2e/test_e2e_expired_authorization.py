@@ -6,21 +6,9 @@ HTTP in (POST /api/copies), emulator state out (request log, models on the targe
 """
 
 import pytest
-from e2e_names import alias
+from e2e_support import alias, requests_since, run_copy
 
 from ferry.errors import HINTS
-
-
-def run_copy(env, body):
-    resp = env.post_copy(body)
-    assert resp.status_code == 202, resp.text
-    status = env.wait(resp.json()["id"], timeout=90)
-    assert status["runtimeStatus"] == "Completed", status
-    return resp.json()["id"], status["output"]
-
-
-def requests_since(env, resource, operation, start):
-    return [e for e in env.cloud.resource(resource).request_log()[start:] if e["operation"] == operation]
 
 
 @pytest.mark.parametrize("version", ["v2.1", "2024-11-30"])

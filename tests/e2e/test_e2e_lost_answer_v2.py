@@ -6,19 +6,7 @@ first copy lands too and leaves an orphan. HTTP in, emulator state out: exactly 
 """
 
 import pytest
-from e2e_names import alias
-
-
-def run_copy(env, body):
-    resp = env.post_copy(body)
-    assert resp.status_code == 202, resp.text
-    status = env.wait(resp.json()["id"], timeout=90)
-    assert status["runtimeStatus"] == "Completed", status
-    return resp.json()["id"], status["output"]
-
-
-def requests_since(env, resource, operation, start):
-    return [e for e in env.cloud.resource(resource).request_log()[start:] if e["operation"] == operation]
+from e2e_support import alias, requests_since, run_copy
 
 
 @pytest.mark.parametrize("version", ["v2.0", "v2.1"])

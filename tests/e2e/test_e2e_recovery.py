@@ -6,7 +6,7 @@ HTTP in (POST /api/copies), emulator state out (models on the targets, request l
 from datetime import datetime
 
 import pytest
-from e2e_names import alias
+from e2e_support import alias
 
 V4 = "2024-11-30"
 SRC, A, B = alias(V4, "src"), alias(V4, "a"), alias(V4, "b")

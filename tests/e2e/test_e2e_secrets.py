@@ -9,7 +9,7 @@ endpoint issued.
 
 from pathlib import Path
 
-from e2e_names import VERSIONS, alias
+from e2e_support import VERSIONS, alias
 
 
 def scan(blobs: dict[str, bytes], secrets: set[str]) -> list[tuple[str, str]]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from e2e_names import REPO, resource_id
+from e2e_support import REPO, resource_id
 
 from emulators import LocalCloud
 

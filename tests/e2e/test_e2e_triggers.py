@@ -4,7 +4,7 @@ import json
 import uuid
 
 import pytest
-from e2e_names import alias
+from e2e_support import alias
 
 V4 = "2024-11-30"
 SRC, A, B = alias(V4, "src"), alias(V4, "a"), alias(V4, "b")

@@ -1,7 +1,7 @@
 """Every API version: a source model trained in the emulator, copied by HTTP to two targets (one keyless)."""
 
 import pytest
-from e2e_names import VERSIONS, alias
+from e2e_support import VERSIONS, alias
 
 
 @pytest.mark.parametrize("version", VERSIONS)

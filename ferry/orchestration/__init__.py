@@ -9,8 +9,9 @@ Modules:
 * `plan`     — request validation/normalization (`plan_request`, `RequestError`) and model-id rules.
 * `ids`      — deterministic instance ids (HTTP requests, Event Grid events, child per target).
 * `polling`  — when to poll next (first after ~1 s, backing off with elapsed time, honouring Retry-After,
-               never past the deadline) and transient-retry backoff.
-* `recovery` — what to do with a failed step (`decide`): retry, re-authorize, check existing model, clean up, fail.
+               never past the deadline), transient-retry backoff, how long to watch for the copies of lost answers.
+* `recovery` — what to do with a failed step (`decide_*`): retry, re-authorize, check existing model, clean up,
+               fail; and the errors the child reports (`deadline_error`, `target_missing_error`, …).
 * `progress` — custom-status builders kept well under the 16 KB limit.
 * `outcome`  — per-target results, the parent's aggregate output, the child-failure marker.
 * `events`   — `ModelTrained` event parsing (Event Grid schema and CloudEvents 1.0).

@@ -49,3 +49,13 @@ def next_fire_at(now: datetime, delay_seconds: float, deadline: datetime) -> dat
     if now >= deadline:
         return None
     return min(now + timedelta(seconds=max(delay_seconds, 0.0)), deadline)
+
+
+def lost_copy_watch_seconds(copy_started_at: datetime | None, now: datetime, policy: CopyPolicy) -> float:
+    """How long to keep looking for the copies of lost answers after the kept copy has landed.
+
+    Why this bound: an abandoned copy was accepted no later than the last re-issue, and copies of the same model
+    take about as long, so it lands within about the time the kept copy took; one polling cap more covers the
+    poll interval. A lost POST the service never accepted simply never appears and costs only this wait."""
+    took = (now - copy_started_at).total_seconds() if copy_started_at is not None else 0.0
+    return max(took, 0.0) + policy.poll_max_seconds

@@ -103,3 +103,49 @@ def inflight_copy_error(target: str, target_model_id: str | None, deadline_secon
         "hint": "Another copy into this id is in progress (or stuck on the service). Wait for it, or copy under "
                 "another 'targetModelId'.",
     }
+
+
+def source_not_ready_error(model_id: str, source: str, status: Any) -> dict[str, str]:
+    """The source model was still training/building after the waits the policy allows."""
+    return {
+        "code": "SourceModelNotReady",
+        "message": f"model '{model_id}' on '{source}' is not ready (status: {status})",
+        "hint": "Wait until training/building has finished, then start the copy again.",
+    }
+
+
+def target_missing_error(target: str, target_model_id: str | None) -> dict[str, str]:
+    """The copy reported success, but the target has no model under its id."""
+    return {
+        "code": "TargetModelMissing",
+        "message": f"the copy reported success but '{target_model_id}' is not on '{target}'",
+        "hint": "Start the copy again; if it persists, check the target resource in the portal.",
+    }
+
+
+def target_invalid_error(target: str, target_model_id: str | None) -> dict[str, str]:
+    """The copy reported success, but left an invalid model (which the orchestrator removes)."""
+    return {
+        "code": "TargetModelInvalid",
+        "message": f"the copy reported success but '{target_model_id}' on '{target}' is invalid",
+        "hint": "The invalid model was removed; start the copy again.",
+    }
+
+
+def target_mismatch_error(target: str, target_model_id: str | None) -> dict[str, str]:
+    """The model under the target id is not a copy of the source model (someone else wrote the id)."""
+    return {
+        "code": "TargetModelMismatch",
+        "message": f"'{target_model_id}' on '{target}' does not match the source model",
+        "hint": "Another process may have written this id; delete it on the target and retry.",
+    }
+
+
+def internal_error(exc: BaseException) -> dict[str, str]:
+    """A bug inside ModelFerry (an activity raised, bad input): the exception's first line, never a traceback."""
+    text = str(exc).strip()
+    return {
+        "code": "InternalError",
+        "message": text.splitlines()[0][:300] if text else type(exc).__name__,
+        "hint": "Unexpected failure inside ModelFerry; see the host log for this instance.",
+    }

@@ -69,8 +69,6 @@ def copy_model_to_target(context: Any) -> Generator[Any, Any, dict[str, Any]]:
 class _TargetCopy:
     """One run of the child orchestrator: input, per-run bookkeeping (it feeds the custom status) and the steps."""
 
-    fingerprint: dict[str, Any]  # the source model's, set by `check_source`; identifies copies of it
-
     def __init__(self, context: Any) -> None:
         data = context.get_input() or {}
         self.context = context
@@ -82,6 +80,7 @@ class _TargetCopy:
         self.started = context.current_utc_datetime
         self.deadline = deadline_at(self.started, self.policy)
         self.source_model: dict[str, Any] = {}
+        self.fingerprint: dict[str, Any] = {}  # the source model's, set by `check_source`; identifies copies of it
         self.operation_url: str | None = None
         # shown in the custom status / reported in the result
         self.target_model_id = self.requested_target_id

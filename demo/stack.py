@@ -19,6 +19,8 @@ from pathlib import Path
 
 import requests
 
+from emulators.identity import managed_identity_environment
+
 REPO = Path(__file__).resolve().parents[1]
 
 # One source and two targets in other regions; westeurope is CMK-encrypted and reached keyless (managed identity).
@@ -99,9 +101,7 @@ class LocalStack:
             "FERRY_KEY_VAULT_URI": kv["uri"],
             "FERRY_KEY_VAULT_CA_BUNDLE": kv["caBundle"],
             # What App Service injects for a managed identity; here the local cloud's identity endpoint.
-            "IDENTITY_ENDPOINT": kv["identityEndpoint"],
-            "IDENTITY_HEADER": kv["identityHeader"],
-            "AZURE_TOKEN_CREDENTIALS": "ManagedIdentityCredential",
+            **managed_identity_environment(kv["identityEndpoint"], kv["identityHeader"]),
         }
 
     # -- lifecycle -----------------------------------------------------------------------------------

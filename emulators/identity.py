@@ -42,6 +42,20 @@ SYSTEM_ASSIGNED_CLIENT_ID = "00000000-0000-4000-8000-0000000000aa"
 WallClock = SystemClock
 
 
+# Variables that would steer azure-identity's DefaultAzureCredential away from the App Service managed-identity
+# flow (environment/workload/certificate credentials, other managed-identity sources): unset them locally.
+OTHER_CREDENTIAL_VARS = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_USERNAME",
+                         "AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_CERTIFICATE_PATH", "MSI_ENDPOINT",
+                         "MSI_SECRET", "IMDS_ENDPOINT", "IDENTITY_SERVER_THUMBPRINT")
+
+
+def managed_identity_environment(endpoint: str, header: str) -> dict[str, str]:
+    """The settings that make the production credential path (`DefaultAzureCredential`) use a local identity
+    endpoint: what App Service injects, plus azure-identity's selector so no other credential is probed."""
+    return {"IDENTITY_ENDPOINT": endpoint, "IDENTITY_HEADER": header,
+            "AZURE_TOKEN_CREDENTIALS": "ManagedIdentityCredential"}
+
+
 def normalize_resource(resource_or_scope: str) -> str:
     """``https://vault.azure.net/.default`` and ``https://vault.azure.net/`` both mean ``https://vault.azure.net``."""
     value = resource_or_scope.strip()

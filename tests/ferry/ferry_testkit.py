@@ -14,6 +14,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+
+class Ticker:
+    """A monotonic clock the test moves by hand (TTL and refresh-interval decisions)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 RECORDINGS = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "recordings"
 
 

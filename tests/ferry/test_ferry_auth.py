@@ -8,8 +8,9 @@ import logging
 from http.server import BaseHTTPRequestHandler
 
 import pytest
+from ferry_testkit import Ticker
 
-from emulators.identity import TokenRegistry, WallClock
+from emulators.identity import OTHER_CREDENTIAL_VARS, TokenRegistry, WallClock, managed_identity_environment
 from emulators.keyvault import KeyVaultEmulator
 from emulators.keyvault.loopback import LoopbackServer
 from ferry import auth, keys
@@ -17,11 +18,6 @@ from ferry.errors import FerryError
 from ferry.http import call, new_session
 
 COGNITIVE = "https://cognitiveservices.azure.com"
-FOREIGN_IDENTITY_VARS = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_USERNAME",
-                         "AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_CERTIFICATE_PATH", "MSI_ENDPOINT",
-                         "MSI_SECRET", "IMDS_ENDPOINT", "IDENTITY_SERVER_THUMBPRINT")
-
-
 class Gateway:
     """Accepts the key currently stored in the vault, or a registry token for Cognitive Services (like the
     DI emulator's gateway); anything else gets the gateway's 401."""
@@ -61,24 +57,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-class Ticker:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 @pytest.fixture
 def vault(tmp_path, monkeypatch):
     clock = WallClock()
     emulator = KeyVaultEmulator(secrets={"fr-key": "key-A"}, clock=clock, workdir=tmp_path / "kv",
                                 tokens=TokenRegistry(clock)).start()
-    for name in FOREIGN_IDENTITY_VARS:
+    for name in OTHER_CREDENTIAL_VARS:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("IDENTITY_ENDPOINT", emulator.identity_endpoint)
-    monkeypatch.setenv("IDENTITY_HEADER", emulator.identity_header)
-    monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "ManagedIdentityCredential")
+    for name, value in managed_identity_environment(emulator.identity_endpoint, emulator.identity_header).items():
+        monkeypatch.setenv(name, value)
     auth.reset_process_state()
     try:
         yield emulator

@@ -7,25 +7,12 @@ import logging
 import threading
 
 import pytest
+from ferry_testkit import Ticker
 
-from emulators.identity import TokenRegistry, WallClock
+from emulators.identity import OTHER_CREDENTIAL_VARS, TokenRegistry, WallClock, managed_identity_environment
 from emulators.keyvault import KeyVaultEmulator
 from ferry import keys
 from ferry.errors import FerryError
-
-FOREIGN_IDENTITY_VARS = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_USERNAME",
-                         "AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_CERTIFICATE_PATH", "MSI_ENDPOINT",
-                         "MSI_SECRET", "IMDS_ENDPOINT", "IDENTITY_SERVER_THUMBPRINT")
-
-
-class Ticker:
-    """A monotonic clock the test moves by hand (TTL and refresh-interval decisions)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -33,11 +20,10 @@ def vault(tmp_path, monkeypatch):
     clock = WallClock()
     emulator = KeyVaultEmulator(secrets={"fr-key": "key-A", "other-key": "key-O"}, clock=clock,
                                 workdir=tmp_path / "kv", tokens=TokenRegistry(clock)).start()
-    for name in FOREIGN_IDENTITY_VARS:
+    for name in OTHER_CREDENTIAL_VARS:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("IDENTITY_ENDPOINT", emulator.identity_endpoint)
-    monkeypatch.setenv("IDENTITY_HEADER", emulator.identity_header)
-    monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "ManagedIdentityCredential")
+    for name, value in managed_identity_environment(emulator.identity_endpoint, emulator.identity_header).items():
+        monkeypatch.setenv(name, value)
     keys.reset_process_state()
     try:
         yield emulator

@@ -15,15 +15,11 @@ import pytest
 
 import ferry.auth
 from emulators import LocalCloud
+from emulators.identity import OTHER_CREDENTIAL_VARS, managed_identity_environment
 from ferry import steps
 from ferry.settings import load
 
 SUB = "00000000-0000-0000-0000-0000000000bb"
-FOREIGN_IDENTITY_VARS = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_USERNAME",
-                         "AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_CERTIFICATE_PATH", "MSI_ENDPOINT",
-                         "MSI_SECRET", "IMDS_ENDPOINT", "IDENTITY_SERVER_THUMBPRINT")
-
-
 class FrozenClock:
     def __init__(self, start: float = 1_800_000_000.0):
         self._now, self._lock = start, threading.Lock()
@@ -50,11 +46,10 @@ def cloud(tmp_path, monkeypatch):
               "workdir": str(tmp_path / "cloud")}
     with LocalCloud.from_config(config, clock=FrozenClock()) as running:
         kv = running.state["keyVault"]
-        for name in FOREIGN_IDENTITY_VARS:
+        for name in OTHER_CREDENTIAL_VARS:
             monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("IDENTITY_ENDPOINT", kv["identityEndpoint"])
-        monkeypatch.setenv("IDENTITY_HEADER", kv["identityHeader"])
-        monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "ManagedIdentityCredential")
+        for name, value in managed_identity_environment(kv["identityEndpoint"], kv["identityHeader"]).items():
+            monkeypatch.setenv(name, value)
         ferry.auth.reset_process_state()
         try:
             yield running

@@ -6,13 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from emulators.identity import TokenRegistry, WallClock
+from emulators.identity import OTHER_CREDENTIAL_VARS, TokenRegistry, WallClock, managed_identity_environment
 from emulators.keyvault import KeyVaultEmulator
-
-# Variables that would steer azure-identity away from the App Service managed-identity flow.
-FOREIGN_IDENTITY_VARS = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_USERNAME",
-                         "AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_CERTIFICATE_PATH", "MSI_ENDPOINT",
-                         "MSI_SECRET", "IMDS_ENDPOINT", "IDENTITY_SERVER_THUMBPRINT")
 
 USER_ASSIGNED_CLIENT_ID = "11111111-2222-4333-8444-555555555555"
 
@@ -37,9 +32,8 @@ def kv(tmp_path, clock) -> Iterator[KeyVaultEmulator]:
 @pytest.fixture
 def mi_env(kv, monkeypatch) -> KeyVaultEmulator:
     """The process looks like an Azure Functions app with a managed identity pointing at the emulator."""
-    for name in FOREIGN_IDENTITY_VARS:
+    for name in OTHER_CREDENTIAL_VARS:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("IDENTITY_ENDPOINT", kv.identity_endpoint)
-    monkeypatch.setenv("IDENTITY_HEADER", kv.identity_header)
-    monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "ManagedIdentityCredential")
+    for name, value in managed_identity_environment(kv.identity_endpoint, kv.identity_header).items():
+        monkeypatch.setenv(name, value)
     return kv

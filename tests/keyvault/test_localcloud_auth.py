@@ -8,14 +8,11 @@ import json
 import pytest
 
 from emulators import LocalCloud
-from emulators.identity import WallClock
+from emulators.identity import OTHER_CREDENTIAL_VARS, WallClock, managed_identity_environment
 from ferry import auth, settings
 from ferry.errors import FerryError
 from ferry.http import call, new_session
 
-FOREIGN_IDENTITY_VARS = ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_USERNAME",
-                         "AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_CERTIFICATE_PATH", "MSI_ENDPOINT",
-                         "MSI_SECRET", "IMDS_ENDPOINT", "IDENTITY_SERVER_THUMBPRINT")
 RESOURCE_ID = "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/fr-east"
 
 
@@ -27,11 +24,10 @@ def cloud(tmp_path, monkeypatch):
               "workdir": str(tmp_path / "cloud")}
     with LocalCloud.from_config(config, clock=WallClock()) as running:
         kv = running.state["keyVault"]
-        for name in FOREIGN_IDENTITY_VARS:
+        for name in OTHER_CREDENTIAL_VARS:
             monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("IDENTITY_ENDPOINT", kv["identityEndpoint"])
-        monkeypatch.setenv("IDENTITY_HEADER", kv["identityHeader"])
-        monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "ManagedIdentityCredential")
+        for name, value in managed_identity_environment(kv["identityEndpoint"], kv["identityHeader"]).items():
+            monkeypatch.setenv(name, value)
         auth.reset_process_state()
         try:
             yield running

@@ -232,8 +232,10 @@ class _TargetCopy:
         state = yield from self.settle()
         if state == "copy":
             return (yield from self.succeed(already_present=True))
-        raise self.fail(recovery.deadline_error(self.policy.deadline_seconds, self.copy_status),
-                        cleaned_up=state == "removed")
+        removed = state == "removed"
+        raise self.fail(recovery.deadline_error(self.policy.deadline_seconds, self.copy_status, removed=removed,
+                                                target_model_id=None if state == "absent" else self.target_model_id),
+                        cleaned_up=removed)
 
     def after_failed_copy(self, copy_error: dict[str, Any]) -> Steps:
         """3b. The copy failed (or polling it did): clean up, then re-authorize (AGAIN) or report."""
@@ -261,7 +263,8 @@ class _TargetCopy:
             raise self.fail(recovery.target_missing_error(self.target, self.target_model_id))
         if found.get("status") == "invalid":
             removed = yield from self.delete()
-            raise self.fail(recovery.target_invalid_error(self.target, self.target_model_id), cleaned_up=removed)
+            raise self.fail(recovery.target_invalid_error(self.target, self.target_model_id, removed=removed),
+                            cleaned_up=removed)
         if not self.is_copy(found):
             raise self.fail(recovery.target_mismatch_error(self.target, self.target_model_id))
         self.last_error = None

@@ -76,13 +76,22 @@ def decide_failed_copy(error: dict[str, Any] | None, *, authorization_attempts: 
     return Decision(CLEANUP_AND_FAIL, reason=f"copy failed ({error.get('code')})")
 
 
-def deadline_error(deadline_seconds: float, last_status: str | None) -> dict[str, str]:
+def _leftover(removed: bool, target_model_id: str | None) -> str:
+    """What the hint says about the target model: only claim a cleanup that happened."""
+    if removed:
+        return "The unfinished target model was removed"
+    return (f"Check the target model '{target_model_id}': if it is an unfinished copy, delete it"
+            if target_model_id else "Nothing was left on the target")
+
+
+def deadline_error(deadline_seconds: float, last_status: str | None, *, removed: bool = False,
+                   target_model_id: str | None = None) -> dict[str, str]:
     """The error reported when the copy is abandoned at the deadline."""
     return {
         "code": "CopyDeadlineExceeded",
         "message": f"the copy did not finish within {deadline_seconds:g} s (last status: {last_status or 'unknown'})",
         "hint": "The service may still be busy or stuck (copies of composed models have been seen hanging). "
-                "The target model was removed; retry later, or raise FERRY_COPY_DEADLINE_SECONDS.",
+                f"{_leftover(removed, target_model_id)}; retry later, or raise FERRY_COPY_DEADLINE_SECONDS.",
     }
 
 
@@ -123,12 +132,14 @@ def target_missing_error(target: str, target_model_id: str | None) -> dict[str, 
     }
 
 
-def target_invalid_error(target: str, target_model_id: str | None) -> dict[str, str]:
-    """The copy reported success, but left an invalid model (which the orchestrator removes)."""
+def target_invalid_error(target: str, target_model_id: str | None, *, removed: bool = False) -> dict[str, str]:
+    """The copy reported success, but left an invalid model (which the orchestrator tries to remove)."""
+    cleanup = ("The invalid model was removed" if removed
+               else f"Delete the invalid model '{target_model_id}' on the target")
     return {
         "code": "TargetModelInvalid",
         "message": f"the copy reported success but '{target_model_id}' on '{target}' is invalid",
-        "hint": "The invalid model was removed; start the copy again.",
+        "hint": f"{cleanup}; start the copy again.",
     }
 
 

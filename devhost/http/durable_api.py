@@ -301,11 +301,7 @@ class DurableApi:
             return web.Response(status=404)
         if status.get("runtimeStatus") in ("Canceled", "Terminated", "Completed"):
             return web.Response(status=410)
-        rewind = getattr(self.engine, "rewind", None)
-        if rewind is None:
-            return _json_response(501, "The devhost does not support rewind (deprecated in Durable Functions); "
-                                       "restart the instance instead.")
-        await self._call(rewind, instance_id, request.query.get("reason"))
+        await self._call(self.engine.rewind, instance_id, request.query.get("reason"))
         return web.Response(status=202)
 
     # ------------------------------------------------------------------ start / raise

@@ -141,11 +141,10 @@ class HostServer:
         if timer_functions and clock is not None:
             self.timers = TimerService(timer_functions, clock,
                                        lambda name, value: self.invoke(name, value, reason="Timer fired"))
-            # A virtual clock that skips ahead when idle must also stop at timer-trigger occurrences; an engine
-            # offering `add_wakeup_source(fn)` (fn() -> next due epoch or None) gets ours.
-            register = getattr(engine, "add_wakeup_source", None)
-            if callable(register) and clock is getattr(engine, "clock", None):  # instants on the engine's clock only
-                register(self._timer_wakeup)
+            # A virtual clock that skips ahead when idle must also stop at timer-trigger occurrences (a server
+            # without an engine, for plain HTTP apps, has no clock that skips).
+            if engine is not None and clock is engine.clock:  # instants on the engine's clock only
+                engine.add_wakeup_source(self._timer_wakeup)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._started_at = time.monotonic()

@@ -21,7 +21,7 @@ or running — an activity calling an emulator is never overtaken by the clock);
 waits (what ``--clock virtual`` does); ``"never"`` leaves the clock to the test. Waits use real-time timeouts and
 a condition variable, never sleeps.
 
-``http=True`` also serves the app over HTTP (H4's ``HostServer``: HTTP triggers, the Durable HTTP API, Event
+``http=True`` also serves the app over HTTP (``HostServer``: HTTP triggers, the Durable HTTP API, Event
 Grid webhook, admin API) on a free loopback port: ``host.url``. ``settings`` are put into ``os.environ`` for the
 lifetime of the host and restored afterwards. ``host.json`` in the app dir is honoured (hub name, concurrency,
 route prefix, function timeout).

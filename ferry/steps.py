@@ -4,7 +4,7 @@ Every function takes plain JSON-able arguments (aliases, model ids, the operatio
 `ferry.settings.Settings`, and returns a JSON-able dict. Endpoints and credentials come only from settings.
 Service failures raise `ferry.errors.FerryError` (see its `kind`, `retryable`, `retry_after`, `to_dict()`).
 
-For H7 (the orchestration) — additions to the contract in docs/contracts:
+What the orchestration relies on, beyond the signatures:
 - `check_source_model` also returns "status" ("creating" | "ready"), "source", "description" and "tags"; a v2
   model whose training failed ("invalid") raises FerryError kind "terminal" code "ModelInvalid"; a missing model
   raises kind "not_found" code "ModelNotFound".

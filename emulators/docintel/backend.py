@@ -159,7 +159,7 @@ class ResourceBackend:
         self.check_capacity(api)
         now = self.world.now()
         model_id = str(uuid.uuid4())
-        token = str(uuid.uuid4())  # GUID-length token (copy-api.md §1.2, Content-Length 140)
+        token = str(uuid.uuid4())  # GUID-length token: the recorded Content-Length 140 fits one
         expires = int(now) + api.auth_lifetime
         payload = {"modelId": model_id, "accessToken": token, "expirationDateTimeTicks": expires}
         auth = Authorization(token, "v2", model_id, now, float(expires), payload, api)

@@ -1,4 +1,4 @@
-"""The copy flow on the SOURCE resource, both generations (copy-api.md §1.3-1.4, §2.3-2.4).
+"""The copy flow on the SOURCE resource, both generations (docs/service-facts.md, "Copy and poll").
 
 Synchronous checks (HTTP 4xx at POST): unknown source model, malformed body, malformed target id,
 a region name no Azure region has, expired authorization (or behaviour ``expire_authorization``).
@@ -207,7 +207,7 @@ def _start(source: ResourceBackend, api: ApiVersion, model: Model, target: Resou
 
 
 def _target_model(snapshot: Model, source_id: str, auth: Any, api: ApiVersion, target_model_id: str) -> Model:
-    """The copy keeps the source's timestamps and fields (copy-api.md §1.5, §2.6)."""
+    """The copy keeps the source's timestamps and fields (docs/service-facts.md, "What a copy keeps")."""
     copied = snapshot.clone(target_model_id)
     copied.origin = {"kind": "copied", "sourceModelId": source_id, "apiVersion": api.version}
     if copied.family == "v3":
@@ -216,7 +216,7 @@ def _target_model(snapshot: Model, source_id: str, auth: Any, api: ApiVersion, t
         if auth is not None and auth.tags is not None:
             copied.tags = dict(auth.tags)
         if api.is_v4 and copied.doc_types and source_id in copied.doc_types:
-            # 2024 services rename the docType named after the source model (copy-api.md §2.6)
+            # 2024 services rename the docType named after the source model (recorded)
             copied.doc_types = {(target_model_id if k == source_id else k): v
                                 for k, v in copied.doc_types.items()}
     return copied

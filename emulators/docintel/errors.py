@@ -2,7 +2,7 @@
 
 Each factory returns a ``ServiceError`` (an exception carrying status, JSON body and header style) or,
 for failures reported inside a copy operation, a ``CopyFailure``. Texts taken from real traffic or the
-docs say where they come from (``copy-api.md`` §); everything marked **inferred** is our most plausible
+docs say where they come from (see ``docs/service-facts.md``); everything marked **inferred** is our most plausible
 wording where no real sample was found, kept here so it can be corrected in one place.
 
 Two body shapes exist: v2 ``{"error":{"code":"1022","message":...}}`` (numeric-string codes) and v3+/v4
@@ -20,20 +20,20 @@ SERVICE = "service"  # produced behind the gateway: full header set
 ACCESS_DENIED = (
     "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key "
     "for an active subscription and use a correct regional API endpoint for your resource."
-)  # real: copy-api.md §1.6 / recordings/…bad_key_401.json
+)  # real: tests/recordings/2023-02-28-preview…bad_key_401.json
 MISSING_KEY = (
     "Access denied due to missing subscription key. Make sure to include subscription key when making "
     "requests to an API."
 )  # APIM's standard text for an absent key (inferred: not in the saved recordings)
 COULD_NOT_RETRIEVE_AUTH = (
     "Could not retrieve authorization metadata. If this issue persists use a different target model to copy into."
-)  # real: copy-api.md §1.4 (code 2024)
+)  # real: recorded failed v2 copy (code 2024)
 INVALID_CLAIMS = "Authorization failure due to missing or invalid authorization claims."  # docs error table
 DEGRADE = (
     "Data transfer request isn't allowed as it downgrades to a less secure data protection scheme. Refer "
     "documentation or contact your service administrator for details."
-)  # docs (copy-api.md §1.7)
-TIMEOUT_3013 = "Operation exceeded maximum processing time."  # brief / issue #2
+)  # docs (disaster recovery: x-ms-forms-copy-degrade)
+TIMEOUT_3013 = "Operation exceeded maximum processing time."  # as reported in public SDK issues
 
 
 @dataclass
@@ -65,7 +65,7 @@ class CopyFailure:
     inner_message: str | None = None
 
     def v2_error(self, request_id: str) -> dict[str, Any]:
-        # real key order: code, innerError, message (copy-api.md §3.3 item 3)
+        # real key order: code, innerError, message (recorded)
         return {"code": self.v2_code, "innerError": {"requestId": request_id}, "message": self.message}
 
     def v3_error(self) -> dict[str, Any]:
@@ -95,7 +95,7 @@ def unauthorized(missing: bool = False) -> ServiceError:
 
 
 def route_not_found(detail: str) -> ServiceError:
-    """404 for a path no API matches (real body: recordings/2024-07-31-preview…empty_model_id.json).
+    """404 for a path no API matches (real body: tests/recordings/2024-07-31-preview…empty_model_id.json).
 
     The body stays byte-identical to the real one; ``x-ms-emulator-detail`` says what did not match.
     """
@@ -111,7 +111,7 @@ def unsupported_api_version(version: str | None, prefix: str, supported: list[st
 
 
 def rate_limited(operation_name: str, api_label: str, tier: str, retry_after: int) -> ServiceError:
-    """429 with Retry-After and apim-operation-name (real: recordings/2024-02-29-preview…with_429s.json).
+    """429 with Retry-After and apim-operation-name (real: tests/recordings/2024-02-29-preview…with_429s.json).
 
     The S0 tail sentence is inferred (the recording is F0, which suggests switching to a paid tier).
     """
@@ -136,7 +136,8 @@ def injected_server_error(status: int) -> ServiceError:
 
 # ---------------------------------------------------------------- v2 errors
 def v2_model_not_found(model_id: str) -> ServiceError:
-    return _v2(404, "1022", f"Model with 'id={model_id}' not found.")  # real: copy-api.md §1.6
+    # real: tests/recordings/v2.1-preview.3…fail_bad_model_id.yaml
+    return _v2(404, "1022", f"Model with 'id={model_id}' not found.")
 
 
 def v2_copy_result_not_found(result_id: str) -> ServiceError:
@@ -164,7 +165,7 @@ def v2_model_limit(limit: int) -> ServiceError:
 
 # ---------------------------------------------------------------- v3+ errors
 def v3_model_not_found() -> ServiceError:
-    # real: recordings/2022-08-31…fail_bad_model_id.json
+    # real: tests/recordings/2022-08-31…fail_bad_model_id.json
     return _v3(404, "NotFound", "Resource not found.", "ModelNotFound", "The requested model was not found.")
 
 

@@ -1,6 +1,6 @@
 """Realistic training outputs for models built in the emulator (training data is never fetched).
 
-Shapes follow the recordings (copy-api.md §1.5 and the v3 build results): five "Form_N.jpg" documents,
+Shapes follow the recordings (tests/recordings/ and the v3 build results): five "Form_N.jpg" documents,
 key clusters for unlabeled v2 models, per-field accuracies for labeled ones, template docTypes for v3.
 """
 

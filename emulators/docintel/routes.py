@@ -1,4 +1,4 @@
-"""Which URL is which operation, per API generation, on the real paths (copy-api.md §1.1, §2.1).
+"""Which URL is which operation, per API generation, on the real paths (docs/service-facts.md).
 
 Matching is case-insensitive on the fixed parts (the service answers ``copyResults`` and ``copyresults``);
 captured ids keep their case. A path no API knows, or an api-version it does not serve, raises the

@@ -16,7 +16,7 @@ from typing import Any
 from .errors import CopyFailure
 from .versions import ApiVersion
 
-RETENTION_SECONDS = 24 * 3600  # operations are kept 24 h (docs, copy-api.md §2.4)
+RETENTION_SECONDS = 24 * 3600  # operations are kept 24 h (docs)
 V3_MODEL_LIFETIME = 2 * 365 * 24 * 3600  # expirationDateTime = created + 2 years (recordings)
 
 
@@ -26,7 +26,7 @@ def iso_z(ts: float) -> str:
 
 
 def iso_7(ts: float) -> str:
-    """Seven-digit fraction, as v2 copyResults switch to on completion (copy-api.md §3.3 item 2)."""
+    """Seven-digit fraction, as v2 copyResults switch to on completion (recorded)."""
     dt = datetime.fromtimestamp(ts, UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{round((ts % 1) * 10_000_000) % 10_000_000:07d}Z"
 
@@ -46,7 +46,7 @@ def parse_iso(value: str) -> float | None:
 
 
 def decode_ticks(value: int) -> float:
-    """v2 expirationDateTimeTicks: Unix seconds (GA) or .NET ticks (v2.0-preview) — copy-api.md §1.2."""
+    """v2 expirationDateTimeTicks: Unix seconds (GA) or .NET ticks (v2.0-preview), as recorded."""
     if value > 10**15:
         return (value - 621355968000000000) / 10_000_000
     return float(value)

@@ -1,4 +1,4 @@
-"""API generations the emulator serves, and what differs between them (copy-api.md §0)."""
+"""API generations the emulator serves, and what differs between them (docs/service-facts.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""JSON bodies per API generation, with the real services' field order (copy-api.md §1.5, §2.4, §3.3)."""
+"""JSON bodies per API generation, with the real services' field order (docs/service-facts.md)."""
 
 from __future__ import annotations
 

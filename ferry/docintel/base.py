@@ -61,7 +61,7 @@ def iso_utc(epoch_seconds: float) -> str:
 
 
 def decode_v2_expiry(value: Any) -> str | None:
-    """expirationDateTimeTicks: Unix seconds in GA, .NET ticks in the v2.0 preview (copy-api.md §1.2)."""
+    """expirationDateTimeTicks: Unix seconds in GA, .NET ticks in the v2.0 preview (recorded)."""
     if not isinstance(value, int | float) or isinstance(value, bool):
         return None
     if value > 10**15:  # .NET ticks: 100 ns since 0001-01-01

@@ -4,7 +4,7 @@ Why: re-runs must be idempotent. When a v3+ target already has a model with the 
 a crashed host, an Event Grid duplicate), the copy counts as done only if that model IS the copy of this source
 model; otherwise it is another model and must not be overwritten silently.
 
-What a copy preserves (copy-api.md §1.5, §2.6 and the recordings):
+What a copy preserves (docs/service-facts.md, "What a copy keeps"):
 - v2: the target reports the source's modelInfo.createdDateTime / lastUpdatedDateTime, modelName, keys,
   trainResult and composedTrainResults; only modelId differs (service-assigned GUID).
 - v3/v4: createdDateTime and expirationDateTime equal the source's; docTypes keep their field schemas, build

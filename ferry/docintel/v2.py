@@ -1,6 +1,6 @@
 """Form Recognizer v2.0 / v2.1 copy client (`{endpoint}/formrecognizer/v2.x/custom/models...`).
 
-Wire facts (copy-api.md §1): authorize = POST copyAuthorization with no body → 201 + Location + {modelId,
+Wire facts (docs/service-facts.md): authorize = POST copyAuthorization with no body → 201 + Location + {modelId,
 accessToken, expirationDateTimeTicks}; copy = POST custom/models/{id}/copy with {targetResourceId,
 targetResourceRegion, copyAuthorization} → 202 + Operation-Location …/copyresults/{resultId}; a failed copy is
 an HTTP 200 poll with status "failed", copyResult.errors[] and header ms-azure-ai-errorcode; v2.0-preview

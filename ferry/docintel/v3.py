@@ -1,7 +1,7 @@
 """Document Intelligence v3.0 / v3.1 / v4.0 copy client (2022-08-31, 2023-07-31 under `/formrecognizer`,
 2024-11-30 under `/documentintelligence`, all with `?api-version=`).
 
-Wire facts (copy-api.md §2): authorize = POST documentModels:authorizeCopy {modelId, description?, tags?} → 200
+Wire facts (docs/service-facts.md): authorize = POST documentModels:authorizeCopy {modelId, description?, tags?} → 200
 with the 6-field authorization; copy = POST documentModels/{id}:copyTo with the authorization verbatim → 202 +
 Operation-Location …/operations/{opId}?api-version=…; poll = GET that URL → {status, result | error}; statuses
 notStarted, running, succeeded, failed, canceled (+ skipped in 2024-11-30); failures carry a top-level error

@@ -1,4 +1,4 @@
-"""The emulator's responses against real recorded traffic (../shared/reference/recordings/).
+"""The emulator's responses against real recorded traffic (tests/recordings/).
 
 Compared: status codes, field names and their order, the header set that matters (names; values where
 they are not per-request), exact error bodies. Recorded values that the test sanitizers rewrote

@@ -25,7 +25,7 @@ class Ticker:
         return self.now
 
 
-RECORDINGS = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "recordings"
+RECORDINGS = Path(__file__).resolve().parents[1] / "recordings"  # tests/recordings/ (see its README)
 
 
 # ---------------------------------------------------------------------------------------------------- recordings

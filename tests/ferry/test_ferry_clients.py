@@ -1,4 +1,4 @@
-"""The v2 and v3+ clients on the wire, fed with the recorded service responses (recordings/ in shared/reference).
+"""The v2 and v3+ clients on the wire, fed with the recorded service responses (tests/recordings/).
 
 The emulator tests cover behaviour; these pin down byte-level facts the emulator cannot prove on its own: the
 authorization is forwarded verbatim, URLs and methods per version, v2.0-preview's empty copyResult, headers.

@@ -1,4 +1,4 @@
-"""ferry.errors.classify on every error the service returns (real recordings first, then copy-api.md bodies)."""
+"""ferry.errors.classify on every error the service returns (real recordings first, then documented bodies)."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def test_gateway_route_404_recording_is_terminal_not_missing_model():
     assert "route" in e.hint and "apiVersion" in e.hint
 
 
-# ----------------------------------------------------------------------------------------------- copy-api bodies
+# --------------------------------------------------------------------------------------------- documented bodies
 QUOTA_MSG = ("Out of call volume quota for FormRecognizer F0 pricing tier. Please retry after 1 day. To increase "
              "your call volume switch to a paid tier.")
 

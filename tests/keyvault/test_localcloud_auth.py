@@ -1,4 +1,4 @@
-"""ferry.auth + ferry.keys against the whole local cloud (H1's DI emulator, this Key Vault, managed identity):
+"""ferry.auth + ferry.keys against the whole local cloud (the DI emulator, this Key Vault, managed identity):
 the key-rotation procedure and a managed-identity token outliving a clock jump, through ferry.http.call."""
 
 from __future__ import annotations

@@ -41,8 +41,24 @@ REGION_PATTERN = re.compile(r"^[a-z0-9]{1,24}$")
 ALIAS_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 SECRET_NAME_PATTERN = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 LOOPBACK_HOSTS = frozenset({"localhost"})
-RESOURCE_FIELDS = ("endpoint", "region", "resourceId", "apiVersion", "keySecretName", "cmk")
+RESOURCE_FIELDS = ("endpoint", "region", "resourceId", "apiVersion", "keySecretName", "cmk", "tier",
+                   "managementRate", "getRate", "listRate")
 REQUIRED_RESOURCE_FIELDS = ("endpoint", "region", "resourceId", "apiVersion")
+
+RATE_GROUPS: tuple[str, ...] = ("manage", "get", "list")
+"""The service's per-resource rate-limit groups: model management (build, authorizeCopy, copy, delete), get
+(a model, an operation, the info) and list (models, operations)."""
+
+TIER_RATES: dict[str, dict[str, float]] = {
+    "S0": {"manage": 5.0, "get": 50.0, "list": 10.0},
+    "F0": {"manage": 1.0, "get": 1.0, "list": 1.0},
+}
+"""Requests per second per resource and group, by pricing tier (the service-limits page; S0's are adjustable
+by a support request: then set managementRate/getRate/listRate on the resource)."""
+
+DEFAULT_TIER = "S0"
+RATE_FIELDS = {"manage": "managementRate", "get": "getRate", "list": "listRate"}
+MAX_RATE = 10_000.0
 
 
 @dataclass(frozen=True)
@@ -71,7 +87,10 @@ SETTINGS: dict[str, Setting] = _registry(
         "providers/Microsoft.CognitiveServices/accounts/…; apiVersion one of v2.0, v2.1, 2022-08-31, "
         "2023-07-31, 2024-11-30; keySecretName the Key Vault secret holding the resource's key (omit it to "
         "call the resource with the Function App's managed identity); cmk true when the resource is "
-        "encrypted with a customer-managed key.",
+        "encrypted with a customer-managed key. Pacing: tier S0 (the default: 5 model-management calls per "
+        "second, 50 get, 10 list) or F0 (1 each); managementRate, getRate, listRate (requests per second, "
+        "0.01–10000) override the tier's limit when the resource's limits were raised. Every copy, whatever "
+        "started it, waits for its resource's management budget before authorizeCopy, copyTo and delete.",
     ),
     Setting("FERRY_SOURCE", False, None, "Default source alias (a key of FERRY_RESOURCES) when a request or "
             "event names none."),
@@ -162,6 +181,14 @@ class Resource:
     api_version: str
     key_secret_name: str | None = None
     cmk: bool = False
+    tier: str = DEFAULT_TIER
+    rate_overrides: tuple[tuple[str, float], ...] = ()  # (group, requests per second) given explicitly
+
+    def rate(self, group: str) -> float:
+        """Requests per second this resource accepts in `group` (manage, get, list): the override or the tier's."""
+        if group not in RATE_GROUPS:
+            raise ValueError(f"unknown rate group {group!r}; groups are {', '.join(RATE_GROUPS)}")
+        return dict(self.rate_overrides).get(group, TIER_RATES[self.tier][group])
 
     @property
     def generation(self) -> str:
@@ -178,6 +205,9 @@ class Resource:
                                "apiVersion": self.api_version, "cmk": self.cmk}
         if self.key_secret_name is not None:
             out["keySecretName"] = self.key_secret_name
+        out["tier"] = self.tier
+        for group, value in self.rate_overrides:
+            out[RATE_FIELDS[group]] = value
         return out
 
 
@@ -359,9 +389,24 @@ def _parse_resources(raw: str | None, problems: list[tuple[str, str]]) -> tuple[
         cmk = _parse_bool(entry.get("cmk", False))
         if cmk is None:
             problems.append((name, f"{where}: cmk {entry.get('cmk')!r} must be true or false"))
+        tier = entry.get("tier", DEFAULT_TIER)
+        if tier not in TIER_RATES:
+            problems.append((name, f"{where}: tier {tier!r} is not known; use one of {', '.join(TIER_RATES)} "
+                                   "(the resource's pricing tier, which sets its rate limits)"))
+        overrides = []
+        for group, field_name in RATE_FIELDS.items():
+            if field_name not in entry:
+                continue
+            value = entry[field_name]
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0.01 <= value <= MAX_RATE:
+                problems.append((name, f"{where}: {field_name} {value!r} must be a number of requests per second "
+                                       f"between 0.01 and {MAX_RATE:g}; omit it to use the tier's limit"))
+            else:
+                overrides.append((group, float(value)))
         if len(problems) == before:
             resources.append(Resource(alias=alias, endpoint=endpoint, region=region, resource_id=resource_id,
-                                      api_version=api_version, key_secret_name=secret, cmk=bool(cmk)))
+                                      api_version=api_version, key_secret_name=secret, cmk=bool(cmk), tier=tier,
+                                      rate_overrides=tuple(overrides)))
     return tuple(resources)
 
 

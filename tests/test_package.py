@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 RUNTIME_IMPORTS = {"azure", "requests", "urllib3"}  # requirements.txt (urllib3 comes with requests)
 EXPECTED_FUNCTIONS = {"start_copy", "on_model_trained", "copy_model", "copy_model_to_target", "plan_copy",
                       "check_source_model", "authorize_and_start_copy", "poll_copy", "get_target_model",
-                      "delete_target_model"}
+                      "delete_target_model", "resource_budget"}
 
 
 def _ignored(rel: str, patterns: list[str]) -> bool:
@@ -42,7 +42,7 @@ def test_only_the_app_is_packaged() -> None:
     files = packaged_files()
     tops = {rel.split("/")[0] for rel in files}
     assert tops == {"function_app.py", "host.json", "requirements.txt", "README.md", "HttpStart",
-                    "EventGridStart", "CopyOrchestrator", "activities", "ferry"}, tops
+                    "EventGridStart", "CopyOrchestrator", "activities", "ResourceBudget", "ferry"}, tops
 
 
 def test_packaged_code_imports_only_itself_the_stdlib_and_runtime_requirements() -> None:

@@ -1,0 +1,152 @@
+"""The `resource_budget` entity: its operations with the configured rates, what an orchestrator does with its
+slots (`ResourceBudget.pace.wait_for_slots`), and the entity running in the product app on devhost."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devhost.engine.clock import VirtualClock
+from devhost.testing import DevHost
+from ferry import settings as ferry_settings
+from ferry.orchestration import pacing
+from ResourceBudget import budget
+from ResourceBudget.pace import wait_for_slots
+
+REPO = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+SUB = "00000000-0000-0000-0000-0000000000aa"
+
+
+def entry(name: str, **extra: Any) -> dict[str, Any]:
+    return {"endpoint": f"https://{name}.cognitiveservices.azure.com", "region": "eastus", "apiVersion": "2024-11-30",
+            "resourceId": f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.CognitiveServices/"
+                          f"accounts/{name}", **extra}
+
+
+RESOURCES = {"src": entry("src"), "free": entry("free", tier="F0"), "raised": entry("raised", managementRate=20)}
+
+
+@pytest.fixture
+def configured(monkeypatch):
+    monkeypatch.setenv("FERRY_RESOURCES", json.dumps(RESOURCES))
+    ferry_settings.load.cache_clear()
+    yield
+    ferry_settings.load.cache_clear()
+
+
+class EntityContext:
+    """What `budget.handle` uses of `df.DurableEntityContext`, over a dict of entity states."""
+
+    def __init__(self, states: dict[str, Any], key: str, operation: str, input_: Any) -> None:
+        self.states, self.entity_key, self.operation_name, self._input = states, key, operation, input_
+        self.result: Any = None
+
+    def get_state(self, initializer: Any = None) -> Any:
+        return self.states.get(self.entity_key, initializer() if initializer else None)
+
+    def set_state(self, state: Any) -> None:
+        self.states[self.entity_key] = json.loads(json.dumps(state))
+
+    def get_input(self) -> Any:
+        return self._input
+
+    def set_result(self, result: Any) -> None:
+        self.result = json.loads(json.dumps(result))
+
+
+def operate(states: dict, key: str, operation: str, input_: Any = None) -> Any:
+    ctx = EntityContext(states, key, operation, input_)
+    budget.handle(ctx)
+    return ctx.result
+
+
+def test_reserve_paces_each_resource_at_its_tier_or_override(configured):
+    states: dict = {}
+    at = T0.isoformat()
+    waits = {alias: [operate(states, alias, "reserve", {"group": "manage", "at": at})["waitSeconds"]
+                     for _ in range(3)] for alias in ("src", "free", "raised")}
+    assert waits["src"] == pytest.approx([0, pacing.interval(5), 2 * pacing.interval(5)])
+    assert waits["free"] == pytest.approx([0, pacing.interval(1), 2 * pacing.interval(1)])
+    assert waits["raised"] == pytest.approx([0, pacing.interval(20), 2 * pacing.interval(20)])
+    # get and list have their own budgets (S0: 50 and 10 per second)
+    assert operate(states, "src", "reserve", {"group": "get", "at": at})["waitSeconds"] == 0
+    second = operate(states, "src", "reserve", {"group": "list", "at": at})
+    third = operate(states, "src", "reserve", {"group": "list", "at": at})
+    assert third["waitSeconds"] - second["waitSeconds"] == pytest.approx(pacing.interval(10))
+    assert set(operate(states, "src", "get")) == {"manage", "get", "list"}
+
+
+def test_an_alias_the_settings_do_not_know_is_not_held_back(configured, caplog):
+    states: dict = {}
+    for _ in range(3):
+        granted = operate(states, "nowhere", "reserve", {"group": "manage", "at": T0.isoformat()})
+        assert granted["waitSeconds"] == 0
+    assert "not paced" in caplog.text
+
+
+def test_unknown_operation_fails(configured):
+    with pytest.raises(ValueError, match="no operation 'take'"):
+        operate({}, "src", "take")
+
+
+class OrchestrationContext:
+    """`call_entity` runs `budget.handle` at once; a timer moves the orchestration time to its fire time."""
+
+    def __init__(self, states: dict, now: datetime) -> None:
+        self.states, self.current_utc_datetime = states, now
+        self.calls: list[tuple[str, Any]] = []
+        self.timers: list[datetime] = []
+
+    def call_entity(self, entity_id: Any, operation: str, input_: Any = None) -> Any:
+        self.calls.append((entity_id.key, input_))
+        return operate(self.states, entity_id.key, operation, input_)
+
+    def create_timer(self, fire_at: datetime) -> Any:
+        self.timers.append(fire_at)
+        return fire_at
+
+
+def drive(generator: Any, ctx: OrchestrationContext) -> Any:
+    send = None
+    while True:
+        try:
+            task = generator.send(send)
+        except StopIteration as stop:
+            return stop.value
+        if isinstance(task, datetime):
+            ctx.current_utc_datetime = max(ctx.current_utc_datetime, task)
+            send = None
+        else:
+            send = task
+
+
+def test_wait_for_slots_chains_the_resources_and_waits_only_when_needed(configured):
+    states: dict = {}
+    first = OrchestrationContext(states, T0)
+    assert drive(wait_for_slots(first, [("src", "manage"), ("raised", "manage")]), first) == T0
+    assert first.timers == []  # an idle budget: no timer, no history spent on waiting
+    assert [key for key, _ in first.calls] == ["src", "raised"]
+    second = OrchestrationContext(states, T0)
+    go = drive(wait_for_slots(second, [("src", "manage"), ("raised", "manage")]), second)
+    assert go == T0 + timedelta(seconds=pacing.interval(5))
+    assert second.timers == [go]
+    # the second resource was asked for a slot no earlier than the first's
+    assert second.calls[1][1]["at"] == go.isoformat()
+
+
+def test_the_entity_serialises_callers_in_the_product_app_on_devhost(tmp_path):
+    """The real `resource_budget` function on devhost (the SDK's entity dispatch): signals from many callers end
+    in one state that has handed out every slot once."""
+    settings = {"FERRY_RESOURCES": json.dumps(RESOURCES)}
+    clock = VirtualClock(start=T0.timestamp())
+    with DevHost.start(REPO, settings=settings, clock=clock, store=tmp_path / "store.sqlite") as host:
+        for _ in range(12):
+            host.signal_entity(budget.ENTITY, "src", "reserve", {"group": "manage", "at": T0.isoformat()})
+        host.run_until_idle(timeout=30)
+        state = host.read_entity(budget.ENTITY, "src")
+        assert state["manage"] == pytest.approx(T0.timestamp() + 12 * pacing.interval(5))

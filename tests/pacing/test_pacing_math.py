@@ -1,0 +1,115 @@
+"""ferry.orchestration.pacing: slots at the resource's rate, in order, never bursting, and what the service's
+gateway (the emulator's sliding-window limiter) makes of calls sent at those slots, latency jitter included."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from emulators.docintel.errors import ServiceError
+from emulators.docintel.gateway import RateLimiter
+from ferry.orchestration import pacing
+
+T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+def reserve_many(times: list[datetime], rate: float, group: str = "manage") -> list[float]:
+    state: dict = {}
+    slots = []
+    for at in times:
+        granted, state = pacing.reserve(state, group, at, rate)
+        slots.append(granted.slot)
+    return slots
+
+
+def test_simultaneous_callers_get_slots_one_interval_apart_in_order():
+    slots = reserve_many([T0] * 10, rate=5)
+    gaps = [b - a for a, b in itertools.pairwise(slots)]
+    assert slots[0] == T0.timestamp()
+    assert gaps == pytest.approx([1 / (5 * pacing.HEADROOM)] * 9)
+    assert pacing.interval(5) > 0.2  # slower than the limit itself: the headroom
+
+
+def test_an_idle_budget_grants_the_callers_own_time_and_a_late_caller_is_not_held_back():
+    state: dict = {}
+    first, state = pacing.reserve(state, "manage", T0, 5)
+    later, state = pacing.reserve(state, "manage", T0 + timedelta(seconds=30), 5)
+    assert first.wait_seconds == 0 and later.wait_seconds == 0
+    assert later.slot_datetime == T0 + timedelta(seconds=30)
+
+
+def test_groups_are_independent_and_the_state_is_new():
+    state: dict = {"manage": T0.timestamp() + 100}
+    granted, new = pacing.reserve(state, "get", T0, 50)
+    assert granted.wait_seconds == 0 and new["manage"] == state["manage"] and "get" not in state
+    queued, _ = pacing.reserve(state, "manage", T0, 5)
+    assert queued.wait_seconds == pytest.approx(100)
+
+
+def test_unknown_rate_does_not_pace_and_bad_input_is_refused():
+    granted, state = pacing.reserve({}, "manage", T0, None)
+    assert granted.wait_seconds == 0 and state == {}
+    with pytest.raises(ValueError, match="rate group"):
+        pacing.reserve({}, "analyze", T0, 5)
+    with pytest.raises(ValueError, match="rate"):
+        pacing.interval(0)
+
+
+def test_reservation_round_trips_through_json_and_iso_times():
+    granted, _ = pacing.reserve({"manage": T0.timestamp() + 1.5}, "manage", T0.isoformat(), 5)
+    again = pacing.Reservation.from_dict(granted.to_dict())
+    assert again == granted and again.slot_datetime == T0 + timedelta(seconds=1.5)
+    assert pacing.to_epoch("2026-12-04T12:00:00Z") == T0.timestamp()
+    assert pacing.to_epoch(datetime(2026, 12, 4, 12)) == T0.timestamp()  # naive = UTC
+
+
+@pytest.mark.parametrize(("rate", "jitter"), [(5, 0.0), (5, 0.08), (1, 0.08), (50, 0.0015)])
+def test_calls_at_the_slots_pass_the_services_sliding_window_even_with_latency_jitter(rate, jitter):
+    """Many callers at once; each call reaches the gateway up to `jitter` seconds after its slot."""
+    rnd = random.Random(7)
+    ats = sorted(T0 + timedelta(seconds=rnd.uniform(0, 3)) for _ in range(120))
+    slots = reserve_many(ats, rate)
+    arrivals = sorted(s + rnd.uniform(0, jitter) for s in sorted(slots))
+    clock = Clock(arrivals[0])
+    limiter = RateLimiter(clock, {"manage": rate})
+    throttled = 0
+    for when in arrivals:
+        clock.now = when
+        try:
+            limiter.admit("manage", "apim", "Manage - Copy model", "S0")
+        except ServiceError:
+            throttled += 1
+    assert throttled == 0
+    # ... and the budget wastes no slot: each call goes at its own time or one interval after the previous one
+    for i in range(1, len(slots)):
+        assert slots[i] == pytest.approx(max(ats[i].timestamp(), slots[i - 1] + pacing.interval(rate)))
+
+
+def test_without_pacing_the_same_calls_are_throttled():
+    """The check above can fail: the same burst sent at the callers' own times is answered 429."""
+    clock = Clock(T0.timestamp())
+    limiter = RateLimiter(clock, {"manage": 5})
+    refused = 0
+    for _ in range(20):
+        try:
+            limiter.admit("manage", "apim", "Manage - Copy model", "S0")
+        except ServiceError:
+            refused += 1
+    assert refused == 15
+
+
+def test_durations_of_a_batch_and_of_a_listing():
+    assert pacing.slots_needed_seconds(60, 5) == pytest.approx(59 / 4.5)
+    assert pacing.slots_needed_seconds(1, 5) == 0
+    assert pacing.list_pages_seconds(5000, 50, 10) == pytest.approx(99 / 9)

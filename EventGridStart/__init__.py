@@ -2,9 +2,12 @@
 
 Accepts `ModelTrained` events in the Event Grid schema (`func.EventGridEvent`) or CloudEvents 1.0
 (`func.CloudEvent`) with `data: {"modelId": "...", "source": "<alias>"?}`. Event Grid delivers at least once, so
-the instance id is derived from the event id + event source + source alias and a redelivered event starts
-nothing. Other event types are ignored with a log line; malformed data is logged and dropped (returning normally,
-so Event Grid does not retry it for a day). Invalid app settings raise, so the delivery is retried once fixed.
+the instance id is derived from the event id + event source + source alias (`evt-<model>-<hash>`, no run suffix)
+and a redelivered event starts nothing. Every event that starts nothing says why in one `modelferry.triggers`
+log line: "ignoring event <id>" (another event type), "dropping malformed event <id>" (no id, data not an
+object, or a request `plan_request` refuses: the line names the error code) or "event <id> already handled"
+(a redelivery). Dropping returns normally, so Event Grid does not retry it for a day; invalid app settings raise,
+so the delivery is retried once they are fixed.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from CopyOrchestrator.starting import start_or_join
+from CopyOrchestrator.starting import start_once
 from ferry import settings as ferry_settings
 from ferry.orchestration.events import read_event
 from ferry.orchestration.ids import event_instance_id
@@ -32,7 +35,7 @@ def event_fields(event: Any) -> dict[str, Any]:
     event_source = getattr(event, "topic", None) or getattr(event, "source", None)
     try:
         data = event.get_json()
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     return {"id": getattr(event, "id", None), "type": event_type, "source": event_source, "data": data}
 
@@ -42,29 +45,25 @@ def event_fields(event: Any) -> dict[str, Any]:
 @bp.durable_client_input(client_name="client")
 async def on_model_trained(event: func.EventGridEvent, client: df.DurableOrchestrationClient) -> None:
     fields = event_fields(event)
+    event_id = str(fields["id"])[:200]
     verdict = read_event(event_id=fields["id"], event_type=fields["type"], data=fields["data"])
     if verdict.action == "ignore":
-        log.info("on_model_trained: ignoring event %s: %s", fields["id"], verdict.reason)
+        log.info("on_model_trained: ignoring event %s: %s", event_id, verdict.reason)
         return
     if verdict.action == "drop":
-        log.warning("on_model_trained: dropping malformed event %s: %s", fields["id"], verdict.reason)
+        log.warning("on_model_trained: dropping malformed event %s: %s", event_id, verdict.reason)
         return
     settings = ferry_settings.load()  # SettingsError propagates: Event Grid retries after the fix
-    body = {"modelId": verdict.model_id}
-    if verdict.source:
-        body["source"] = verdict.source
     try:
-        plan = plan_request(body, resources_view(settings), default_source=settings.source,
+        plan = plan_request(verdict.request, resources_view(settings), default_source=settings.source,
                             default_targets=settings.targets)
     except RequestError as exc:
-        log.warning("on_model_trained: dropping event %s: %s: %s", fields["id"], exc.code, exc.message)
+        log.warning("on_model_trained: dropping malformed event %s: %s: %s", event_id, exc.code, exc.message)
         return
-    request = plan.to_input()
     instance_id = event_instance_id(str(fields["id"]), fields["source"], plan.source, plan.model_id)
-    _, started = await start_or_join(client, instance_id, request, rerun_finished=False)
-    if started:
-        log.info("on_model_trained: event %s started replication %s of %s to %s", fields["id"], instance_id,
+    if await start_once(client, instance_id, plan.to_input()):
+        log.info("on_model_trained: event %s started replication %s of %s to %s", event_id, instance_id,
                  plan.model_id, ",".join(plan.targets))
     else:
-        log.info("on_model_trained: event %s already handled by %s (duplicate delivery)", fields["id"],
-                 instance_id)
+        log.info("on_model_trained: event %s already handled by %s (duplicate delivery); starting nothing",
+                 event_id, instance_id)

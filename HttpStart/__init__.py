@@ -1,63 +1,63 @@
-"""HTTP trigger `start_copy`: `POST /api/copies` starts (or joins) a copy and answers 202 + check-status links.
+"""HTTP trigger `start_copy`: `POST /api/copies` starts a new run of a copy (or joins its active run) and answers
+202 + check-status links.
 
 Body: `{"modelId": "...", "source": "<alias>"?, "targets": ["<alias>", ...]?, "targetModelId": "..."?}`;
-aliases only (endpoints and keys come from settings). Invalid input → 400 `{"error": {"code", "message"}}` and
-nothing started; invalid settings → 500 naming the setting. Function-level auth (a function key in Azure).
+aliases only (endpoints and keys come from settings). Every run gets its own instance id
+`copy-<model>-<hash>~<run>` (see `ferry.orchestration.ids`), so past runs stay listed until purged. A body that is
+not a valid request → 400 `{"error": FerryError.to_dict()}` and nothing started (413 above
+`plan.MAX_REQUEST_BYTES`); invalid settings → 500 naming the setting. Function-level auth (a function key in
+Azure).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
 
-from CopyOrchestrator.starting import start_or_join
+from CopyOrchestrator.starting import start_or_join_request
 from ferry import settings as ferry_settings
-from ferry.orchestration.ids import request_instance_id
-from ferry.orchestration.plan import RequestError, plan_request, resources_view
+from ferry.errors import FerryError
+from ferry.orchestration.ids import request_prefix
+from ferry.orchestration.plan import RequestError, plan_request, read_body, resources_view
 
 log = logging.getLogger("modelferry.triggers")
 
 bp = df.Blueprint()
 
 
-def _error(status: int, code: str, message: str) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps({"error": {"code": code, "message": message}}), status_code=status,
+def error_response(error: FerryError, status: int) -> func.HttpResponse:
+    """`{"error": FerryError.to_dict()}` with `status`."""
+    return func.HttpResponse(json.dumps({"error": error.to_dict()}), status_code=status,
                              mimetype="application/json")
 
 
-def _parse_body(req: func.HttpRequest) -> Any:
-    raw = req.get_body() or b""
-    if not raw.strip():
-        raise RequestError("InvalidJson", 'the body is empty; send {"modelId": "...", "targets": ["<alias>"]}')
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RequestError("InvalidJson", f"the body is not valid JSON ({exc})") from None
+def settings_error(exc: ferry_settings.SettingsError) -> FerryError:
+    """Invalid app settings in the one error shape (the message names the setting)."""
+    return FerryError(kind="terminal", code="InvalidSettings", message=str(exc), status=500, retryable=False,
+                      hint=f"Fix the app setting {exc.setting} and restart the Function App.")
 
 
 @bp.function_name("start_copy")
 @bp.route(route="copies", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
 async def start_copy(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    """Validate, derive the instance id from the normalized request, start or join, return 202."""
+    """Validate once, then join the request's active run or start its next run; answer 202."""
     try:
         settings = ferry_settings.load()
     except ferry_settings.SettingsError as exc:
         log.error("start_copy: invalid app settings: %s", exc)
-        return _error(500, "InvalidSettings", str(exc))
+        return error_response(settings_error(exc), 500)
     try:
-        plan = plan_request(_parse_body(req), resources_view(settings), default_source=settings.source,
+        plan = plan_request(read_body(req.get_body()), resources_view(settings), default_source=settings.source,
                             default_targets=settings.targets)
     except RequestError as exc:
-        log.info("start_copy: rejected request: %s", exc)
-        return _error(400, exc.code, exc.message)
+        log.info("start_copy: rejected request: %s: %s", exc.code, exc.message)
+        return error_response(exc, exc.status or 400)
     request = plan.to_input()
-    instance_id, started = await start_or_join(client, request_instance_id(request), request,
-                                               rerun_finished=True)
+    instance_id, started = await start_or_join_request(client, request_prefix(request), request)
     log.info("start_copy: %s copy %s of model %s from %s to %s", "started" if started else "joined running",
              instance_id, plan.model_id, plan.source, ",".join(plan.targets))
     return client.create_check_status_response(req, instance_id)

@@ -55,8 +55,7 @@ def plan_copy(request: dict[str, Any]) -> dict[str, Any]:
         plan = plan_request(request, resources_view(settings), default_source=settings.source,
                             default_targets=settings.targets)
     except RequestError as exc:
-        return failed({"kind": "terminal", "code": exc.code, "message": exc.message,
-                       "hint": "Correct the request (aliases are keys of FERRY_RESOURCES) and start it again."})
+        return failed(exc.to_dict())
     source_version = settings.resource(plan.source).api_version
     targets = []
     for alias in plan.targets:

@@ -1,8 +1,9 @@
-"""`ModelTrained` events: recognise them and read `data: {"modelId", "source"?}`.
+"""`ModelTrained` events: recognise them and take the copy request out of `data: {"modelId", "source"?}`.
 
 Why pure: Event Grid retries any delivery the function fails, so a malformed event must be *dropped* with a clear
 log line rather than raise; and other event types on the same topic must be ignored. The trigger extracts plain
-fields from `func.EventGridEvent` (Event Grid schema) or `func.CloudEvent` (CloudEvents 1.0) and asks here.
+fields from `func.EventGridEvent` (Event Grid schema) or `func.CloudEvent` (CloudEvents 1.0) and asks here. The
+request's fields are validated by `ferry.orchestration.plan.plan_request`, the same rules as an HTTP request.
 """
 
 from __future__ import annotations
@@ -13,16 +14,18 @@ from typing import Any
 
 EVENT_TYPE = "ModelTrained"
 _SHAPE = '{"modelId": "...", "source"?: "<alias>"}'
+# What an event may ask for: the model and its source; the targets are always FERRY_TARGETS. Other data fields
+# (the training pipeline's own) are not part of the request.
+REQUEST_FIELDS = ("modelId", "source")
 
 
 @dataclass(frozen=True)
 class EventVerdict:
-    """`action` is 'start' (with `model_id`/`source`), 'ignore' (other type) or 'drop' (malformed)."""
+    """`action` is 'start' (with `request`, to validate), 'ignore' (other type) or 'drop' (malformed)."""
 
     action: str
     reason: str = ""
-    model_id: str | None = None
-    source: str | None = None
+    request: dict[str, Any] | None = None
 
 
 def is_model_trained(event_type: str | None) -> bool:
@@ -35,7 +38,7 @@ def is_model_trained(event_type: str | None) -> bool:
 def read_event(*, event_id: str | None, event_type: str | None, data: Any) -> EventVerdict:
     """Classify one delivered event."""
     if not is_model_trained(event_type):
-        return EventVerdict("ignore", f"event type '{event_type}' is not {EVENT_TYPE}")
+        return EventVerdict("ignore", f"event type {str(event_type)[:100]!r} is not {EVENT_TYPE}")
     if not event_id:
         return EventVerdict("drop", "the event has no id, so a duplicate delivery could not be recognised")
     if isinstance(data, (bytes, bytearray)):
@@ -43,14 +46,8 @@ def read_event(*, event_id: str | None, event_type: str | None, data: Any) -> Ev
     if isinstance(data, str):
         try:
             data = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             return EventVerdict("drop", f"event data is not JSON; expected {_SHAPE}")
     if not isinstance(data, dict):
         return EventVerdict("drop", f"event data must be an object {_SHAPE}")
-    model_id = data.get("modelId")
-    if not isinstance(model_id, str) or not model_id.strip():
-        return EventVerdict("drop", "event data has no 'modelId' string")
-    source = data.get("source")
-    if source is not None and (not isinstance(source, str) or not source.strip()):
-        return EventVerdict("drop", "event data 'source' must be a resource alias string when given")
-    return EventVerdict("start", model_id=model_id.strip(), source=source.strip() if source else None)
+    return EventVerdict("start", request={field: data[field] for field in REQUEST_FIELDS if field in data})

@@ -1,34 +1,104 @@
-"""Validate and normalize a copy request: `{modelId, source?, targets?, targetModelId?}` → a `CopyPlan`.
+"""The one validation of a copy request: body bytes → JSON → `{modelId, source?, targets?, targetModelId?}` →
+a `CopyPlan`.
 
-Why here and pure: the HTTP trigger must answer 400 before anything starts, the Event Grid trigger must drop a
-malformed event with a clear log line, and the parent orchestrator re-validates input started directly through
-the Durable API. All three use this one function, so the rules cannot drift. Requests name aliases only; endpoints
-and credentials come from settings, never from a request.
+Why here and pure: the HTTP trigger must answer 400/413 before anything starts, the Event Grid trigger must drop
+a malformed event with a clear log line, and the parent orchestration's plan step must refuse input started
+directly through the Durable API. All of them call `plan_request` (the HTTP trigger first `read_body`), so the
+rules exist once. Requests name aliases only; endpoints and credentials come from settings, never from a
+request. A rejected request is a `RequestError`, a `FerryError` whose `to_dict()` is the `error` of the answer.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ferry.errors import FerryError
 from ferry.steps import validate_model_id
 
 V2_VERSIONS = frozenset({"v2.0", "v2.1"})
 V3_PLUS_VERSIONS = frozenset({"2022-08-31", "2023-07-31", "2024-11-30"})
 _ALLOWED_KEYS = frozenset({"modelId", "source", "targets", "targetModelId"})
+# A copy request is a flat object of a few hundred bytes; anything far larger or deeper is not one, and refusing
+# it before parsing keeps a hostile body from costing memory or recursion.
+MAX_REQUEST_BYTES = 256 * 1024
+MAX_JSON_DEPTH = 32
+REQUEST_SHAPE = '{"modelId": "...", "source": "<alias>"?, "targets": ["<alias>", ...]?, "targetModelId": "..."?}'
+REQUEST_ERROR_KIND = "terminal"
+_HINTS = {
+    "InvalidJson": f"Send a JSON object such as {REQUEST_SHAPE} with Content-Type: application/json.",
+    "RequestTooLarge": f"A copy request is a small JSON object; send {REQUEST_SHAPE}.",
+    "InvalidRequest": f"Send a JSON object {REQUEST_SHAPE}: ids and aliases are strings, targets a list.",
+    "MissingModelId": "Add 'modelId': the id of the model to copy from the source resource.",
+    "MissingSource": "Name the source resource in 'source' or set the app setting FERRY_SOURCE.",
+    "NoTargets": "Name target resources in 'targets' or set the app setting FERRY_TARGETS.",
+    "UnknownAlias": "Use aliases that are keys of the app setting FERRY_RESOURCES (or add the resource there).",
+    "SourceAmongTargets": "Remove the source from 'targets': a model is not copied onto its own resource.",
+    "DuplicateTargets": "Name each target once.",
+    "InvalidModelId": "Send the id the model has on the source resource (v2: a GUID; v3+: 2-64 characters, "
+                      "letters, digits and . _ ~ -, starting with a letter or digit).",
+    "InvalidTargetModelId": "Leave 'targetModelId' out (the target gets the source's id) or send an id every "
+                            "target's API version accepts.",
+    "IncompatibleApiVersions": "Copy between resources of the same API family (v2 with v2, v3+ with v3+).",
+}
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]")
 
 
-class RequestError(ValueError):
-    """A copy request that cannot be run; `code` is stable, `message` says what to change."""
+class RequestError(FerryError):
+    """A copy request that cannot be run: `code` is stable, `message` says what was wrong, `hint` what to do.
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
+    `status` is the HTTP status a trigger answers with (400, or 413 for an oversized body)."""
 
-    def to_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
+    def __init__(self, code: str, message: str, *, status: int = 400) -> None:
+        super().__init__(kind=REQUEST_ERROR_KIND, code=code, message=message,
+                         hint=_HINTS.get(code, f"Correct the request: {REQUEST_SHAPE}."), status=status,
+                         retryable=False, operation="validate_request")
+
+
+def _show(value: Any, limit: int = 64) -> str:
+    """A short, printable rendering of a caller's value for an error message."""
+    text = value if isinstance(value, str) else repr(value)
+    text = text.encode("ascii", "backslashreplace").decode("ascii")
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
+            dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def read_body(raw: bytes | None) -> Any:
+    """The JSON value of a request body, or `RequestError` (InvalidJson, or RequestTooLarge with status 413).
+
+    Never raises anything else: size is checked first, nesting depth before parsing (a body of 100,000 nested
+    arrays must be a 400, not a RecursionError)."""
+    raw = raw or b""
+    if len(raw) > MAX_REQUEST_BYTES:
+        raise RequestError("RequestTooLarge", f"the body has {len(raw)} bytes; the limit is {MAX_REQUEST_BYTES} "
+                           "bytes", status=413)
+    if not raw.strip():
+        raise RequestError("InvalidJson", "the body is empty")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RequestError("InvalidJson", f"the body is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    depth = deepest = 0
+    for char in _NOT_BRACKET.sub(b"", _STRING.sub(b'""', raw)):
+        depth += 1 if char in b"[{" else -1
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            raise RequestError("InvalidJson", f"the body nests arrays/objects more than {MAX_JSON_DEPTH} levels "
+                               "deep; a copy request is a flat object")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise RequestError("InvalidJson", f"the body is not valid JSON ({_show(str(exc), 200)})") from exc
 
 
 @dataclass(frozen=True)
@@ -61,21 +131,33 @@ def is_v2(api_version: str) -> bool:
     return api_version in V2_VERSIONS
 
 
-def model_id_problem(api_version: str, model_id: str) -> str | None:
-    """Why `model_id` cannot exist on a resource of `api_version`, or None if it can (ferry.steps' rule)."""
-    return validate_model_id(api_version, model_id)
-
-
 def _alias_list(value: Any, field: str) -> list[str]:
     if isinstance(value, str):
         items = [part.strip() for part in value.split(",")]
     elif isinstance(value, list):
         items = value
     else:
-        raise RequestError("InvalidRequest", f"'{field}' must be a list of resource aliases")
-    if not all(isinstance(item, str) and item.strip() for item in items):
-        raise RequestError("InvalidRequest", f"'{field}' must contain non-empty alias strings only")
+        raise RequestError("InvalidRequest", f"'{field}' must be a list of resource aliases, not "
+                           f"{_type_name(value)}")
+    bad = [item for item in items if not isinstance(item, str) or not item.strip()]
+    if bad:
+        raise RequestError("InvalidRequest", f"'{field}' must contain non-empty alias strings only (found "
+                           f"{_type_name(bad[0]) if not isinstance(bad[0], str) else 'an empty string'})")
     return [item.strip() for item in items]
+
+
+def _id_field(body: Mapping[str, Any], field: str, what: str) -> str | None:
+    """The stripped string value of an id field, None when absent; a wrong type is InvalidRequest."""
+    value = body.get(field)
+    if field not in body:
+        return None
+    if not isinstance(value, str):
+        raise RequestError("InvalidRequest", f"'{field}' must be a string ({what}), not {_type_name(value)}")
+    return value.strip()
+
+
+def _names(values: list[str]) -> str:
+    return ", ".join(_show(v) for v in values)
 
 
 def plan_request(
@@ -85,31 +167,29 @@ def plan_request(
     default_source: str | None,
     default_targets: tuple[str, ...] | list[str] = (),
 ) -> CopyPlan:
-    """Validate `body` against the configured `resources`; raise `RequestError` with a precise message."""
+    """Validate `body` against the configured `resources`; raise `RequestError` saying what is wrong."""
     if not isinstance(body, dict):
-        raise RequestError("InvalidRequest", "the request body must be a JSON object like "
-                           '{"modelId": "...", "source": "<alias>", "targets": ["<alias>"]}')
-    unknown = sorted(set(body) - _ALLOWED_KEYS)
+        raise RequestError("InvalidRequest", f"the request body must be a JSON object, not {_type_name(body)}")
+    unknown = sorted(str(key) for key in set(body) - _ALLOWED_KEYS)
     if unknown:
-        raise RequestError("InvalidRequest", f"unknown field(s) {', '.join(unknown)}; allowed: "
+        raise RequestError("InvalidRequest", f"unknown field(s) {_names(unknown[:5])}; allowed: "
                            "modelId, source, targets, targetModelId (aliases only, never URLs or keys)")
-    model_id = body.get("modelId")
-    if not isinstance(model_id, str) or not model_id.strip():
+    model_id = _id_field(body, "modelId", "the id of the model to copy")
+    if not model_id:
         raise RequestError("MissingModelId", "'modelId' is required: the id of the model to copy from the source")
-    model_id = model_id.strip()
     known = ", ".join(sorted(resources)) or "(none configured)"
 
-    source = body.get("source", None)
-    if source is None:
+    if body.get("source") is None:
         source = default_source
         if not source:
             raise RequestError("MissingSource", "no 'source' in the request and FERRY_SOURCE is not set; "
                                f"name one of: {known}")
-    if not isinstance(source, str) or not source.strip():
-        raise RequestError("InvalidRequest", "'source' must be a resource alias string")
-    source = source.strip()
+    else:
+        source = _id_field(body, "source", "a resource alias")
+        if not source:
+            raise RequestError("InvalidRequest", "'source' must be a non-empty resource alias")
     if source not in resources:
-        raise RequestError("UnknownAlias", f"source '{source}' is not a configured resource; known: {known}")
+        raise RequestError("UnknownAlias", f"source {_show(source)} is not a configured resource; known: {known}")
 
     if body.get("targets") is None:
         targets = list(default_targets)
@@ -121,10 +201,10 @@ def plan_request(
         raise RequestError("NoTargets", "no targets: give 'targets' in the request or set FERRY_TARGETS")
     dups = sorted({t for t in targets if targets.count(t) > 1})
     if dups:
-        raise RequestError("DuplicateTargets", f"{origin} names {', '.join(dups)} more than once")
+        raise RequestError("DuplicateTargets", f"{origin} names {_names(dups)} more than once")
     unknown_targets = [t for t in targets if t not in resources]
     if unknown_targets:
-        raise RequestError("UnknownAlias", f"target(s) {', '.join(unknown_targets)} are not configured "
+        raise RequestError("UnknownAlias", f"target(s) {_names(unknown_targets[:5])} are not configured "
                            f"resources; known: {known}")
     if source in targets:
         if body.get("targets") is None:
@@ -136,7 +216,7 @@ def plan_request(
             raise RequestError("SourceAmongTargets", f"'{source}' is the source and cannot also be a target")
 
     src_version = resources[source].api_version
-    problem = model_id_problem(src_version, model_id)
+    problem = validate_model_id(src_version, model_id)
     if problem:
         raise RequestError("InvalidModelId", f"source '{source}': {problem}")
     family_v2 = is_v2(src_version)
@@ -147,17 +227,17 @@ def plan_request(
                            f"{', '.join(sorted({resources[t].api_version for t in mixed}))}: the copy API cannot "
                            "move models between v2 and v3+ resources")
 
-    target_model_id = body.get("targetModelId")
+    target_model_id = _id_field(body, "targetModelId", "the id the copy gets on the targets") \
+        if body.get("targetModelId") is not None else None
     if target_model_id is not None:
-        if not isinstance(target_model_id, str) or not target_model_id.strip():
+        if not target_model_id:
             raise RequestError("InvalidRequest", "'targetModelId' must be a non-empty string when given")
-        target_model_id = target_model_id.strip()
         v2_targets = [t for t in targets if is_v2(resources[t].api_version)]
         if v2_targets:
             raise RequestError("InvalidTargetModelId", f"{', '.join(v2_targets)} use a v2 API where the service "
                                "assigns the target model id; leave 'targetModelId' out")
         for t in targets:
-            problem = model_id_problem(resources[t].api_version, target_model_id)
+            problem = validate_model_id(resources[t].api_version, target_model_id)
             if problem:
                 raise RequestError("InvalidTargetModelId", f"targetModelId on '{t}': {problem}")
     return CopyPlan(model_id=model_id, source=source, targets=tuple(targets), target_model_id=target_model_id)

@@ -1,10 +1,15 @@
 """Both triggers from the outside: POST /api/copies (keys enforced) and the Event Grid webhook (both schemas)."""
 
 import json
+import random
 import uuid
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 from e2e_support import alias
+
+from ferry.orchestration.plan import MAX_REQUEST_BYTES
 
 V4 = "2024-11-30"
 SRC, A, B = alias(V4, "src"), alias(V4, "a"), alias(V4, "b")
@@ -82,16 +87,134 @@ def test_identical_request_while_running_joins_the_running_copy(env):
         env.host.terminate(instance, "test over")
 
 
-def test_rerun_after_completion_is_idempotent(env):
+def durable_api(env, check_status):
+    """(instances URL, query params with the system key) of the Durable HTTP API, from a check-status payload."""
+    parts = urlsplit(check_status["statusQueryGetUri"])
+    params = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    base = f"{parts.scheme}://{parts.netloc}{parts.path.rsplit('/instances/', 1)[0]}/instances"
+    return base, params
+
+
+def list_runs(env, check_status, prefix):
+    base, params = durable_api(env, check_status)
+    resp = requests.get(base, params={**params, "instanceIdPrefix": prefix}, timeout=10)
+    assert resp.status_code == 200, resp.text
+    return [run for run in resp.json() if run["name"] == "copy_model"]
+
+
+def test_every_run_is_kept_and_listed_with_its_output_until_purged(env):
     model_id = env.train(SRC, V4)
-    first = env.wait(env.post_copy({"modelId": model_id, "targets": [A]}).json()["id"])
-    assert first["output"]["status"] == "succeeded"
+    first = env.post_copy({"modelId": model_id, "targets": [A]}).json()
+    assert env.wait(first["id"])["output"]["status"] == "succeeded"
     again = env.post_copy({"modelId": model_id, "targets": [A]})
     assert again.status_code == 202
-    second = env.wait(again.json()["id"])
-    out = second["output"]["targets"][A]
-    assert out["status"] == "succeeded" and out["alreadyPresent"] is True
+    second = again.json()
+    assert second["id"] != first["id"]
+    out = env.wait(second["id"])["output"]["targets"][A]
+    assert out["status"] == "succeeded" and out["alreadyPresent"] is True  # idempotent: found the first copy
     assert env.model_ids(A).count(model_id) == 1
+
+    prefix, _, run = first["id"].rpartition("~")
+    assert prefix.startswith(f"copy-{model_id}-") and run == "000001"
+    assert second["id"] == f"{prefix}~000002"
+    runs = list_runs(env, first, prefix + "~")
+    assert [r["instanceId"] for r in runs] == [first["id"], second["id"]]
+    assert all(r["runtimeStatus"] == "Completed" for r in runs)
+    assert not runs[0]["output"]["targets"][A].get("alreadyPresent")
+    assert runs[1]["output"]["targets"][A]["alreadyPresent"] is True
+    # the first run's status URL still answers with its own output
+    assert requests.get(first["statusQueryGetUri"], timeout=10).json()["output"] == runs[0]["output"]
+
+    # only an explicit purge removes a run; the next run still gets a new number
+    purged = requests.delete(first["purgeHistoryDeleteUri"], timeout=10)
+    assert purged.status_code == 200 and purged.json()["instancesDeleted"] == 1
+    assert [r["instanceId"] for r in list_runs(env, first, prefix + "~")] == [second["id"]]
+    third = env.post_copy({"modelId": model_id, "targets": [A]}).json()
+    assert third["id"] == f"{prefix}~000003"
+    env.wait(third["id"])
+
+
+# ------------------------------------------------------------------------------------------------ bodies
+
+def _malformed_bodies():
+    """Bodies that are not a valid copy request: unreadable, wrong shapes, wrong types (a seeded mix)."""
+    rng = random.Random(8)
+    values = [None, True, 0, -1, 3.5, 1e308, "", " ", "m-x", [], [None], ["m-x"], {}, {"modelId": "m-x"}]
+    raw = [b"{", b"}", b"[", b"]]", b"nul", b"NaNa", b'{"modelId": "m-x",}', b'{"modelId": "m-x"', b"\x00",
+           b"\xff\xfe\x00{", b"\xef\xbb\xbf", b'{"modelId": "\\ud800"', b"1" * 5000, b"[" * 100_000,
+           b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 2000 + b"1" + b"}" * 2000, b"\"" + b"\\" * 3]
+    bodies = [("raw", r) for r in raw]
+    bodies += [("json", v) for v in values if not isinstance(v, dict)]
+    bodies += [("json", {"modelId": v}) for v in values if not isinstance(v, str) or not v.strip()]
+    bodies += [("json", {"modelId": "m-x", field: v}) for field in ("source", "targets", "targetModelId")
+               for v in (0, True, {}, [[A]], "") if not (field == "targets" and v == "")]
+    bodies += [("json", {"modelId": "m-x", "targets": [A, v]}) for v in (None, 1, "", [A], {"a": A})]
+    bodies += [("json", {"modelId": "m-x", rng.choice(["Targets", "model", "endpoint", "key", ""]): "x"})
+               for _ in range(5)]
+    for _ in range(20):  # truncations and byte flips of a valid request
+        text = json.dumps({"modelId": "m-x", "source": SRC, "targets": [A, B]}).encode()
+        cut = rng.randrange(1, len(text) - 1)
+        bodies.append(("raw", text[:cut]))
+        flipped = bytearray(text)
+        flipped[rng.randrange(len(text))] = rng.choice(b'{}[]",:\\\x00\xff')
+        if flipped != text:
+            bodies.append(("raw", bytes(flipped)))
+    return bodies
+
+
+def test_malformed_bodies_are_400_with_the_error_shape_and_start_nothing(env):
+    before = len(env.instances())
+    answers = []
+    for kind, body in _malformed_bodies():
+        resp = env.post_copy(body, raw=body if kind == "raw" else None)
+        try:
+            valid = json.loads(resp.content)
+        except ValueError:
+            valid = None
+        answers.append((kind, repr(body)[:60], resp.status_code, valid))
+    # a byte flip may still leave a valid request (e.g. in a string): those must have been accepted, nothing else
+    wrong = [a for a in answers if not (a[2] == 400 and isinstance(a[3], dict) and a[3]["error"]["code"]
+                                        and a[3]["error"]["message"] and a[3]["error"]["hint"])
+             and a[2] != 202]
+    assert not wrong, wrong
+    assert len(answers) > 80
+    accepted = [a for a in answers if a[2] == 202]
+    env.host.run_until_idle(timeout=10)
+    assert len(env.instances()) - before <= 3 * len(accepted)  # a parent and its two children each, at most
+
+
+@pytest.mark.parametrize("body, code", [
+    ({"modelId": 7}, "InvalidRequest"), ({"modelId": None}, "InvalidRequest"), ({"modelId": ["m"]}, "InvalidRequest"),
+    ({"modelId": {"id": "m"}}, "InvalidRequest"), ({}, "MissingModelId"), ({"modelId": ""}, "MissingModelId"),
+])
+def test_model_id_of_the_wrong_type_is_invalid_request(env, body, code):
+    resp = env.post_copy(body)
+    assert resp.status_code == 400 and resp.json()["error"]["code"] == code
+    if code == "InvalidRequest":
+        assert "'modelId' must be a string" in resp.json()["error"]["message"]
+
+
+def test_deeply_nested_body_is_a_400_not_a_500(env):
+    before = len(env.instances())
+    resp = env.post_copy(None, raw=b"[" * 100_000 + b"]" * 100_000)
+    assert resp.status_code == 400, resp.text
+    error = resp.json()["error"]
+    assert error["code"] == "InvalidJson" and "levels deep" in error["message"] and error["hint"]
+    assert len(env.instances()) == before
+
+
+def test_bodies_above_the_limit_are_413(env):
+    before = len(env.instances())
+    big = json.dumps({"modelId": "m-x", "targets": [A], "pad": "x" * MAX_REQUEST_BYTES}).encode()
+    resp = env.post_copy(None, raw=big)
+    assert resp.status_code == 413
+    error = resp.json()["error"]
+    assert error["code"] == "RequestTooLarge" and str(MAX_REQUEST_BYTES) in error["message"]
+    assert len(env.instances()) == before
+    # just under the limit is read (and refused for what it says, not for its size)
+    fits = b'{"modelId": "m-x", "pad": "' + b"x" * (MAX_REQUEST_BYTES - 40) + b'"}'
+    resp = env.post_copy(None, raw=fits)
+    assert resp.status_code == 400 and resp.json()["error"]["code"] == "InvalidRequest"
 
 
 # ------------------------------------------------------------------------------------------------ Event Grid

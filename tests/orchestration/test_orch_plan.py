@@ -1,14 +1,16 @@
-"""Request validation: every 400 case of POST /api/copies, decided by `plan_request`."""
+"""Request validation: every 400/413 case of POST /api/copies, decided by `read_body` and `plan_request`."""
 
 import pytest
 
 from ferry.orchestration.plan import (
+    MAX_JSON_DEPTH,
+    MAX_REQUEST_BYTES,
     CopyPlan,
     RequestError,
     ResourceView,
     degrade_needed,
-    model_id_problem,
     plan_request,
+    read_body,
 )
 
 V3 = {"east": ResourceView("2024-11-30"), "west": ResourceView("2024-11-30", cmk=True),
@@ -48,7 +50,14 @@ def test_source_given_drops_itself_from_default_targets():
     ("text", "InvalidRequest"),
     ({}, "MissingModelId"),
     ({"modelId": ""}, "MissingModelId"),
-    ({"modelId": 5}, "MissingModelId"),
+    ({"modelId": "  "}, "MissingModelId"),
+    ({"modelId": 5}, "InvalidRequest"),
+    ({"modelId": None}, "InvalidRequest"),
+    ({"modelId": ["m1"]}, "InvalidRequest"),
+    ({"modelId": {"id": "m1"}}, "InvalidRequest"),
+    ({"modelId": True}, "InvalidRequest"),
+    ({"modelId": "m1", "targetModelId": 5}, "InvalidRequest"),
+    ({"modelId": "m1", "targets": [None]}, "InvalidRequest"),
     ({"modelId": "m1", "source": "nowhere"}, "UnknownAlias"),
     ({"modelId": "m1", "targets": ["west", "moon"]}, "UnknownAlias"),
     ({"modelId": "m1", "targets": ["east", "west"]}, "SourceAmongTargets"),
@@ -101,7 +110,49 @@ def test_v2_and_v3_cannot_be_mixed():
     ("2024-11-30", "a" * 64, True), ("2024-11-30", "a" * 65, False),
 ])
 def test_model_id_rules(version, model_id, ok):
-    assert (model_id_problem(version, model_id) is None) is ok
+    resources = {"s": ResourceView(version), "t": ResourceView(version)}
+    if ok:
+        assert plan({"modelId": model_id}, resources=resources, source="s", targets=("t",)).model_id == model_id
+    else:
+        assert code_of({"modelId": model_id}, resources=resources, source="s", targets=("t",)) == "InvalidModelId"
+
+
+def test_a_request_error_is_a_ferry_error_saying_what_was_wrong_and_what_to_do():
+    with pytest.raises(RequestError) as info:
+        plan({"modelId": 42})
+    error = info.value.to_dict()
+    assert error["code"] == "InvalidRequest" and error["status"] == 400 and error["retryable"] is False
+    assert "'modelId' must be a string" in error["message"] and "a number" in error["message"]
+    assert error["hint"] and "modelId" in error["hint"]
+
+
+def test_long_caller_values_are_not_echoed_in_full():
+    with pytest.raises(RequestError) as info:
+        plan({"modelId": "m1", "targets": ["x" * 5000]})
+    assert info.value.code == "UnknownAlias" and len(info.value.message) < 300
+
+
+@pytest.mark.parametrize("raw, code, status", [
+    (b"", "InvalidJson", 400),
+    (b"   ", "InvalidJson", 400),
+    (b"{not json", "InvalidJson", 400),
+    (b"\xff\xfe{}", "InvalidJson", 400),
+    (b"[" * 100_000 + b"]" * 100_000, "InvalidJson", 400),
+    (b"{" * 50_000, "InvalidJson", 400),
+    (b'{"a":' * (MAX_JSON_DEPTH + 1) + b"1" + b"}" * (MAX_JSON_DEPTH + 1), "InvalidJson", 400),
+    (b"1" + b"0" * 10_000, "InvalidJson", 400),
+    (b'{"modelId": "' + b"m" * MAX_REQUEST_BYTES + b'"}', "RequestTooLarge", 413),
+])
+def test_unreadable_bodies(raw, code, status):
+    with pytest.raises(RequestError) as info:
+        read_body(raw)
+    assert (info.value.code, info.value.status) == (code, status) and info.value.message
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting():
+    body = read_body(b'{"modelId": "' + b"[{" * 100 + b'", "targets": ["a\\\\", "b\\"]"]}')
+    assert body["targets"] == ["a\\", 'b"]']
+    assert read_body('\ufeff{"modelId": "m1"}'.encode()) == {"modelId": "m1"}
 
 
 def test_degrade_only_from_cmk_to_non_cmk():

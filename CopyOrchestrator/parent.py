@@ -14,6 +14,7 @@ import logging
 from collections.abc import Generator
 from typing import Any
 
+from ferry import telemetry
 from ferry.orchestration import ids, outcome, progress
 from ferry.orchestration.policy import CopyPolicy
 
@@ -86,6 +87,8 @@ def copy_model(context: Any) -> Generator[Any, Any, dict[str, Any]]:
             error_code=(result.get("error") or {}).get("code"))
         if not context.is_replaying:
             log.info("%s [%s] target %s: %s", context.instance_id, NAME, alias, result.get("status"))
+            telemetry.log_copy_target_finished(instance_id=child_ids[alias], source=source, artifact_id=model_id,
+                                               result=result)
 
     output = outcome.parent_output(model_id=model_id, source=source, results=results,
                                    duration_seconds=(context.current_utc_datetime - started).total_seconds())

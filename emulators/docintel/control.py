@@ -1,6 +1,7 @@
 """``/_emulator/`` over HTTP: the same control operations as ``ResourceHandle``, for non-Python callers.
 
-Bodies are JSON; bad input → 400 ``{"error": "<what was wrong>"}``; unknown control path → 404.
+``GET /_emulator/`` describes the resource and lists every control route (method, path, URL, what it does).
+Bodies are JSON; bad input → 400 ``{"error": "<what was wrong>"}``; unknown control path → 404 with the known ones.
 No subscription key is needed (loopback only); nothing here is part of the Azure surface.
 """
 
@@ -99,35 +100,51 @@ def _reset(h: ResourceHandle) -> dict[str, Any]:
     return {"reset": h.name}
 
 
-ROUTES: dict[tuple[str, str], Callable[..., Any]] = {
-    ("GET", ""): lambda h, b: h.describe(),
-    ("GET", "models"): lambda h, b: {"models": h.models()},
-    ("POST", "models"): _seed,
-    ("GET", "operations"): lambda h, b: {"operations": h.operations()},
-    ("GET", "requests"): lambda h, b: {"requests": h.request_log(), "counts": h.request_counts()},
-    ("DELETE", "requests"): lambda h, b: (h.clear_request_log(), {"requests": []})[1],
-    ("POST", "reset"): lambda h, b: _reset(h),
-    ("GET", "clock"): lambda h, b: _clock(h),
-    ("POST", "clock/advance"): _advance,
-    ("POST", "keys/rotate"): _rotate,
-    ("GET", "faults"): lambda h, b: h.faults.describe(),
-    ("PUT", "faults"): _faults,
-    ("POST", "faults/next"): _fault_next,
-    ("DELETE", "faults"): lambda h, b: (h.clear_faults(), h.faults.describe())[1],
-    ("GET", "copy-behaviours"): lambda h, b: {"queued": h.copy_behaviours()},
-    ("POST", "copy-behaviours"): _behaviour,
-    ("GET", "rate-limits"): lambda h, b: h.rate_limits(),
-    ("PUT", "rate-limits"): _rate_limits,
+# (method, path under /_emulator/) → (action, what it does). The one list: dispatch and the index both use it.
+ROUTES: dict[tuple[str, str], tuple[Callable[..., Any], str]] = {
+    ("GET", ""): (lambda h, b: _index(h), "this resource (endpoint, region, resource id) and these control routes"),
+    ("GET", "models"): (lambda h, b: {"models": h.models()}, "every model, invalid ones included"),
+    ("POST", "models"): (_seed, "seed a ready model {family, modelId, modelName, description, tags, labeled, "
+                                "apiVersion}"),
+    ("GET", "operations"): (lambda h, b: {"operations": h.operations()}, "every operation (train, build, copy)"),
+    ("GET", "requests"): (lambda h, b: {"requests": h.request_log(), "counts": h.request_counts()},
+                          "the request log and counts per operation name"),
+    ("DELETE", "requests"): (lambda h, b: (h.clear_request_log(), {"requests": []})[1], "clear the request log"),
+    ("POST", "reset"): (lambda h, b: _reset(h), "forget models, operations, faults and the request log"),
+    ("GET", "clock"): (lambda h, b: _clock(h), "the shared clock"),
+    ("POST", "clock/advance"): (_advance, "move the shared clock {seconds}"),
+    ("POST", "keys/rotate"): (_rotate, "regenerate a key {key: key1|key2, value?}"),
+    ("GET", "faults"): (lambda h, b: h.faults.describe(), "the injected faults"),
+    ("PUT", "faults"): (_faults, "inject random faults {errorRate, dropRate, slowRate, status, slowSeconds, seed, "
+                                 "operations}"),
+    ("POST", "faults/next"): (_fault_next, "fail the next request(s) {operation, count, kind, status, seconds, "
+                                           "retryAfter}"),
+    ("DELETE", "faults"): (lambda h, b: (h.clear_faults(), h.faults.describe())[1], "clear injected faults"),
+    ("GET", "copy-behaviours"): (lambda h, b: {"queued": h.copy_behaviours()}, "queued copy behaviours"),
+    ("POST", "copy-behaviours"): (_behaviour, "queue a copy behaviour {behaviour, count, code, message}"),
+    ("GET", "rate-limits"): (lambda h, b: h.rate_limits(), "per-second limits per operation group"),
+    ("PUT", "rate-limits"): (_rate_limits, "set per-second limits {manage, get, list} (null = unlimited)"),
 }
+
+
+def control_routes(handle: ResourceHandle) -> list[dict[str, str]]:
+    """What ``GET /_emulator/`` lists: every control route with its absolute URL and what it does."""
+    base = f"{handle.endpoint}/_emulator/"
+    return [{"method": method, "path": f"/_emulator/{path}", "url": base + path, "does": does}
+            for (method, path), (_, does) in ROUTES.items()]
+
+
+def _index(h: ResourceHandle) -> dict[str, Any]:
+    return {**h.describe(), "controlRoutes": control_routes(h)}
 
 
 def dispatch(handle: ResourceHandle, request: Request) -> tuple[int, Any]:
     route = request.path[len("/_emulator"):].strip("/")
-    action = ROUTES.get((request.method, route))
-    if action is None:
+    entry = ROUTES.get((request.method, route))
+    if entry is None:
         known = sorted(f"{m} /_emulator/{p}" for m, p in ROUTES)
         return 404, {"error": f"no control operation {request.method} /_emulator/{route}", "known": known}
     try:
-        return 200, action(handle, _body(request))
+        return 200, entry[0](handle, _body(request))
     except (ValueError, TypeError) as problem:
         return 400, {"error": str(problem)}

@@ -33,6 +33,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from devhost.engine import Engine
 from devhost.engine.clock import RealClock, VirtualClock
 from devhost.functions import FunctionIndex, load_app
 
-__all__ = ["DevHost", "RealClock", "VirtualClock"]
+__all__ = ["DevHost", "RealClock", "VirtualClock", "read_json_lines", "wait_for_json"]
 
 TERMINAL = ("Completed", "Failed", "Terminated")
 
@@ -231,3 +232,37 @@ def _restore_env(saved: Mapping[str, str | None]) -> None:
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+# ------------------------------------------------------------------ files written by the app under test
+def read_json_lines(path: str | os.PathLike[str]) -> list[Any]:
+    """The complete JSON lines appended to ``path`` so far; [] before the file exists.
+
+    Why: a function writing the file runs in another thread or process, so the last line may be half written
+    when the test reads; only lines whose newline has arrived are parsed.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    complete = text[:text.rfind("\n") + 1]
+    return [json.loads(line) for line in complete.splitlines() if line.strip()]
+
+
+def wait_for_json(path: str | os.PathLike[str], timeout: float = 10.0) -> Any:
+    """The JSON document at ``path`` once it is complete: waits for content that parses, not for existence.
+
+    Why: a file appears (empty) before its writer has written it; reading at existence is a race.
+    """
+    deadline = time.monotonic() + timeout
+    last = "the file does not exist"
+    while True:
+        try:
+            return json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            last = "the file does not exist"
+        except ValueError as exc:  # empty or half written
+            last = f"its content does not parse yet ({exc})"
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{path}: no complete JSON within {timeout:.0f}s; {last}")
+        time.sleep(0.02)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from devhost.testing import read_json_lines
+
 ROOT = Path(__file__).resolve().parents[2]
 APP = Path(__file__).parent / "apps" / "crash"
 WEBHOOK = "/runtime/webhooks/durabletask"
@@ -87,7 +89,7 @@ def hosts():
 
 
 def _runs(run_log: Path) -> list[tuple[str, str]]:
-    return [(r["event"], r["step"]) for r in map(json.loads, run_log.read_text().splitlines())]
+    return [(r["event"], r["step"]) for r in read_json_lines(run_log)]
 
 
 def _wait_for(predicate, what: str, timeout: float = 20) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from devhost.engine import history as h
 from devhost.engine.clock import parse_iso, utc
+from devhost.testing import read_json_lines
 
 
 def events(host, iid, event_type):
@@ -19,7 +20,7 @@ def events(host, iid, event_type):
 
 
 def runs(run_log):
-    return [json.loads(line) for line in run_log.read_text().splitlines()] if run_log.exists() else []
+    return read_json_lines(run_log)
 
 
 def test_chain_history_is_shaped_like_the_extension(host):

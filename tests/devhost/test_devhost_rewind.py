@@ -1,7 +1,6 @@
 """Rewind (`POST instances/{id}/rewind`): failures cleared as the extension's Azure Storage provider does, failed
 activities and sub-orchestrations run again, the instance resumes; what cannot be rewound is refused."""
 
-import json
 from pathlib import Path
 
 import pytest
@@ -9,7 +8,7 @@ import requests
 
 from devhost.engine import history as h
 from devhost.engine.errors import InvalidOperationError
-from devhost.testing import DevHost
+from devhost.testing import DevHost, read_json_lines
 
 APPS = Path(__file__).parent / "apps"
 
@@ -26,9 +25,7 @@ def host(tmp_path):
 
 
 def runs(host) -> list[str]:
-    if not host.run_log.exists():
-        return []
-    return [json.loads(line)["step"] for line in host.run_log.read_text().splitlines()]
+    return [r["step"] for r in read_json_lines(host.run_log)]
 
 
 def rewind(host, iid, reason="fixed"):

@@ -1,18 +1,18 @@
 """The admin API and the timer trigger on a manual clock."""
 
-import json
 import time
 from datetime import UTC, datetime
 
 import pytest
 import requests
 
+from devhost.testing import read_json_lines
 from devhost.triggers import TimerService
 from devhost.triggers.ncrontab import ScheduleError
 
 
 def _records(path, kind):
-    return [json.loads(line) for line in path.read_text().splitlines() if f'"kind": "{kind}"' in line]
+    return [r for r in read_json_lines(path) if r.get("kind") == kind]
 
 
 def test_host_status(web_app, serve):

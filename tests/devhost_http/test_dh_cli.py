@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from devhost.http import HostKeys
+from devhost.testing import wait_for_json
 
 APPS = Path(__file__).parent / "apps"
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,7 +80,7 @@ def test_start_serve_and_stop(run_host, tmp_path):
         assert time.monotonic() < deadline, status
         time.sleep(0.05)
     assert status["output"] == {"result": "done 1", "setting": "from-file"}   # 30-minute timer skipped
-    assert json.loads((tmp_path / "timer.json").read_text()) == {"past_due": False}   # runOnStartup
+    assert wait_for_json(tmp_path / "timer.json") == {"past_due": False}   # runOnStartup (written by the host)
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0

@@ -4,6 +4,8 @@ import json
 
 import requests
 
+from devhost.testing import read_json_lines
+
 EG_EVENT = {
     "id": "e1", "topic": "/subscriptions/s/resourceGroups/g/providers/Microsoft.CognitiveServices/accounts/a",
     "subject": "models/m1", "eventType": "Microsoft.CognitiveServices.ModelTrained",
@@ -22,7 +24,7 @@ def _hook(server, name="on_event", **params):
 
 
 def _records(log_path):
-    return [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    return read_json_lines(log_path)
 
 
 def test_subscription_validation_event_grid_schema(web_app, serve, sample_log):

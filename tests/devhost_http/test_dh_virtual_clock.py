@@ -10,13 +10,14 @@ import pytest
 from devhost.engine.clock import VirtualClock
 from devhost.engine.engine import Engine
 from devhost.functions import load_app
+from devhost.testing import read_json_lines
 
 APPS = Path(__file__).parent / "apps"
 T0 = datetime(2026, 1, 1, 0, 0, 10, tzinfo=UTC)   # 10 s past a 5-minute boundary
 
 
 def _timer_runs(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if '"kind": "timer"' in line]
+    return [r for r in read_json_lines(path) if r.get("kind") == "timer"]
 
 
 def _wait_runs(path: Path, count: int, timeout: float = 10.0) -> list[dict]:

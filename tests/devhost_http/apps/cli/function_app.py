@@ -33,4 +33,7 @@ def work(params: dict) -> str:
 
 @app.timer_trigger(schedule="0 0 * * * *", arg_name="timer", run_on_startup=True)
 def hourly(timer: func.TimerRequest) -> None:
-    Path(os.environ["CLI_SAMPLE_MARKER"]).write_text(json.dumps({"past_due": timer.past_due}))
+    marker = Path(os.environ["CLI_SAMPLE_MARKER"])  # written atomically: the test reads it from another process
+    tmp = marker.with_name(marker.name + ".tmp")
+    tmp.write_text(json.dumps({"past_due": timer.past_due}))
+    os.replace(tmp, marker)

@@ -7,8 +7,9 @@ from activities import bp as activities_bp
 from CopyOrchestrator import bp as orchestrators_bp
 from EventGridStart import bp as event_grid_bp
 from HttpStart import bp as http_bp
+from OperatorApi import bp as operator_bp
 from ResourceBudget import bp as budget_bp
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
-for blueprint in (http_bp, event_grid_bp, orchestrators_bp, activities_bp, budget_bp):
+for blueprint in (http_bp, event_grid_bp, orchestrators_bp, activities_bp, budget_bp, operator_bp):
     app.register_functions(blueprint)

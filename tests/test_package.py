@@ -17,7 +17,8 @@ REPO = Path(__file__).resolve().parents[1]
 RUNTIME_IMPORTS = {"azure", "requests", "urllib3"}  # requirements.txt (urllib3 comes with requests)
 EXPECTED_FUNCTIONS = {"start_copy", "on_model_trained", "copy_model", "copy_model_to_target", "plan_copy",
                       "check_source_model", "authorize_and_start_copy", "poll_copy", "get_target_model",
-                      "delete_target_model", "resource_budget"}
+                      "delete_target_model", "resource_budget", "replica_catalog", "list_replicas", "get_replica",
+                      "list_runs", "doctor", "dashboard"}
 
 
 def _ignored(rel: str, patterns: list[str]) -> bool:
@@ -42,7 +43,7 @@ def test_only_the_app_is_packaged() -> None:
     files = packaged_files()
     tops = {rel.split("/")[0] for rel in files}
     assert tops == {"function_app.py", "host.json", "requirements.txt", "README.md", "HttpStart",
-                    "EventGridStart", "CopyOrchestrator", "activities", "ResourceBudget", "ferry"}, tops
+                    "EventGridStart", "CopyOrchestrator", "activities", "ResourceBudget", "ferry", "OperatorApi"}, tops
 
 
 def test_packaged_code_imports_only_itself_the_stdlib_and_runtime_requirements() -> None:
@@ -76,3 +77,10 @@ def test_the_package_alone_indexes_every_function(tmp_path: Path) -> None:
                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)})
     assert out.returncode == 0, out.stderr
     assert set(ast.literal_eval(out.stdout.strip().splitlines()[-1])) == EXPECTED_FUNCTIONS
+
+
+def test_the_dashboard_page_ships_with_the_app() -> None:
+    files = set(packaged_files())
+    for name in ("index.html", "dashboard.css", "dashboard.js"):
+        assert f"OperatorApi/dashboard/{name}" in files
+    assert not any(rel.startswith("modelferry_cli/") for rel in files)

@@ -103,10 +103,10 @@ def read_body(raw: bytes | None) -> Any:
 
 @dataclass(frozen=True)
 class ResourceView:
-    """The non-secret facts about one configured resource that planning needs."""
+    """The non-secret facts about one configured resource that validating a request needs (the degrade header
+    is resolved from the settings by the plan step: `Settings.copy_degrade`)."""
 
     api_version: str
-    cmk: bool = False
 
 
 @dataclass(frozen=True)
@@ -243,11 +243,6 @@ def plan_request(
     return CopyPlan(model_id=model_id, source=source, targets=tuple(targets), target_model_id=target_model_id)
 
 
-def degrade_needed(source: ResourceView, target: ResourceView) -> bool:
-    """A copy from a CMK-encrypted resource to one without CMK downgrades protection and needs the header."""
-    return bool(source.cmk) and not bool(target.cmk)
-
-
 def resources_view(settings: Any) -> dict[str, ResourceView]:
     """alias → ResourceView from a validated `ferry.settings.Settings` (duck-typed)."""
-    return {r.alias: ResourceView(api_version=r.api_version, cmk=bool(r.cmk)) for r in settings.resources}
+    return {r.alias: ResourceView(api_version=r.api_version) for r in settings.resources}

@@ -249,6 +249,9 @@ def test_event_grid_schema_replicates_to_default_targets_once_despite_duplicates
     assert env.publish([event, event]).status_code in (200, 202)
     env.host.run_until_idle(timeout=10)
     assert len(copy_instances(env, model_id)) == 1
+    said = [line for line in env.logs.lines if line.startswith("modelferry.triggers ")
+            and f"event {event['id']} already handled by evt-{model_id}-" in line]
+    assert len(said) == 2
     for target in (A, B):
         assert env.model_ids(target).count(model_id) == 1
 
@@ -265,15 +268,24 @@ def test_cloud_events_schema_replicates(env):
     assert len(copy_instances(env, model_id)) == 1
 
 
-def test_other_event_types_are_ignored_and_malformed_events_dropped(env):
+@pytest.mark.parametrize("event_type, data, reason", [
+    ("Microsoft.Storage.BlobCreated", None, "ignoring event {id}: event type 'Microsoft.Storage.BlobCreated' is "
+                                            "not ModelTrained"),
+    ("ModelTrained", {"model": "no id"}, "dropping malformed event {id}: MissingModelId"),
+    ("ModelTrained", {"modelId": 5}, "dropping malformed event {id}: InvalidRequest: 'modelId' must be a string"),
+    ("ModelTrained", {"modelId": "m-bad", "source": "nowhere"}, "dropping malformed event {id}: UnknownAlias"),
+    ("ModelTrained", "just text", "dropping malformed event {id}: event data is not JSON"),
+    ("ModelTrained", [1, 2], "dropping malformed event {id}: event data must be an object"),
+])
+def test_every_ignored_or_dropped_event_says_why_in_one_log_line(env, event_type, data, reason):
     before = len(env.instances())
-    assert env.publish([eg_event("m-other", event_type="Microsoft.Storage.BlobCreated")]).status_code < 300
-    assert env.publish([eg_event("m-bad", data={"model": "no id"})]).status_code < 300
-    assert env.publish([eg_event("m-bad", data={"modelId": "m-bad", "source": "nowhere"})]).status_code < 300
+    event = eg_event("m-bad", event_type=event_type, data=data)
+    assert env.publish([event]).status_code < 300
     env.host.run_until_idle(timeout=10)
     assert len(env.instances()) == before
-    text = "\n".join(env.logs.lines)
-    assert "ignoring event" in text and "dropping malformed event" in text and "UnknownAlias" in text
+    expected = "modelferry.triggers " + ("INFO" if reason.startswith("ignoring") else "WARNING") + \
+        " on_model_trained: " + reason.format(id=event["id"])
+    assert [line for line in env.logs.lines if line.startswith(expected)], expected
 
 
 def test_fan_out_respects_the_parallelism_setting(env, monkeypatch):

@@ -8,12 +8,11 @@ from ferry.orchestration.plan import (
     CopyPlan,
     RequestError,
     ResourceView,
-    degrade_needed,
     plan_request,
     read_body,
 )
 
-V3 = {"east": ResourceView("2024-11-30"), "west": ResourceView("2024-11-30", cmk=True),
+V3 = {"east": ResourceView("2024-11-30"), "west": ResourceView("2024-11-30"),
       "north": ResourceView("2024-11-30")}
 GUID = "2a766146-bb85-4907-b438-23e6a35cb114"
 
@@ -155,7 +154,3 @@ def test_brackets_inside_strings_do_not_count_as_nesting():
     assert read_body('\ufeff{"modelId": "m1"}'.encode()) == {"modelId": "m1"}
 
 
-def test_degrade_only_from_cmk_to_non_cmk():
-    assert degrade_needed(ResourceView("v2.1", cmk=True), ResourceView("v2.1", cmk=False))
-    assert not degrade_needed(ResourceView("v2.1", cmk=False), ResourceView("v2.1", cmk=True))
-    assert not degrade_needed(ResourceView("v2.1", cmk=True), ResourceView("v2.1", cmk=True))

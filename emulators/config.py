@@ -6,7 +6,8 @@ Schema (unknown fields are errors)::
                     "port": 0, "cmk": false, "copySeconds": 2.0, "trainSeconds": 1.0,
                     "modelLimit": 5000, "pageSize": 50, "tier": "S0", "seed": 0,
                     "rateLimits": {"manage": 5, "get": 50, "list": 10},   # per second; null = unlimited
-                    "regionDisplayName": "East US"}],
+                    "regionDisplayName": "East US",
+                    "composedCopy": "accept"}],                           # or "refuse" (2024-11-30)
      "keyVault": {"port": 0, "secrets": {"name": "value"}, "identityPort": 0, "identityHeader": "..."},
      "stateFile": "path", "workdir": "path"}
 """
@@ -17,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .docintel.settings import DEFAULT_RATE_LIMITS, ResourceSettings
+from .docintel.settings import COMPOSED_COPY_MODES, DEFAULT_RATE_LIMITS, ResourceSettings
 from .docintel.validate import REGION, RESOURCE_ID
 
 
@@ -28,7 +29,7 @@ class ConfigError(ValueError):
 TOP = {"resources", "keyVault", "stateFile", "workdir"}
 RESOURCE_REQUIRED = ("name", "region", "keys", "resourceId")
 RESOURCE_OPTIONAL = {"port", "cmk", "copySeconds", "trainSeconds", "modelLimit", "pageSize", "tier", "seed",
-                     "rateLimits", "regionDisplayName"}
+                     "rateLimits", "regionDisplayName", "composedCopy"}
 KEYVAULT = {"port", "secrets", "identityPort", "identityHeader"}
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -121,6 +122,10 @@ def _resource(index: int, raw: Any) -> ResourceSettings:
         settings.tier = raw["tier"]
     if "regionDisplayName" in raw:
         settings.region_display_name = _string(f"{where}.regionDisplayName", raw["regionDisplayName"])
+    if "composedCopy" in raw:
+        if raw["composedCopy"] not in COMPOSED_COPY_MODES:
+            raise ConfigError(f"{where}.composedCopy: must be 'accept' or 'refuse', got {raw['composedCopy']!r}")
+        settings.composed_copy = raw["composedCopy"]
     if "rateLimits" in raw:
         limits = raw["rateLimits"]
         if not isinstance(limits, dict):

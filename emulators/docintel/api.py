@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from . import copying, errors, wire
 from .backend import ResourceBackend
-from .routes import Match
+from .routes import CLASSIFIER_OPERATIONS, Match
 
 
 @dataclass
@@ -136,4 +136,30 @@ def handle(backend: ResourceBackend, match: Match, request: Request) -> Response
         if op == "getInfo":
             return Response(200, wire.v3_info(api, len(backend.family_models("v3")),
                                               backend.settings.model_limit, now))
+        if op in CLASSIFIER_OPERATIONS:
+            return _classifier(backend, match, request, degrade)
     raise errors.route_not_found(f"{op} is not served for api-version {api.version}")
+
+
+def _classifier(backend: ResourceBackend, match: Match, request: Request, degrade: bool) -> Response:
+    """documentClassifiers: build/get/list/delete (2023-07-31+), authorizeCopy/copyTo (2024-11-30)."""
+    api, op, params = match.api, match.operation, match.params
+    if op == "buildClassifier":
+        job = backend.classifier_build(api, request.json("v3"), request.request_id)
+        return Response(202, None, {"Operation-Location": backend.operation_url(api, job.op_id)})
+    if op == "authorizeClassifierCopy":
+        return Response(200, dict(backend.classifier_authorize(api, request.json("v3")).payload))
+    if op == "copyClassifier":
+        job = copying.start_classifier_copy(backend, api, params["classifier_id"], request.json("v3"), degrade)
+        return Response(202, None, {"Operation-Location": backend.operation_url(api, job.op_id)})
+    if op == "getClassifier":
+        return Response(200, wire.v3_classifier(backend.get_classifier(params["classifier_id"]), api))
+    if op == "deleteClassifier":
+        backend.delete_classifier(params["classifier_id"])
+        return Response(204)
+    page, nxt = _page(request, backend.sorted_classifiers(), backend.settings.page_size)
+    body: dict[str, Any] = {"value": [wire.v3_classifier(c, api) for c in page]}
+    if nxt:
+        body["nextLink"] = (f"{backend.endpoint}{api.prefix}/documentClassifiers?api-version={api.version}"
+                            f"&nextLink={quote(f'2!{nxt}!')}")
+    return Response(200, body)

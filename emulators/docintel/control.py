@@ -84,6 +84,34 @@ def _seed(h: ResourceHandle, body: dict[str, Any]) -> dict[str, Any]:
     return h.model(model_id) or {}
 
 
+def _seed_classifier(h: ResourceHandle, body: dict[str, Any]) -> dict[str, Any]:
+    b = _only(body, {"classifierId", "description", "docTypes", "apiVersion"})
+    fields = {k: v for k, v in {"description": b.get("description"), "doc_types": b.get("docTypes"),
+                                "api_version": b.get("apiVersion")}.items() if v is not None}
+    classifier_id = h.seed_classifier(b.get("classifierId"), **fields)
+    return h.classifier(classifier_id) or {}
+
+
+def _seed_composed(h: ResourceHandle, body: dict[str, Any]) -> dict[str, Any]:
+    b = _only(body, {"modelId", "components", "apiVersion", "classifierId", "split", "description", "tags",
+                     "modelName"})
+    if "components" not in b:
+        raise ValueError("'components' is required: a list of model ids, or {docType: modelId} for 2024-11-30")
+    names = {"apiVersion": "api_version", "classifierId": "classifier_id", "split": "split",
+             "description": "description", "tags": "tags", "modelName": "model_name"}
+    fields = {names[k]: v for k, v in b.items() if k in names and v is not None}
+    model_id = h.seed_composed(b.get("modelId"), components=b["components"], **fields)
+    return h.model(model_id) or {}
+
+
+def _composed_copy(h: ResourceHandle, body: dict[str, Any]) -> dict[str, Any]:
+    b = _only(body, {"mode"})
+    if "mode" not in b:
+        raise ValueError("'mode' is required: accept or refuse")
+    h.set_composed_copy(b["mode"])
+    return {"mode": h.composed_copy}
+
+
 def _rotate(h: ResourceHandle, body: dict[str, Any]) -> dict[str, Any]:
     b = _only(body, {"key", "value"})
     which = b.get("key", "key1")
@@ -106,6 +134,14 @@ ROUTES: dict[tuple[str, str], tuple[Callable[..., Any], str]] = {
     ("GET", "models"): (lambda h, b: {"models": h.models()}, "every model, invalid ones included"),
     ("POST", "models"): (_seed, "seed a ready model {family, modelId, modelName, description, tags, labeled, "
                                 "apiVersion}"),
+    ("POST", "models/composed"): (_seed_composed, "seed a ready composed model {modelId, components, apiVersion, "
+                                                  "classifierId, split, description, tags, modelName}"),
+    ("GET", "classifiers"): (lambda h, b: {"classifiers": h.classifiers()}, "every classifier"),
+    ("POST", "classifiers"): (_seed_classifier, "seed a ready classifier {classifierId, description, docTypes, "
+                                                "apiVersion}"),
+    ("GET", "composed-copy"): (lambda h, b: {"mode": h.composed_copy}, "whether a 2024-11-30 composed model copy "
+                                                                        "is accepted"),
+    ("PUT", "composed-copy"): (_composed_copy, "accept or refuse copying 2024-11-30 composed models {mode}"),
     ("GET", "operations"): (lambda h, b: {"operations": h.operations()}, "every operation (train, build, copy)"),
     ("GET", "requests"): (lambda h, b: {"requests": h.request_log(), "counts": h.request_counts()},
                           "the request log and counts per operation name"),

@@ -22,8 +22,8 @@ from typing import Any
 from . import errors
 from .backend import ResourceBackend
 from .errors import CopyFailure
-from .settings import REGION_NAMES
-from .state import Job, Model, decode_ticks, parse_iso
+from .settings import CLASSIFIER_COPY_REGIONS, REGION_NAMES
+from .state import Classifier, Job, Model, decode_ticks, parse_iso
 from .validate import REGION, RESOURCE_ID, Checker
 from .versions import ApiVersion
 
@@ -53,30 +53,58 @@ def start_v2_copy(source: ResourceBackend, api: ApiVersion, model_id: str, body:
     return _start(source, api, model, target, target_model_id or "", token or "", failure, degrade, None)
 
 
+MODEL_FIELDS = ("targetResourceId", "targetResourceRegion", "targetModelId", "targetModelLocation",
+                "accessToken", "expirationDateTime")
+CLASSIFIER_FIELDS = ("targetResourceId", "targetResourceRegion", "targetClassifierId", "targetClassifierLocation",
+                     "accessToken", "expirationDateTime")
+
+
 def start_v3_copy(source: ResourceBackend, api: ApiVersion, model_id: str, body: Any, degrade: bool) -> Job:
     model = source.get_model(api, model_id)
+    values = _v3_authorization(source, body, MODEL_FIELDS)
+    if model.classifier_id is not None and source.composed_copy == "refuse":
+        raise errors.composed_copy_refused(model.model_id)  # emulator option (inferred answer)
+    failure, target = _resolve(source, values["targetResourceId"], values["targetResourceRegion"],
+                               values["accessToken"], body, "v3")
+    return _start(source, api, model, target, values["targetModelId"], values["accessToken"], failure, degrade,
+                  values["targetModelLocation"])
+
+
+def start_classifier_copy(source: ResourceBackend, api: ApiVersion, classifier_id: str, body: Any,
+                          degrade: bool) -> Job:
+    """``documentClassifiers/{id}:copyTo`` (2024-11-30 only): the model copy's rules, plus the documented
+    region restriction (East US, West US 2, West Europe; the refusal itself is inferred)."""
+    classifier = source.get_classifier(classifier_id)
+    values = _v3_authorization(source, body, CLASSIFIER_FIELDS)
+    target_region = values["targetResourceRegion"].lower()
+    if source.settings.region.lower() not in CLASSIFIER_COPY_REGIONS or target_region not in CLASSIFIER_COPY_REGIONS:
+        raise errors.classifier_copy_region(source.settings.region, values["targetResourceRegion"],
+                                            CLASSIFIER_COPY_REGIONS)
+    failure, target = _resolve(source, values["targetResourceId"], values["targetResourceRegion"],
+                               values["accessToken"], body, "v3", "classifier")
+    return _start(source, api, classifier, target, values["targetClassifierId"], values["accessToken"], failure,
+                  degrade, values["targetClassifierLocation"])
+
+
+def _v3_authorization(source: ResourceBackend, body: Any, fields: tuple[str, ...]) -> dict[str, str]:
+    """The synchronous checks of a v3+ copy body (the authorization verbatim): shape, ids, region, expiry."""
     check = Checker("v3")
     body = check.body(body)
-    fields = ["targetResourceId", "targetResourceRegion", "targetModelId", "targetModelLocation",
-              "accessToken", "expirationDateTime"]
     check.allowed(body, set(fields))
-    values = {name: check.string(body, name) for name in fields}
-    if not RESOURCE_ID.match(values["targetResourceId"] or ""):
+    values = {name: check.string(body, name) or "" for name in fields}
+    if not RESOURCE_ID.match(values["targetResourceId"]):
         raise check.fail(f"The parameter 'targetResourceId' ('{values['targetResourceId']}') is not a Cognitive "
                          "Services account resource id.")
-    if not REGION.match(values["targetResourceRegion"] or ""):
+    if not REGION.match(values["targetResourceRegion"]):
         raise check.fail(f"The parameter 'targetResourceRegion' ('{values['targetResourceRegion']}') is not a "
                          "region name.")
-    _known_region(source, values["targetResourceRegion"] or "", check)
-    expires = parse_iso(values["expirationDateTime"] or "")
+    _known_region(source, values["targetResourceRegion"], check)
+    expires = parse_iso(values["expirationDateTime"])
     if expires is None:
         raise check.fail("The parameter 'expirationDateTime' is not a date-time.")
-    if expires <= source.world.now() or _expiry_forced(source, values["targetResourceId"] or ""):
+    if expires <= source.world.now() or _expiry_forced(source, values["targetResourceId"]):
         raise errors.v3_authorization_expired()
-    failure, target = _resolve(source, values["targetResourceId"] or "", values["targetResourceRegion"] or "",
-                               values["accessToken"] or "", body, "v3")
-    return _start(source, api, model, target, values["targetModelId"] or "", values["accessToken"] or "",
-                  failure, degrade, values["targetModelLocation"])
+    return values
 
 
 def _known_region(source: ResourceBackend, region: str, check: Checker) -> None:
@@ -101,12 +129,12 @@ def _same_claims(issued: dict[str, Any], presented: dict[str, Any]) -> bool:
 
 
 def _resolve(source: ResourceBackend, target_id: str, region: str, token: str, presented: dict[str, Any],
-             family: str) -> tuple[CopyFailure | None, ResourceBackend | None]:
+             family: str, artifact: str = "model") -> tuple[CopyFailure | None, ResourceBackend | None]:
     target = source.world.by_resource_id(target_id)
     if target is None:
         return errors.copy_resource_resolver(target_id, region), None
     auth = target.authorizations.get(token)
-    if auth is None or auth.family != family:
+    if auth is None or auth.family != family or auth.artifact != artifact:
         issued_anywhere = any(token in b.authorizations for b in source.world.backends.values())
         # a genuine token presented to the wrong resource: no metadata there (2024); a token nobody
         # issued has been tampered with: its claims are invalid
@@ -145,9 +173,14 @@ def _next_behaviour(source: ResourceBackend, target: ResourceBackend | None) -> 
     return {"behaviour": "normal"}
 
 
-def _start(source: ResourceBackend, api: ApiVersion, model: Model, target: ResourceBackend | None,
+def _start(source: ResourceBackend, api: ApiVersion, model: Model | Classifier, target: ResourceBackend | None,
            target_model_id: str, token: str, failure: CopyFailure | None, degrade: bool,
            location: str | None) -> Job:
+    """Accept the copy: consume the authorization (unless it already failed) and schedule the outcome."""
+    if isinstance(model, Classifier):
+        source_id, kind_name = model.classifier_id, "documentClassifierCopyTo"
+    else:
+        source_id, kind_name = model.model_id, "v2copy" if api.is_v2 else "documentModelCopyTo"
     now = source.world.now()
     if failure is None and target is not None and source.settings.cmk and not target.settings.cmk and not degrade:
         failure = errors.copy_degrade()
@@ -165,9 +198,9 @@ def _start(source: ResourceBackend, api: ApiVersion, model: Model, target: Resou
     op_id = result_id if api.is_v2 else source.new_operation_id(str(uuid.uuid4()))
     if location is None:
         location = target.model_url(api, target_model_id) if target is not None else ""
-    job = Job(op_id, "v2copy" if api.is_v2 else "documentModelCopyTo", api, now,
+    job = Job(op_id, kind_name, api, now,
               now + min(0.5, duration / 4), None if kind == "never_finish" else now + duration,
-              target_model_id, location, source_model_id=model.model_id,
+              target_model_id, location, source_model_id=source_id,
               info={"sourceResource": source.settings.name,
                     "targetResource": target.settings.name if target else None, "behaviour": kind})
     snapshot = model.clone(target_model_id)
@@ -177,9 +210,12 @@ def _start(source: ResourceBackend, api: ApiVersion, model: Model, target: Resou
             done.outcome, done.failure = "failed", failure
             return
         assert target is not None
+        if isinstance(snapshot, Classifier):
+            _finish_classifier(done, target, snapshot, source_id, auth, kind)
+            return
         at = done.end_at or now
         if kind == "fail_3013":
-            leftover = _target_model(snapshot, model.model_id, auth, api, target_model_id)
+            leftover = _target_model(snapshot, source_id, auth, api, target_model_id)
             leftover.last_updated = at
             leftover.status = "invalid" if api.is_v2 else "incomplete"
             if not api.is_v2:
@@ -193,7 +229,11 @@ def _start(source: ResourceBackend, api: ApiVersion, model: Model, target: Resou
         if len(target.models) + len(target.pending_ids) >= target.settings.model_limit:
             done.outcome, done.failure = "failed", errors.copy_target_full(target.settings.model_limit)
             return
-        copied = _target_model(snapshot, model.model_id, auth, api, target_model_id)
+        missing = _missing_dependencies(target, snapshot)
+        if missing:
+            done.outcome, done.failure = "failed", errors.copy_dependencies_missing(missing)
+            return
+        copied = _target_model(snapshot, source_id, auth, api, target_model_id)
         target.models[target_model_id] = copied
         done.outcome, done.result = "succeeded", copied
 
@@ -219,4 +259,51 @@ def _target_model(snapshot: Model, source_id: str, auth: Any, api: ApiVersion, t
             # 2024 services rename the docType named after the source model (recorded)
             copied.doc_types = {(target_model_id if k == source_id else k): v
                                 for k, v in copied.doc_types.items()}
+    return copied
+
+
+def _missing_dependencies(target: ResourceBackend, composed: Model) -> list[str]:
+    """What a 2024-11-30 composed model refers to but the target lacks (emulator choice: such a copy fails;
+    the product copies the classifier and the components first)."""
+    if composed.classifier_id is None:
+        return []
+    missing = []
+    classifier = target.classifiers.get(composed.classifier_id)
+    if classifier is None or classifier.status != "ready":
+        missing.append(f"classifier '{composed.classifier_id}'")
+    for doc_type in (composed.doc_types or {}).values():
+        component_id = doc_type.get("modelId")
+        model = target.models.get(component_id or "")
+        if component_id and (model is None or model.family != "v3" or model.status != "ready"):
+            missing.append(f"model '{component_id}'")
+    return missing
+
+
+def _finish_classifier(done: Job, target: ResourceBackend, snapshot: Classifier, source_id: str, auth: Any,
+                       behaviour: str) -> None:
+    """A classifier copy lands (or leaves a 3013 leftover) on the target, as a model copy does."""
+    target_id = snapshot.classifier_id
+    if behaviour == "fail_3013":
+        leftover = _target_classifier(snapshot, source_id, auth, done)
+        leftover.status, leftover.doc_types = "incomplete", {}
+        target.classifiers[target_id] = leftover
+        done.outcome, done.failure = "failed", errors.copy_timeout()
+        return
+    if target_id in target.classifiers or target_id in target.pending_classifier_ids:
+        done.outcome, done.failure = "failed", errors.copy_target_exists(target_id)
+        return
+    copied = _target_classifier(snapshot, source_id, auth, done)
+    target.classifiers[target_id] = copied
+    done.outcome, done.result = "succeeded", copied
+
+
+def _target_classifier(snapshot: Classifier, source_id: str, auth: Any, done: Job) -> Classifier:
+    """Recorded: a copied classifier gets a new createdDateTime (the copy's) and keeps modifiedDateTime,
+    expirationDateTime, docTypes and description; a description given at authorizeCopy replaces the
+    source's, as for models (inferred)."""
+    copied = snapshot.clone(snapshot.classifier_id)
+    copied.created = done.created
+    copied.origin = {"kind": "copied", "sourceClassifierId": source_id, "apiVersion": done.api.version}
+    if auth is not None and auth.description is not None:
+        copied.description = auth.description
     return copied

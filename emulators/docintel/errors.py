@@ -198,6 +198,33 @@ def v3_model_limit(limit: int) -> ServiceError:
                "unused models before creating new ones.")  # inferred
 
 
+# ---------------------------------------------------------------- classifiers and composed models (v3.1+/v4)
+def v3_classifier_not_found() -> ServiceError:
+    """Unknown classifier: the models' 404 shape; the inner text is inferred (no recorded classifier 404)."""
+    return _v3(404, "NotFound", "Resource not found.", "ModelNotFound", "The requested classifier was not found.")
+
+
+def v3_classifier_exists(classifier_id: str) -> ServiceError:
+    return _v3(409, "Conflict", "Resource already exists.", "ModelExists",
+               f"A classifier with the provided name already exists: '{classifier_id}'.")  # inferred text
+
+
+def classifier_copy_region(source_region: str, target_region: str, allowed: tuple[str, ...]) -> ServiceError:
+    """Classifier copy outside East US / West US 2 / West Europe. Documented as unsupported; the service's
+    answer is not recorded: code, inner code and text are inferred."""
+    return _v3(400, "InvalidRequest", "Invalid request.", "UnsupportedRegion",
+               f"Copying a custom classifier is supported only between the regions {', '.join(allowed)}; "
+               f"source region '{source_region}', target region '{target_region}'.")
+
+
+def composed_copy_refused(model_id: str) -> ServiceError:
+    """A 2024-11-30 composed model copy refused (emulator option ``composedCopy: refuse``). Whether the
+    service copies composed models in one operation is not documented: the whole answer is inferred."""
+    return _v3(400, "InvalidRequest", "Invalid request.", "InvalidModel",
+               f"Model '{model_id}' is a composed model and cannot be copied. Copy its classifier and component "
+               "models, then compose it on the target resource.")
+
+
 # ---------------------------------------------------------------- copy failures (inside the operation)
 def copy_auth_metadata() -> CopyFailure:
     """Reused / unknown authorization, or the token presented to the wrong target (real, code 2024)."""
@@ -233,6 +260,13 @@ def copy_target_full(limit: int) -> CopyFailure:
 def copy_target_exists(model_id: str) -> CopyFailure:
     return CopyFailure("1022", "Conflict", f"A model with the provided name already exists: '{model_id}'.",
                        "ModelExists")  # inferred
+
+
+def copy_dependencies_missing(missing: list[str]) -> CopyFailure:
+    """A 2024-11-30 composed model copied to a resource that lacks its classifier or components: the copy
+    fails (emulator choice, inferred code and text); nothing is created on the target."""
+    return CopyFailure("1022", "InvalidRequest", "The composed model references resources that do not exist "
+                       f"on the target resource: {', '.join(missing)}. Copy them first.", "ModelNotFound")
 
 
 def copy_custom(code: str, message: str | None) -> CopyFailure:

@@ -42,3 +42,9 @@ def v3_doc_type(build_mode: str) -> dict[str, Any]:
     schema = {name: {"type": "number" if name == "Quantity" else "string"} for name in FIELDS}
     return {"fieldSchema": schema, "buildMode": build_mode,
             "fieldConfidence": {name: 0.995 for name in sorted(FIELDS)}}
+
+
+def classifier_doc_type(name: str) -> dict[str, Any]:
+    """A classifier docType's training source, shaped like the recorded classifier (blob prefix per type)."""
+    return {"azureBlobSource": {"containerUrl": "https://example.blob.core.windows.net/training",
+                                "prefix": f"{name}/train"}}

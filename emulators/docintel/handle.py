@@ -17,7 +17,7 @@ from .backend import COPY_BEHAVIOURS, ResourceBackend
 from .faults import KINDS, Fault, FaultPlan
 from .routes import OPERATIONS
 from .server import ResourceServer
-from .settings import ResourceSettings
+from .settings import COMPOSED_COPY_MODES, ResourceSettings
 from .state import iso_z
 from .world import World
 
@@ -77,7 +77,7 @@ class ResourceHandle:
         """The state-file entry of this resource (no keys)."""
         s = self.settings
         return {"endpoint": self.endpoint, "region": s.region, "resourceId": s.resource_id, "cmk": s.cmk,
-                "copySeconds": s.copy_seconds, "modelLimit": s.model_limit,
+                "copySeconds": s.copy_seconds, "modelLimit": s.model_limit, "composedCopy": self.composed_copy,
                 "control": f"{self.endpoint}/_emulator/"}
 
     def authenticate(self, headers: dict[str, str]) -> None:
@@ -105,6 +105,39 @@ class ResourceHandle:
         """Create a ready model directly (family "v2" or "v3"); returns its id."""
         with self.world.lock:
             return self.backend.seed_model(family, model_id, **fields).model_id
+
+    def seed_composed(self, model_id: str | None = None, **fields: Any) -> str:
+        """Create a ready composed model directly (v2.1, 2023-07-31 or 2024-11-30 shape); returns its id."""
+        with self.world.lock:
+            return self.backend.seed_composed(model_id, **fields).model_id
+
+    def classifiers(self) -> list[dict[str, Any]]:
+        with self.world.lock:
+            self.world.tick()
+            return [c.inspect() for c in self.backend.sorted_classifiers()]
+
+    def classifier(self, classifier_id: str) -> dict[str, Any] | None:
+        with self.world.lock:
+            self.world.tick()
+            found = self.backend.classifiers.get(classifier_id)
+            return found.inspect() if found else None
+
+    def seed_classifier(self, classifier_id: str | None = None, **fields: Any) -> str:
+        """Create a ready classifier directly (``description``, ``doc_types`` names, ``api_version``)."""
+        with self.world.lock:
+            return self.backend.seed_classifier(classifier_id, **fields).classifier_id
+
+    def set_composed_copy(self, mode: str) -> None:
+        """Whether this resource, as a copy source, accepts copying a 2024-11-30 composed model in one
+        operation ("accept", the default) or refuses it ("refuse"). Undocumented either way: inferred."""
+        if mode not in COMPOSED_COPY_MODES:
+            raise ValueError(f"composed copy mode must be one of {', '.join(COMPOSED_COPY_MODES)}, got {mode!r}")
+        with self.world.lock:
+            self.backend.composed_copy = mode
+
+    @property
+    def composed_copy(self) -> str:
+        return self.backend.composed_copy
 
     def record(self, request: Request, operation: str, status: int, fault: Fault | None) -> None:
         entry = {"time": iso_z(self.world.now()), "method": request.method, "path": request.path,

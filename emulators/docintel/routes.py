@@ -29,9 +29,20 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "getInfo": ("get", "Manage - Get info"),
     "listModels": ("list", "Manage - List models"),
     "listOperations": ("list", "Operations - List operations"),
+    # classifier management counts as model management (inferred names, same pattern)
+    "buildClassifier": ("manage", "Manage - Build classifier"),
+    "authorizeClassifierCopy": ("manage", "Manage - Authorize copy classifier"),
+    "copyClassifier": ("manage", "Manage - Copy classifier"),
+    "deleteClassifier": ("manage", "Manage - Delete classifier"),
+    "getClassifier": ("get", "Manage - Get classifier"),
+    "listClassifiers": ("list", "Manage - List classifiers"),
 }
+CLASSIFIER_COPY_OPERATIONS = {"authorizeClassifierCopy", "copyClassifier"}  # 2024-11-30 only
+CLASSIFIER_OPERATIONS = {"buildClassifier", "deleteClassifier", "getClassifier", "listClassifiers",
+                         *CLASSIFIER_COPY_OPERATIONS}  # 2023-07-31 and 2024-11-30
 
 _ID = r"(?P<model_id>[^/:]+)"
+_CID = r"(?P<classifier_id>[^/:]+)"
 V2_ROUTES: list[tuple[str, str, str]] = [
     ("POST", r"/custom/models", "train"),
     ("GET", r"/custom/models", "listModels"),
@@ -53,6 +64,12 @@ V3_ROUTES: list[tuple[str, str, str]] = [
     ("GET", r"/operations", "listOperations"),
     ("GET", r"/operations/(?P<op_id>[^/]+)", "getOperation"),
     ("GET", r"/info", "getInfo"),
+    ("POST", r"/documentClassifiers:build", "buildClassifier"),
+    ("POST", r"/documentClassifiers:authorizeCopy", "authorizeClassifierCopy"),
+    ("POST", rf"/documentClassifiers/{_CID}:copyTo", "copyClassifier"),
+    ("GET", r"/documentClassifiers", "listClassifiers"),
+    ("GET", rf"/documentClassifiers/{_CID}", "getClassifier"),
+    ("DELETE", rf"/documentClassifiers/{_CID}", "deleteClassifier"),
 ]
 _V2 = [(m, re.compile(p + r"/?$", re.IGNORECASE), op) for m, p, op in V2_ROUTES]
 _V3 = [(m, re.compile(p + r"/?$", re.IGNORECASE), op) for m, p, op in V3_ROUTES]
@@ -106,6 +123,10 @@ def match(method: str, path: str, query: dict[str, list[str]]) -> Match:
         api = versions.get(requested or "")
         if api is None:
             raise errors.unsupported_api_version(requested, prefix, sorted(versions))
+        if found[0] in CLASSIFIER_OPERATIONS and not api.has_classifiers:
+            raise errors.route_not_found(f"no classifiers in api-version {api.version}: {method} {path}")
+        if found[0] in CLASSIFIER_COPY_OPERATIONS and not api.has_classifier_copy:
+            raise errors.route_not_found(f"no classifier copy in api-version {api.version}: {method} {path}")
         return Match(found[0], api, found[1])
     raise errors.route_not_found(f"{path} is not a Form Recognizer / Document Intelligence path "
                                  "(/formrecognizer/v2.0|v2.1/..., /formrecognizer/..., /documentintelligence/...)")

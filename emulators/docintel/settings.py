@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+COMPOSED_COPY_MODES = ("accept", "refuse")  # does a 2024-11-30 composed model copy in one operation? (inferred)
+# Classifier copy works only to and from these regions (custom-classifier documentation)
+CLASSIFIER_COPY_REGIONS = ("eastus", "westus2", "westeurope")
 DEFAULT_RATE_LIMITS = {"manage": 5.0, "get": 50.0, "list": 10.0}  # S0 defaults, per second (service-limits)
 REGION_NAMES = {
     "eastus": "East US", "eastus2": "East US 2", "westus": "West US", "westus2": "West US 2",
@@ -31,6 +34,7 @@ class ResourceSettings:
     rate_limits: dict[str, float | None] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     region_display_name: str | None = None
     seed: int = 0
+    composed_copy: str = "accept"  # one of COMPOSED_COPY_MODES: whether a v4 composed model copy is accepted
 
     @property
     def display_region(self) -> str:

@@ -17,6 +17,8 @@ from .errors import CopyFailure
 from .versions import ApiVersion
 
 RETENTION_SECONDS = 24 * 3600  # operations are kept 24 h (docs)
+# a classifier docType's training source → the "kind" the live 2024-11-30 service writes beside it
+SOURCE_KINDS = {"azureBlobSource": "azureBlob", "azureBlobFileListSource": "azureBlobFileList"}
 V3_MODEL_LIFETIME = 2 * 365 * 24 * 3600  # expirationDateTime = created + 2 years (recordings)
 
 
@@ -74,6 +76,8 @@ class Model:
     build_mode: str | None = None  # v3
     doc_types: dict[str, Any] | None = None  # v3
     expiration: float | None = None  # v3
+    classifier_id: str | None = None  # 2024-11-30 composed: the classifier that routes to the docTypes
+    split: str | None = None  # 2024-11-30 composed: auto | none | perPage
     origin: dict[str, Any] = field(default_factory=dict)  # how it came to be (inspection only)
 
     def clone(self, model_id: str) -> Model:
@@ -88,7 +92,7 @@ class Model:
             "createdDateTime": iso_z(self.created), "lastUpdatedDateTime": iso_z(self.last_updated),
             "modelName": self.model_name, "isComposed": self.is_composed, "description": self.description,
             "tags": self.tags, "apiVersion": self.api_version, "docTypes": self.doc_types,
-            "origin": self.origin,
+            "classifierId": self.classifier_id, "split": self.split, "origin": self.origin,
         }
 
 
@@ -106,6 +110,7 @@ class Authorization:
     description: str | None = None
     tags: dict[str, str] | None = None
     consumed: bool = False
+    artifact: str = "model"  # "model" or "classifier": an authorization only copies its own kind
 
 
 @dataclass
@@ -113,7 +118,7 @@ class Job:
     """A long-running operation (v3+ operation, or a v2 copy result) as a clock-driven state machine."""
 
     op_id: str
-    kind: str  # documentModelBuild | documentModelCompose | documentModelCopyTo | v2copy
+    kind: str  # documentModelBuild|Compose|CopyTo, documentClassifierBuild|CopyTo, v2copy
     api: ApiVersion
     created: float
     start_at: float
@@ -123,7 +128,7 @@ class Job:
     finish: Callable[[Job], None] | None = None  # sets outcome/failure/result; applied once
     outcome: str = "succeeded"
     failure: CopyFailure | None = None
-    result: Model | None = None
+    result: Model | Classifier | None = None
     tags: dict[str, str] | None = None
     source_model_id: str | None = None
     applied: bool = False
@@ -154,4 +159,38 @@ class Job:
             "status": self.status(now), "targetModelId": self.target_model_id,
             "sourceModelId": self.source_model_id, "createdDateTime": iso_z(self.created),
             "error": self.failure.v3_error() if self.failure and self.applied else None,
+        }
+
+
+@dataclass
+class Classifier:
+    """A custom classifier (2023-07-31 and 2024-11-30 APIs). It has no tags, unlike a model.
+
+    ``doc_types`` keeps each type's training source as sent (``azureBlobSource`` or
+    ``azureBlobFileListSource``); the 2024-11-30 wire adds the ``kind`` the live service writes.
+    """
+
+    classifier_id: str
+    created: float
+    modified: float
+    expiration: float
+    api_version: str
+    doc_types: dict[str, dict[str, Any]]
+    description: str | None = None
+    base_classifier_id: str | None = None
+    status: str = "ready"  # ready | incomplete (left by a 3013 copy)
+    origin: dict[str, Any] = field(default_factory=dict)
+
+    def clone(self, classifier_id: str) -> Classifier:
+        twin = copy.deepcopy(self)
+        twin.classifier_id = classifier_id
+        return twin
+
+    def inspect(self) -> dict[str, Any]:
+        """A JSON-able view for the control interface (no wire format, every field)."""
+        return {
+            "classifierId": self.classifier_id, "status": self.status, "createdDateTime": iso_z(self.created),
+            "modifiedDateTime": iso_z(self.modified), "expirationDateTime": iso_z(self.expiration),
+            "apiVersion": self.api_version, "description": self.description,
+            "baseClassifierId": self.base_classifier_id, "docTypes": self.doc_types, "origin": self.origin,
         }

@@ -24,6 +24,16 @@ class ApiVersion:
         return self.prefix == "/documentintelligence"
 
     @property
+    def has_classifiers(self) -> bool:
+        """Custom classifiers exist from 2023-07-31 on (build/get/list/delete)."""
+        return self.version in ("2023-07-31", "2024-11-30")
+
+    @property
+    def has_classifier_copy(self) -> bool:
+        """Classifier authorizeCopy/copyTo exist only in 2024-11-30 (not in 2023-07-31)."""
+        return self.is_v4
+
+    @property
     def auth_lifetime(self) -> int:
         return V2_LIFETIME if self.is_v2 else V3_LIFETIME
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .state import Job, Model, iso_7, iso_z
+from .state import SOURCE_KINDS, Classifier, Job, Model, iso_7, iso_z
 from .versions import ApiVersion
 
 
@@ -60,6 +60,8 @@ def v2_copy_result(job: Job, now: float, request_id: str) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ v3+ / v4
 def v3_model(model: Model, api: ApiVersion, summary: bool = False) -> dict[str, Any]:
+    if model.classifier_id is not None and api.is_v4:
+        return v4_composed_model(model, api, summary)
     body: dict[str, Any] = {}
     if not summary:
         body["docTypes"] = model.doc_types or {}
@@ -81,6 +83,58 @@ def v3_model(model: Model, api: ApiVersion, summary: bool = False) -> dict[str, 
     return body
 
 
+def v4_composed_model(model: Model, api: ApiVersion, summary: bool = False) -> dict[str, Any]:
+    """A 2024-11-30 composed model, in the recorded order (docTypes, classifierId, split, modelId, created,
+    expiration, apiVersion, description, tags); each docType names its component ``modelId``."""
+    body: dict[str, Any] = {}
+    if not summary:
+        body["docTypes"] = model.doc_types or {}
+    body["classifierId"] = model.classifier_id
+    body["split"] = model.split or "none"
+    body["modelId"] = model.model_id
+    body["createdDateTime"] = iso_z(model.created)
+    if model.expiration is not None:
+        body["expirationDateTime"] = iso_z(model.expiration)
+    body["apiVersion"] = model.api_version or api.version
+    if model.description is not None:
+        body["description"] = model.description
+    if model.tags:
+        body["tags"] = model.tags
+    if model.status == "incomplete" and not summary:
+        body["warnings"] = [{"code": "ModelCopyIncomplete",
+                             "message": "The copy into this model did not complete. Delete the model and copy "
+                                        "again."}]  # emulator representation of a 3013 leftover (inferred)
+    return body
+
+
+def v3_classifier(classifier: Classifier, api: ApiVersion) -> dict[str, Any]:
+    """DocumentClassifierDetails. 2024-11-30 in the recorded order (classifierId, createdDateTime,
+    modifiedDateTime, expirationDateTime, apiVersion, docTypes with ``kind``, description); 2023-07-31 has
+    no modifiedDateTime and no kind (its SDK's field order)."""
+    doc_types: dict[str, Any] = {}
+    for name, spec in classifier.doc_types.items():
+        source = next(iter(spec))
+        doc_types[name] = ({"kind": SOURCE_KINDS[source]} if api.is_v4 else {}) | {source: spec[source]}
+    body: dict[str, Any] = {"classifierId": classifier.classifier_id}
+    if not api.is_v4 and classifier.description is not None:
+        body["description"] = classifier.description
+    body["createdDateTime"] = iso_z(classifier.created)
+    if api.is_v4:
+        body["modifiedDateTime"] = iso_z(classifier.modified)
+    body["expirationDateTime"] = iso_z(classifier.expiration)
+    body["apiVersion"] = classifier.api_version
+    if api.is_v4 and classifier.base_classifier_id is not None:
+        body["baseClassifierId"] = classifier.base_classifier_id
+    body["docTypes"] = doc_types
+    if api.is_v4 and classifier.description is not None:
+        body["description"] = classifier.description
+    if api.is_v4 and classifier.status == "incomplete":
+        body["warnings"] = [{"code": "ClassifierCopyIncomplete",
+                             "message": "The copy into this classifier did not complete. Delete the classifier "
+                                        "and copy again."}]  # emulator representation of a 3013 leftover (inferred)
+    return body
+
+
 def v3_operation(job: Job, now: float, summary: bool = False) -> dict[str, Any]:
     status = job.status(now)
     body: dict[str, Any] = {
@@ -88,9 +142,13 @@ def v3_operation(job: Job, now: float, summary: bool = False) -> dict[str, Any]:
         "createdDateTime": iso_z(job.created), "lastUpdatedDateTime": iso_z(job.last_updated(now)),
         "resourceLocation": job.resource_location,
     }
+    if status == "running" and job.kind == "documentClassifierBuild":
+        body["percentCompleted"] = 0  # recorded: a running classifier build says 0 (model operations say nothing)
     if status == "succeeded":
         body["percentCompleted"] = 100
-        if not summary and job.result is not None:
+        if not summary and isinstance(job.result, Classifier):
+            body["result"] = v3_classifier(job.result, job.api)
+        elif not summary and job.result is not None:
             body["result"] = v3_model(job.result, job.api)
     elif status == "failed" and job.failure is not None and not summary:
         body["error"] = job.failure.v3_error()

@@ -9,8 +9,18 @@ from collections.abc import Iterator
 
 import pytest
 from azure.ai.documentintelligence import DocumentIntelligenceAdministrationClient
-from azure.ai.documentintelligence.models import AuthorizeCopyRequest, AzureBlobContentSource, BuildDocumentModelRequest
-from azure.ai.formrecognizer import DocumentModelAdministrationClient, FormTrainingClient
+from azure.ai.documentintelligence.models import (
+    AuthorizeClassifierCopyRequest,
+    AuthorizeCopyRequest,
+    AzureBlobContentSource,
+    BuildDocumentClassifierRequest,
+    BuildDocumentModelRequest,
+    ClassifierDocumentTypeDetails,
+    ComposeDocumentModelRequest,
+    DocumentTypeDetails,
+)
+from azure.ai.formrecognizer import BlobSource, DocumentModelAdministrationClient, FormTrainingClient
+from azure.ai.formrecognizer import ClassifierDocumentTypeDetails as FrClassifierDocumentTypeDetails
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
 from emu_helpers import three_regions
@@ -152,3 +162,77 @@ def test_document_intelligence_client_surfaces_a_failed_copy(regions) -> None:
     assert failed.value.error.code == "Timeout"
     assert failed.value.error.innererror["code"] == "3013"
     assert target.get_model("seeded-dr").warnings[0].code == "ModelCopyIncomplete"  # left for clean-up
+
+
+def _classifier_types() -> dict[str, ClassifierDocumentTypeDetails]:
+    return {name: ClassifierDocumentTypeDetails(azure_blob_source=AzureBlobContentSource(
+        container_url=BLOB, prefix=f"{name}/train")) for name in ("IRS-1040-A", "IRS-1040-B")}
+
+
+def test_document_intelligence_client_builds_copies_lists_and_deletes_classifiers(regions) -> None:
+    src, west = regions
+    source = DocumentIntelligenceAdministrationClient(src.endpoint, AzureKeyCredential(src.keys[0]), retry_total=0)
+    target = DocumentIntelligenceAdministrationClient(west.endpoint, AzureKeyCredential(west.keys[0]), retry_total=0)
+    request = BuildDocumentClassifierRequest(classifier_id="irs", description="IRS document classifier",
+                                             doc_types=_classifier_types())
+    built = source.begin_build_classifier(request, polling_interval=POLL).result()
+    assert built.classifier_id == "irs" and sorted(built.doc_types) == ["IRS-1040-A", "IRS-1040-B"]
+    assert built.doc_types["IRS-1040-A"].azure_blob_source.prefix == "IRS-1040-A/train"
+    assert source.get_classifier("irs").modified_date_time == built.modified_date_time
+
+    auth = target.authorize_classifier_copy(AuthorizeClassifierCopyRequest(classifier_id="irs-dr",
+                                                                           tags={"testkey": "testvalue"}))
+    assert auth.target_classifier_id == "irs-dr" and auth.target_resource_region == "westus2"
+    poller = source.begin_copy_classifier_to("irs", auth, polling_interval=POLL)
+    copied = poller.result()
+    assert copied.classifier_id == "irs-dr" and copied.description == "IRS document classifier"
+    assert copied.modified_date_time == built.modified_date_time
+    assert copied.expiration_date_time == built.expiration_date_time
+    assert copied.created_date_time >= built.created_date_time
+
+    assert [c.classifier_id for c in target.list_classifiers()] == ["irs-dr"]
+    assert target.get_classifier("irs-dr").doc_types.keys() == built.doc_types.keys()
+    target.delete_classifier("irs-dr")
+    with pytest.raises(ResourceNotFoundError):
+        target.get_classifier("irs-dr")
+    with pytest.raises(HttpResponseError) as reused:  # single-use authorization
+        source.begin_copy_classifier_to("irs", auth, polling_interval=POLL).result()
+    assert reused.value.error.code == "2024"
+
+
+def test_document_intelligence_client_composes_with_a_classifier(regions) -> None:
+    src, _ = regions
+    client = DocumentIntelligenceAdministrationClient(src.endpoint, AzureKeyCredential(src.keys[0]), retry_total=0)
+    for model_id in ("part-a", "part-b"):
+        client.begin_build_document_model(BuildDocumentModelRequest(
+            model_id=model_id, build_mode="template", azure_blob_source=AzureBlobContentSource(container_url=BLOB)),
+            polling_interval=POLL).result()
+    client.begin_build_classifier(BuildDocumentClassifierRequest(classifier_id="router", doc_types=_classifier_types()),
+                                  polling_interval=POLL).result()
+    request = ComposeDocumentModelRequest(
+        model_id="both", classifier_id="router", split="perPage", description="composed", tags={"k": "v"},
+        doc_types={"IRS-1040-A": DocumentTypeDetails(model_id="part-a", confidence_threshold=0.7),
+                   "IRS-1040-B": DocumentTypeDetails(model_id="part-b")})
+    composed = client.begin_compose_model(request, polling_interval=POLL).result()
+    assert (composed.classifier_id, composed.split, composed.tags) == ("router", "perPage", {"k": "v"})
+    assert composed.doc_types["IRS-1040-A"].model_id == "part-a"
+    assert composed.doc_types["IRS-1040-A"].confidence_threshold == 0.7
+    assert composed.doc_types["IRS-1040-B"].field_schema  # the component's schema
+    fetched = client.get_model("both")
+    assert fetched.classifier_id == "router" and fetched.doc_types["IRS-1040-B"].model_id == "part-b"
+
+
+def test_document_model_administration_client_manages_classifiers_in_2023_07_31(regions) -> None:
+    src, _ = regions
+    client = DocumentModelAdministrationClient(src.endpoint, AzureKeyCredential(src.keys[0]),
+                                               api_version="2023-07-31", retry_total=0)
+    types = {name: FrClassifierDocumentTypeDetails(source=BlobSource(container_url=BLOB, prefix=f"{name}/"))
+             for name in ("a", "b")}
+    built = client.begin_build_document_classifier(types, classifier_id="legacy", description="old",
+                                                   polling_interval=POLL).result()
+    assert built.classifier_id == "legacy" and built.api_version == "2023-07-31"
+    assert client.get_document_classifier("legacy").description == "old"
+    assert [c.classifier_id for c in client.list_document_classifiers()] == ["legacy"]
+    client.delete_document_classifier("legacy")
+    with pytest.raises(ResourceNotFoundError):
+        client.get_document_classifier("legacy")

@@ -52,6 +52,7 @@ def test_compose_in_v3_and_v4_shapes(cloud, src, v3) -> None:
     src.seed_model("v3", "part-a")
     src.seed_model("v3", "part-b")
     if v3 == "2024-11-30":
+        src.seed_classifier("splitter")
         body = {"modelId": "both", "classifierId": "splitter",
                 "docTypes": {"a": {"modelId": "part-a"}, "b": {"modelId": "part-b"}}}
     else:

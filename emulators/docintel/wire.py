@@ -152,10 +152,10 @@ def v3_operation(job: Job, now: float, summary: bool = False) -> dict[str, Any]:
             body["result"] = v3_model(job.result, job.api)
     elif status == "failed" and job.failure is not None and not summary:
         body["error"] = job.failure.v3_error()
-    if job.api.is_v4:
-        body["apiVersion"] = job.api.version
     if job.tags:
         body["tags"] = job.tags
+    if job.api.is_v4:
+        body["apiVersion"] = job.api.version  # last, after tags (recorded compose operation)
     return body
 
 

@@ -7,8 +7,9 @@ they are not per-request), exact error bodies. Recorded values that the test san
 
 from __future__ import annotations
 
+import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 import requests
 from emu_helpers import (
@@ -16,12 +17,14 @@ from emu_helpers import (
     load_json_recording,
     load_yaml_recording,
     ordered_subset,
+    recordings_dir,
     v2_authorize,
     v2_copy,
     v3_authorize,
 )
 
 VOLATILE = {"date", "content-length", "transfer-encoding", "server"}
+OP_ID = r"\d{11}_[0-9a-f-]{36}"
 
 
 def names(headers) -> set[str]:
@@ -211,3 +214,129 @@ def test_route_404_and_401_are_byte_faithful(src) -> None:
     assert (denied.status_code, denied.json()) == (401, bad_key["body"])
     assert denied.headers["Content-Length"] == bad_key["headers"]["Content-Length"] == "224"
     assert names(denied.headers) == names(bad_key["headers"])
+
+
+CLASSIFIER_RECORDING = ("2024-11-30__documentintelligence__test_dmac_copy_classifier."
+                        "pyTestCopyClassifiertest_copy_classifier_successful.json")
+COMPOSE_RECORDING = ("2024-07-31-preview__net-documentintelligence__DocumentModelAdministrationLiveTests."
+                     "ComposeModel.excerpt.json")
+
+
+def request_bodies(name: str) -> list:
+    return [e["RequestBody"] for e in json.loads((recordings_dir() / name).read_text(encoding="utf-8"))["Entries"]]
+
+
+def http_date(value: str) -> float:
+    return datetime.strptime(value, "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=UTC).timestamp()
+
+
+def iso(value: str) -> float:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
+def test_classifier_build_copy_and_gets_match_the_2024_11_30_recording(cloud, src, west) -> None:
+    rec, sent = load_json_recording(CLASSIFIER_RECORDING), request_bodies(CLASSIFIER_RECORDING)
+    real_build, real_start, real_running, real_done, real_get = rec[0], rec[1], rec[2], rec[16], rec[17]
+    real_auth, real_copy, real_copy_start, real_copy_done, real_copy_get = rec[18:23]
+    assert real_get["body"] == real_done["body"]["result"]  # the recording's own relations, checked on ours below
+    assert real_copy_done["body"]["result"]["createdDateTime"] == real_copy_done["body"]["createdDateTime"]
+    for kept in ("modifiedDateTime", "expirationDateTime", "description", "docTypes"):
+        assert real_copy_get["body"][kept] == real_get["body"][kept]
+    assert real_copy_get["body"]["createdDateTime"] != real_get["body"]["createdDateTime"]
+    source, target = client(src, "2024-11-30"), client(west, "2024-11-30")
+
+    build = source.post("/documentClassifiers:build", sent[0])  # the recorded request body
+    assert build.status_code == real_build["status"] == 202 and build.content == b""
+    assert names(real_build["headers"]) <= names(build.headers)
+    op = build.headers["Operation-Location"]
+    assert re.search(rf"/operations/{OP_ID}\?api-version=2024-11-30$", real_build["headers"]["operation-location"])
+    assert re.search(rf"/operations/{OP_ID}\?api-version=2024-11-30$", op)
+    started = source.poll(op)
+    cloud.advance(0.5)
+    running = source.poll(op)
+    cloud.advance(1)
+    done = source.poll(op)
+    for mine, real in ((started, real_start), (running, real_running), (done, real_done)):
+        assert mine.status_code == real["status"] == 200
+        assert list(mine.json()) == list(real["body"]), real["body"]["status"]
+        assert {k: mine.json()[k] for k in ("kind", "status")} == {k: real["body"][k] for k in ("kind", "status")}
+        assert names(real["headers"]) <= names(mine.headers)
+    assert running.json()["percentCompleted"] == real_running["body"]["percentCompleted"] == 0
+    result, real_result = done.json()["result"], real_done["body"]["result"]
+    assert list(result) == list(real_result)
+    assert list(result["docTypes"]) == list(real_result["docTypes"])
+    assert result["docTypes"] == real_result["docTypes"]  # kind + azureBlobSource, values as sent
+    assert result["description"] == real_result["description"]
+    assert iso(result["expirationDateTime"]) - iso(result["createdDateTime"]) == \
+        iso(real_result["expirationDateTime"]) - iso(real_result["createdDateTime"])  # two years
+    got = source.get(f"/documentClassifiers/{sent[0]['classifierId']}")
+    assert got.json() == result and names(real_get["headers"]) <= names(got.headers)
+
+    cloud.advance(60)
+    auth = target.post("/documentClassifiers:authorizeCopy", sent[18])
+    assert auth.status_code == real_auth["status"] == 200
+    assert list(auth.json()) == list(real_auth["body"])
+    assert names(real_auth["headers"]) <= names(auth.headers)
+    for headers, body in ((auth.headers, auth.json()), (real_auth["headers"], real_auth["body"])):
+        issued = http_date(headers["Date"])
+        assert iso(body["expirationDateTime"]) - issued == 3600
+        assert body["targetClassifierLocation"].endswith(
+            f"/documentintelligence/documentClassifiers/{body['targetClassifierId']}?api-version=2024-11-30")
+
+    copy = source.post(f"/documentClassifiers/{sent[0]['classifierId']}:copyTo", auth.json())
+    assert copy.status_code == real_copy["status"] == 202 and copy.content == b""
+    assert names(real_copy["headers"]) <= names(copy.headers)
+    assert "retry-after" not in names(real_copy["headers"]) | names(copy.headers)
+    copy_op = copy.headers["Operation-Location"]
+    assert re.search(rf"/operations/{OP_ID}\?api-version=2024-11-30$", copy_op)
+    copy_started = source.poll(copy_op)
+    cloud.advance(3)
+    copy_done = source.poll(copy_op)
+    for mine, real in ((copy_started, real_copy_start), (copy_done, real_copy_done)):
+        assert list(mine.json()) == list(real["body"]) and mine.json()["kind"] == "documentClassifierCopyTo"
+        assert mine.json()["status"] == real["body"]["status"]
+    copied = copy_done.json()["result"]
+    assert list(copied) == list(real_copy_done["body"]["result"])
+    assert copied["createdDateTime"] == copy_done.json()["createdDateTime"] != result["createdDateTime"]
+    for kept in ("modifiedDateTime", "expirationDateTime", "description", "docTypes"):
+        assert copied[kept] == result[kept], kept
+    copy_get = target.get(f"/documentClassifiers/{sent[18]['classifierId']}")
+    assert list(copy_get.json()) == list(real_copy_get["body"]) and copy_get.json() == copied
+    assert names(real_copy_get["headers"]) <= names(copy_get.headers)
+
+
+def test_v4_compose_matches_the_recorded_composed_model(cloud, src) -> None:
+    rec, sent = load_json_recording(COMPOSE_RECORDING), request_bodies(COMPOSE_RECORDING)
+    real_post, real_start, real_done, real_delete, real_delete_classifier = rec
+    body = sent[0]
+    src.seed_model("v3", "1798338483", api_version="2024-11-30")
+    cloud.advance(4)
+    src.seed_model("v3", "1040070331", api_version="2024-11-30")
+    src.seed_classifier(body["classifierId"], doc_types=["IRS-1040-A", "IRS-1040-B"])
+    c = client(src, "2024-11-30")
+    post = c.post("/documentModels:compose", body)
+    assert post.status_code == real_post["status"] == 202 and post.content == b""
+    assert names(real_post["headers"]) <= names(post.headers)
+    started = c.poll(post.headers["Operation-Location"])
+    cloud.advance(1)
+    done = c.poll(post.headers["Operation-Location"])
+    for mine, real in ((started, real_start), (done, real_done)):
+        assert list(mine.json()) == list(real["body"]), real["body"]["status"]
+        assert mine.json()["tags"] == real["body"]["tags"] == body["tags"]
+        assert names(real["headers"]) <= names(mine.headers)
+    result, real_result = done.json()["result"], real_done["body"]["result"]
+    assert list(result) == list(real_result)
+    assert list(result["docTypes"]) == list(real_result["docTypes"]) == ["model0", "model1"]
+    for doc_type in ("model0", "model1"):
+        assert list(result["docTypes"][doc_type]) == list(real_result["docTypes"][doc_type])
+        assert result["docTypes"][doc_type]["modelId"] == real_result["docTypes"][doc_type]["modelId"]
+    for field in ("classifierId", "split", "modelId", "description", "tags"):
+        assert result[field] == real_result[field], field
+    first_component = c.get("/documentModels/1798338483").json()
+    assert result["expirationDateTime"] == first_component["expirationDateTime"]  # the earliest component's
+    assert c.get("/documentModels/1113921229").json() == result
+    deleted = c.delete("/documentModels/1113921229")
+    assert deleted.status_code == real_delete["status"] == 204
+    assert names(real_delete["headers"]) <= names(deleted.headers)
+    deleted = c.delete(f"/documentClassifiers/{body['classifierId']}")
+    assert deleted.status_code == real_delete_classifier["status"] == 204

@@ -312,3 +312,22 @@ def test_control_api_seeds_and_lists_classifiers(src) -> None:
     assert unknown.status_code == 400 and "unknown field" in unknown.json()["error"]
     got = client(src, "2024-11-30").get("/documentClassifiers/fixture").json()
     assert got["description"] == "d" and got["docTypes"]["a"]["kind"] == "azureBlob"
+
+
+def test_a_dropped_answer_still_starts_the_classifier_copy(cloud, src, west) -> None:
+    """Lost answers: the copy POST takes effect although the client sees the connection cut."""
+    import requests
+
+    source = client(src, "2024-11-30")
+    src.seed_classifier("c1")
+    auth = authorize(client(west, "2024-11-30"), "c1-dr")
+    src.fail_next("copyClassifier", kind="drop")
+    with pytest.raises(requests.exceptions.RequestException):
+        copy_to(source, "c1", auth)
+    ops = source.get("/operations").json()["value"]
+    assert [o["kind"] for o in ops] == ["documentClassifierCopyTo"]
+    cloud.advance(3)
+    assert west.classifier("c1-dr") is not None
+    again = copy_to(source, "c1", auth).headers["Operation-Location"]  # a blind retry: the authorization is spent
+    cloud.advance(3)
+    assert source.poll(again).json()["error"]["code"] == "2024"

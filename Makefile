@@ -28,13 +28,18 @@ $(CHECKOV_STAMP):
 test: $(STAMP) $(CHECKOV_STAMP)
 	$(PY) -m pytest
 
+# PORT=7072 puts the Functions host on that port (up: default 7071; demo: a free one). A port or stack folder
+# (.local/demo/<port>/) already in use is refused before anything is touched.
+PORT ?=
+PORT_ARG = $(if $(PORT),--port $(PORT))
+
 ## The main job on the local cloud: trains, replicates by Event Grid, fails over by HTTP, prints a summary.
 demo: $(STAMP)
-	$(PY) -m demo
+	$(PY) -m demo $(PORT_ARG)
 
 ## Leave the local cloud and the Functions host running (Ctrl-C stops both); drive it with curl.
 up: $(STAMP)
-	$(PY) -m demo --up
+	$(PY) -m demo --up $(PORT_ARG)
 
 ## Benchmarks: devhost throughput and replay, copy latency and request counts vs the official SDK.
 bench: $(STAMP)

@@ -53,6 +53,8 @@ class LocalStack:
     keys: dict[str, list[str]] = field(default_factory=dict)
     state: dict = field(default_factory=dict)
     procs: list[subprocess.Popen] = field(default_factory=list)
+    # Passed to devhost, which reports it on GET /admin/host/status: the host answering is the one we started.
+    instance_id: str = field(default_factory=lambda: secrets.token_hex(16))
 
     # -- configuration -------------------------------------------------------------------------------
     def cloud_config(self) -> dict:
@@ -124,7 +126,7 @@ class LocalStack:
         self._spawn(
             "devhost",
             [sys.executable, "-m", "devhost", "start", "--app", str(REPO), "--port", str(self.host_port),
-             "--store", str(store), "--settings", str(settings_file)],
+             "--store", str(store), "--settings", str(settings_file), "--instance-id", self.instance_id],
         )
         self._wait_for_host(timeout=60)
 
@@ -154,6 +156,10 @@ class LocalStack:
     @property
     def host_url(self) -> str:
         return f"http://127.0.0.1:{self.host_port}"
+
+    def pid(self, name: str) -> int:
+        """The pid of the ``emulators`` or ``devhost`` process this stack started."""
+        return next(proc.pid for proc in self.procs if proc.args[2] == name)
 
     def endpoint(self, alias: str) -> str:
         return self.state["resources"][alias]["endpoint"]
@@ -189,9 +195,23 @@ class LocalStack:
         while time.monotonic() < deadline:
             self._check_alive()
             try:
-                if requests.get(f"{self.host_url}/admin/host/status", timeout=2).ok:
-                    return
+                status = requests.get(f"{self.host_url}/admin/host/status", timeout=2)
             except requests.ConnectionError:
-                pass
+                status = None
+            if status is not None and status.ok:
+                self.verify_host(status)
+                return
             time.sleep(0.1)
         raise TimeoutError(f"devhost did not answer on {self.host_url} within {timeout:.0f}s")
+
+    def verify_host(self, status: requests.Response | None = None) -> None:
+        """Fail unless the host answering on our port is the devhost this stack started (its instance id)."""
+        status = status or requests.get(f"{self.host_url}/admin/host/status", timeout=5)
+        try:
+            answered = status.json().get("instanceId")
+        except ValueError:
+            answered = None
+        if answered != self.instance_id:
+            raise RuntimeError(
+                f"{self.host_url} is answered by another host (instance {answered!r}), not the devhost this command "
+                f"started (instance {self.instance_id}); stop the other one or pick another port (PORT=...)")

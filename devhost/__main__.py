@@ -1,7 +1,7 @@
 """`python -m devhost start` — run a Functions app (Python v2 model, Durable Functions) locally, like `func start`.
 
     python -m devhost start [--app DIR] [--port 7071] [--host 127.0.0.1] [--store PATH] [--settings FILE]
-                            [--clock real|virtual] [--keys] [--keys-file PATH] [--verbose]
+                            [--clock real|virtual] [--keys] [--keys-file PATH] [--instance-id ID] [--verbose]
 
 Loads app settings (`--settings FILE`, else `DIR/local.settings.json` if present) into the environment,
 reads `DIR/host.json`, imports `DIR/function_app.py`, refuses unsupported bindings, starts the durable
@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="virtual: skip ahead to the next due timer when idle (default real)")
     start.add_argument("--keys", action="store_true", help="enforce function/admin/system keys as in Azure")
     start.add_argument("--keys-file", type=Path, help="keys JSON (default APP/.local/devhost/keys.json)")
+    start.add_argument("--instance-id", help="the instanceId GET /admin/host/status reports (default random): "
+                                              "lets a launcher check that the host on the port is the one it started")
     start.add_argument("--verbose", action="store_true", help="debug logs of the devhost itself")
     return parser
 
@@ -100,7 +102,7 @@ def start(args: argparse.Namespace) -> int:
     try:
         server = HostServer(index, engine, port=args.port, host=args.host, route_prefix=config.route_prefix,
                             keys=keys, hub_name=config.hub_name, function_timeout=config.function_timeout,
-                            clock=clock)
+                            clock=clock, instance_id=args.instance_id)
     except (RouteError, ScheduleError, AppLoadError) as exc:
         return _fail(str(exc))
     stop = threading.Event()

@@ -112,11 +112,12 @@ class HostServer:
     defaults to `engine.hub_name`. `function_timeout` (seconds) bounds HTTP/Event Grid/timer invocations.
     Timer triggers run on `clock` (default `engine.clock`) from `start()` to `stop()`; `.timers.tick()`
     fires due timers synchronously (tests). Without any clock, timer functions only run via the admin API.
+    `instance_id` (default random) is the `id`/`instanceId` of `GET /admin/host/status`.
     """
 
     def __init__(self, index: functions.FunctionIndex, engine: Any, *, port: int = 0, host: str = "127.0.0.1",
                  route_prefix: str = "api", keys: HostKeys | None = None, hub_name: str | None = None,
-                 function_timeout: float | None = None, clock: Any = None) -> None:
+                 function_timeout: float | None = None, clock: Any = None, instance_id: str | None = None) -> None:
         self.index = index
         self.engine = engine
         self.host = host
@@ -148,7 +149,7 @@ class HostServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._started_at = time.monotonic()
-        self._host_id = uuid.uuid4().hex[:32]
+        self._host_id = instance_id or uuid.uuid4().hex[:32]  # a launcher may choose it to recognise its host
 
     def _timer_wakeup(self) -> float | None:
         """The next timer-trigger instant while the timers run (a stopped server must not hold the clock)."""

@@ -15,8 +15,9 @@ from collections.abc import Generator
 from typing import Any
 
 from ferry import telemetry
+from ferry.contracts import Answer, ChildInput, CopyPlanned
+from ferry.errors import FerryError
 from ferry.orchestration import ids, outcome, progress
-from ferry.orchestration.policy import CopyPolicy
 
 from .child import NAME as CHILD_NAME
 
@@ -32,38 +33,37 @@ def copy_model(context: Any) -> Generator[Any, Any, dict[str, Any]]:
     requested_model = request.get("modelId") if isinstance(request, dict) else None
     requested_source = request.get("source") if isinstance(request, dict) else None
 
-    planned = yield context.call_activity("plan_copy", request)
-    if not planned.get("ok"):
-        error = planned.get("error") or {}
+    answer = Answer.from_dict((yield context.call_activity("plan_copy", request)))
+    if not answer.ok:
+        error: FerryError = answer.error
         if not context.is_replaying:
-            log.warning("%s [%s] request rejected: %s", context.instance_id, NAME, error.get("code"))
+            log.warning("%s [%s] request rejected: %s", context.instance_id, NAME, error.code)
         context.set_custom_status({"modelId": requested_model, "source": requested_source, "stage": "rejected",
-                                   "targets": {}, "error": error.get("code")})
+                                   "targets": {}, "error": error.code})
         return outcome.parent_output(model_id=requested_model, source=requested_source, results={}, error=error)
 
-    plan = planned["value"]
-    model_id, source = plan["request"]["modelId"], plan["request"]["source"]
-    policy = CopyPolicy.from_dict(plan["policy"])
-    targets: list[dict[str, Any]] = plan["targets"]
-    child_ids = {t["alias"]: ids.child_instance_id(context.instance_id, t["alias"]) for t in targets}
-    entries = {t["alias"]: progress.parent_target_entry(stage="queued", instance_id=child_ids[t["alias"]])
-               for t in targets}
+    plan = CopyPlanned.from_dict(answer.value)
+    model_id, source = plan.request["modelId"], plan.request["source"]
+    policy = plan.policy
+    child_ids = {t.alias: ids.child_instance_id(context.instance_id, t.alias) for t in plan.targets}
+    entries = {t.alias: progress.parent_target_entry(stage="queued", instance_id=child_ids[t.alias])
+               for t in plan.targets}
 
     def show(stage: str = "copying") -> None:
         context.set_custom_status(progress.parent_status(model_id=model_id, source=source, targets=entries,
                                                          stage=stage))
 
-    pending = list(targets)
+    pending = list(plan.targets)
     running: list[tuple[Any, str]] = []
     results: dict[str, dict[str, Any]] = {}
     while pending or running:
         while pending and len(running) < policy.max_parallel_targets:
             target = pending.pop(0)
-            alias = target["alias"]
-            child_input = {"modelId": model_id, "source": source, "target": alias,
-                           "targetModelId": target.get("targetModelId"), "apiVersion": target.get("apiVersion"),
-                           "degrade": bool(target.get("degrade")), "policy": policy.to_dict()}
-            task = context.call_sub_orchestrator(CHILD_NAME, child_input, child_ids[alias])
+            alias = target.alias
+            child_input = ChildInput(model_id=model_id, source=source, target=alias,
+                                     target_model_id=target.target_model_id, api_version=target.api_version,
+                                     degrade=target.degrade, policy=policy)
+            task = context.call_sub_orchestrator(CHILD_NAME, child_input.to_dict(), child_ids[alias])
             running.append((task, alias))
             entries[alias] = progress.parent_target_entry(stage="copying", instance_id=child_ids[alias])
         show()

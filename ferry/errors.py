@@ -19,6 +19,12 @@ Kinds (`KINDS`):
 - "degrade_required" CMK → non-CMK copy without x-ms-forms-copy-degrade.
 - "timeout"          the service gave up (3013) or our deadline passed; an invalid target model needs cleanup.
 - "terminal"         anything else: do not retry, report code, message and hint.
+- "invalid_request"  a copy request (HTTP body, event, orchestration input) that cannot be run: answer 400.
+- "invalid_settings" the app settings are invalid: fix the named setting and restart.
+- "internal"         a bug inside ModelFerry (an activity raised): see the host log.
+
+Request and settings errors use the same shape as service errors, so every caller reads one dict
+(`to_dict()` / `from_dict()`); what a person sees is `public()`: code, message, hint.
 
 `retryable` means "the same request may succeed if simply repeated later"; only "throttled", "transient" and
 "not_ready" are. Messages and hints never contain keys or tokens: they are built from the service's error
@@ -37,7 +43,8 @@ from typing import Any
 import requests
 
 KINDS: tuple[str, ...] = ("throttled", "transient", "authorization", "model_exists", "not_found", "not_ready",
-                          "unauthorized", "quota", "degrade_required", "timeout", "terminal")
+                          "unauthorized", "quota", "degrade_required", "timeout", "terminal", "invalid_request",
+                          "invalid_settings", "internal")
 RETRYABLE_KINDS = frozenset({"throttled", "transient", "not_ready"})
 MAX_MESSAGE_CHARS = 1000
 
@@ -88,6 +95,11 @@ class FerryError(Exception):
     def __reduce__(self):  # keep the fields across pickling (process pools, durable serialisers)
         return (_rebuild, (self.to_dict(),))
 
+    def public(self) -> dict[str, str]:
+        """What a caller of the app sees (results, HTTP error bodies): code, message, hint; nothing internal."""
+        return {"code": self.code, "message": self.message or "the service reported a failure without a message",
+                "hint": self.hint}
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able view (what activities return and the orchestration reports). Contains no secrets."""
         return {"kind": self.kind, "code": self.code, "message": self.message, "hint": self.hint,
@@ -97,10 +109,15 @@ class FerryError(Exception):
                 "targetModelId": self.target_model_id}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> FerryError:
-        """Inverse of to_dict (e.g. for an orchestrator that received an activity's error dict)."""
-        return cls(kind=data.get("kind", "terminal"), code=data.get("code", "Unknown"),
-                   message=data.get("message", ""), hint=data.get("hint", ""), status=data.get("status"),
+    def from_dict(cls, data: Mapping[str, Any] | None) -> FerryError:
+        """Inverse of to_dict (e.g. for an orchestrator that received an activity's error dict).
+
+        Tolerant of partial dicts (a public `{code, message, hint}`): a missing or unknown kind reads "terminal"."""
+        data = data or {}
+        kind = data.get("kind") if data.get("kind") in KINDS else "terminal"
+        return cls(kind=kind, code=str(data.get("code") or "Unknown"),
+                   message=str(data.get("message") or ""), hint=str(data.get("hint") or ""),
+                   status=data.get("status"),
                    retry_after=data.get("retryAfter"), retryable=data.get("retryable"),
                    operation=data.get("operation"), api_version=data.get("apiVersion"),
                    resource=data.get("resource"), request_id=data.get("requestId"),
@@ -109,6 +126,25 @@ class FerryError(Exception):
 
 def _rebuild(data: dict[str, Any]) -> FerryError:
     return FerryError.from_dict(data)
+
+
+def request_error(code: str, message: str, hint: str | None = None) -> FerryError:
+    """A request that cannot be run (HTTP 400 / dropped event / rejected orchestration input)."""
+    return FerryError(kind="invalid_request", code=code, message=message, hint=hint or HINTS["invalid_request"])
+
+
+def settings_error(setting: str | None, message: str) -> FerryError:
+    """The app settings are invalid; `setting` names the first offending one."""
+    where = f"the app setting {setting}" if setting else "the app settings"
+    return FerryError(kind="invalid_settings", code="InvalidSettings", message=message,
+                      hint=f"Fix {where} and restart the Function App.")
+
+
+def internal_error(exc: BaseException) -> FerryError:
+    """A bug inside ModelFerry (an activity raised, bad input): the exception's first line, never a traceback."""
+    text = str(exc).strip()
+    return FerryError(kind="internal", code="InternalError",
+                      message=text.splitlines()[0][:300] if text else type(exc).__name__, hint=HINTS["internal"])
 
 
 def redact(text: str) -> str:
@@ -260,6 +296,9 @@ HINTS = {
            "bundle of the loopback service).",
     "terminal": "The service rejected the request; see the code and message, fix the cause, and start the copy "
                 "again.",
+    "invalid_request": "Correct the request (aliases are keys of FERRY_RESOURCES) and send it again.",
+    "invalid_settings": "Fix the app setting named in the message and restart the Function App.",
+    "internal": "Unexpected failure inside ModelFerry; see the host log for this instance.",
 }
 
 

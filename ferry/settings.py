@@ -27,12 +27,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-log = logging.getLogger("ferry.settings")
+from ferry import generations
+from ferry.generations import API_VERSIONS  # re-exported: the versions FERRY_RESOURCES accepts
 
-API_VERSIONS: tuple[str, ...] = ("v2.0", "v2.1", "2022-08-31", "2023-07-31", "2024-11-30")
-"""The API versions a resource may be called with; v2.x is the "v2" generation, the rest "v3" (v3.0–v4.0)."""
-
-V2_API_VERSIONS = frozenset({"v2.0", "v2.1"})
+log = logging.getLogger("modelferry.settings")
 
 RESOURCE_ID_PATTERN = re.compile(
     r"^/subscriptions/[^/]*/resourceGroups/[^/]*/providers/Microsoft.CognitiveServices/accounts/[^/]*$"
@@ -192,8 +190,13 @@ class Resource:
 
     @property
     def generation(self) -> str:
-        """"v2" (v2.0/v2.1: /formrecognizer/v2.x, service-assigned GUID ids) or "v3" (2022-08-31 and later)."""
-        return "v2" if self.api_version in V2_API_VERSIONS else "v3"
+        """"v2", "v3" or "v4" (`ferry.generations`)."""
+        return generations.generation(self.api_version)
+
+    @property
+    def is_v2(self) -> bool:
+        """v2.0/v2.1: /formrecognizer/v2.x, service-assigned GUID ids, no description/tags."""
+        return generations.is_v2(self.api_version)
 
     @property
     def uses_managed_identity(self) -> bool:

@@ -1,38 +1,23 @@
-"""The copy steps, as the activities call them: aliases and ids in, JSON-able dicts out.
+"""The copy steps, as the activities call them: aliases and ids in, typed contracts (`ferry.contracts`) out.
 
-Every function takes plain JSON-able arguments (aliases, model ids, the operation URL) plus the validated
-`ferry.settings.Settings`, and returns a JSON-able dict. Endpoints and credentials come only from settings.
-Service failures raise `ferry.errors.FerryError` (see its `kind`, `retryable`, `retry_after`, `to_dict()`).
+Every function takes plain arguments (aliases, model ids, the operation URL) plus the validated
+`ferry.settings.Settings`; endpoints and credentials come only from settings. Service failures raise
+`ferry.errors.FerryError` (its `kind` tells the orchestration what to do).
 
-What the orchestration relies on, beyond the signatures:
-- `check_source_model` also returns "status" ("creating" | "ready"), "source", "description" and "tags"; a v2
-  model whose training failed ("invalid") raises FerryError kind "terminal" code "ModelInvalid"; a missing model
-  raises kind "not_found" code "ModelNotFound".
-- `authorize_and_start_copy(..., *, description=None, tags=None)`: v3+ only, passed to authorizeCopy so the
-  copy carries the source's description/tags (the service takes them from the authorization, not from the
-  source); pass `check_source_model(...)["description"/"tags"]`. A 429 on the copy POST is retried inline
-  with the SAME authorization (a gateway 429 did not consume it), up to `COPY_POST_ATTEMPTS` times, sleeping
-  Retry-After up to `MAX_INLINE_WAIT` s; other failures raise and leave the authorization unused (the next
-  attempt re-authorizes). A 409 from authorize raises kind "model_exists": call `get_target_model` and
-  `is_copy_of` to decide between "already done" and a conflict (then `delete_target_model` + retry, or fail).
-  A "transient" failure of the copy POST (5xx, connection lost) may still have started the copy (only the
-  answer was lost): a re-issued copy then races it and the later one fails with kind "model_exists" (409 on
-  authorize, or ModelExists inside the operation); `get_target_model` + `is_copy_of` recognise the copy.
-  The result also carries "targetModelIdAssigned" (True for v2: the service chose the id) and "apiVersion".
-  A failure of the copy POST carries the authorized target model id in `FerryError.target_model_id`
-  (`to_dict()["targetModelId"]`): after a lost answer (kind "transient") a copy into that id may be running, and
-  in v2 a re-issue gets a NEW id, so the orchestration remembers it, adopts it if it lands, or deletes it.
-- `poll_copy(..., *, target_model_id=None)`: pass the "targetModelId" from `authorize_and_start_copy`; v2.0
-  may omit it in the final copy result. The result also has "serviceStatus" (e.g. "canceled" shows as
-  status "failed" with error code "Canceled") and, on v3+ success, "fingerprint" (from the operation's result)
-  so the target can be checked without another GET.
-- `get_target_model` returns "status" ("ready" | "creating" | "invalid"; "invalid" = a leftover of a failed
-  copy, e.g. after 3013: delete it) and "fingerprint" (None when the model does not exist).
-- `validate_model_id(api_version, model_id) -> str | None` (pure): the HTTP trigger's 400 check.
-- `describe_error(exc) -> {code,message,hint,kind}`: the error shape of results and custom status.
-
-The copy authorization (it contains an access token) never leaves `authorize_and_start_copy`: it is neither
-returned, logged, nor put into an exception.
+What the orchestration relies on:
+- `check_source_model`: a missing model is kind "not_found" code "ModelNotFound"; a v2 model whose training
+  failed is "terminal" "ModelInvalid"; a v2 model still training comes back with status "creating".
+- `authorize_and_start_copy`: one step, so the authorization (it holds an access token) is neither returned,
+  logged nor put into an exception. v3+ passes the source's description/tags to authorizeCopy (a copy takes
+  them from the authorization, not from the source). A 429 on the copy POST is retried inline with the SAME
+  authorization (a gateway 429 did not consume it), up to `COPY_POST_ATTEMPTS` times; a 409 on authorize is
+  kind "model_exists" (decide with `get_target_model` + `is_copy_of`). Any failure of the copy POST carries the
+  authorized target id in `FerryError.target_model_id`: after a lost answer (kind "transient") a copy into that
+  id may be running, and in v2 a re-issue gets a NEW id, so the orchestration must remember it.
+- `poll_copy`: pass the target id from the start (v2.0 may omit it in the final result); "canceled"/"skipped"
+  read as failed with code Canceled/Skipped.
+- `get_target_model`: status "ready" | "creating" | "invalid" ("invalid": a leftover of a failed copy, e.g. after
+  3013: delete it) and the fingerprint (None when the model does not exist).
 """
 
 from __future__ import annotations
@@ -42,48 +27,18 @@ import time
 from typing import Any
 
 from ferry import auth as ferry_auth
+from ferry import generations
+from ferry.contracts import CopyPoll, CopyStarted, Deleted, SourceModel, TargetModel
 from ferry.docintel import DocIntelClient, client_for
-from ferry.docintel import is_copy_of as _is_copy_of
-from ferry.docintel.v2 import MODEL_ID as V2_MODEL_ID
-from ferry.docintel.v3 import MODEL_ID as V3_MODEL_ID
 from ferry.errors import FerryError
-from ferry.settings import API_VERSIONS, V2_API_VERSIONS, Resource, Settings, UnknownResourceError
+from ferry.generations import validate_model_id
+from ferry.settings import Resource, Settings, UnknownResourceError
 
-log = logging.getLogger("ferry.steps")
+log = logging.getLogger("modelferry.steps")
 
 COPY_POST_ATTEMPTS = 3
 MAX_INLINE_WAIT = 10.0
 _sleep = time.sleep  # replaced in tests
-
-
-def validate_model_id(api_version: str, model_id: Any) -> str | None:
-    """Why `model_id` cannot be a model id at `api_version` (a sentence for a 400), or None when it can."""
-    if api_version not in API_VERSIONS:
-        return f"API version {api_version!r} is not supported (use one of {', '.join(API_VERSIONS)})"
-    if not isinstance(model_id, str) or not model_id:
-        return "modelId must be a non-empty string"
-    if api_version in V2_API_VERSIONS:
-        if not V2_MODEL_ID.match(model_id):
-            return (f"modelId {model_id[:100]!r} is not a model id of API version {api_version}: v2 model ids "
-                    "are GUIDs such as 2a766146-bb85-4907-b438-23e6a35cb114")
-        return None
-    if not V3_MODEL_ID.match(model_id):
-        return (f"modelId {model_id[:100]!r} is not a model id of API version {api_version}: 2–64 characters, "
-                "letters, digits and . _ ~ -, starting with a letter or digit")
-    return None
-
-
-def is_copy_of(source_fingerprint: dict[str, Any], target_fingerprint: dict[str, Any]) -> bool:
-    """Whether the target model (fingerprint) is the copy of the source model (fingerprint). Pure."""
-    return _is_copy_of(source_fingerprint, target_fingerprint)
-
-
-def describe_error(exc: BaseException) -> dict[str, Any]:
-    """{code, message, hint, kind} of any exception (FerryError fields, or a generic terminal description)."""
-    if isinstance(exc, FerryError):
-        return {"code": exc.code, "message": exc.message, "hint": exc.hint, "kind": exc.kind}
-    return {"code": type(exc).__name__, "message": str(exc)[:500], "hint": "Unexpected error; see the logs.",
-            "kind": "terminal"}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -117,7 +72,7 @@ def _invalid_id(resource: Resource, model_id: Any, operation: str, role: str) ->
 # steps
 
 
-def check_source_model(settings: Settings, source: str, model_id: str) -> dict[str, Any]:
+def check_source_model(settings: Settings, source: str, model_id: str) -> SourceModel:
     """Does the source model exist, and is it ready to be copied? Returns its fingerprint."""
     op = "check_source_model"
     resource = _resource(settings, source, op)
@@ -138,24 +93,21 @@ def check_source_model(settings: Settings, source: str, model_id: str) -> dict[s
                          message=f"model {model_id!r} on source {source!r} is invalid (its training failed)",
                          hint="Train the model again on the source and copy the new model.", operation=op,
                          api_version=resource.api_version, resource=source)
-    fingerprint = client.fingerprint(model)
-    return {"modelId": model_id, "source": source, "apiVersion": resource.api_version, "status": status,
-            "ready": status == "ready", "fingerprint": fingerprint,
-            "description": model.get("description") if resource.generation == "v3" else None,
-            "tags": model.get("tags") if resource.generation == "v3" else None}
+    v3_plus = not resource.is_v2
+    return SourceModel(model_id=model_id, source=source, api_version=resource.api_version, status=status,
+                       ready=status == "ready", fingerprint=client.fingerprint(model),
+                       description=model.get("description") if v3_plus else None,
+                       tags=model.get("tags") if v3_plus else None)
 
 
 def authorize_and_start_copy(settings: Settings, source: str, target: str, source_model_id: str,
                              target_model_id: str | None = None, degrade: bool = False, *,
-                             description: str | None = None, tags: dict[str, str] | None = None) -> dict[str, Any]:
-    """Authorize a copy on the target and start it on the source, in one step (the token stays here).
-
-    Returns {"operationUrl", "targetModelId", "authorizationExpiresAt", "apiVersion", "targetModelIdAssigned"}.
-    """
+                             description: str | None = None, tags: dict[str, str] | None = None) -> CopyStarted:
+    """Authorize a copy on the target and start it on the source, in one step (the token stays here)."""
     op = "authorize_and_start_copy"
     src = _resource(settings, source, op)
     dst = _resource(settings, target, op)
-    if src.generation != dst.generation:
+    if generations.copy_family(src.api_version) != generations.copy_family(dst.api_version):
         raise FerryError(kind="terminal", code="ApiGenerationMismatch",
                          message=f"source {source!r} uses apiVersion {src.api_version} and target {target!r} "
                                  f"uses {dst.api_version}: a v2 authorization cannot be used by a v3+ copy or "
@@ -165,7 +117,7 @@ def authorize_and_start_copy(settings: Settings, source: str, target: str, sourc
     invalid = _invalid_id(src, source_model_id, op, "source")
     if invalid:
         raise invalid
-    if dst.generation == "v2":
+    if dst.is_v2:
         if target_model_id is not None:
             raise FerryError(kind="terminal", code="TargetModelIdNotSupported",
                              message=f"target {target!r} (apiVersion {dst.api_version}) assigns model ids "
@@ -177,7 +129,7 @@ def authorize_and_start_copy(settings: Settings, source: str, target: str, sourc
         invalid = _invalid_id(dst, target_model_id, op, "target")
         if invalid:
             raise invalid
-    if source == target and dst.generation == "v3" and target_model_id == source_model_id:
+    if source == target and not dst.is_v2 and target_model_id == source_model_id:
         raise FerryError(kind="terminal", code="SameModel",
                          message=f"copying {source_model_id!r} onto itself on {source!r}",
                          hint="Choose another target resource or another target model ID.", operation=op,
@@ -185,10 +137,11 @@ def authorize_and_start_copy(settings: Settings, source: str, target: str, sourc
 
     target_client = _client(settings, dst)
     source_client = _client(settings, src)
+    v3_plus = not dst.is_v2
     authorization = target_client.authorize_copy(
-        model_id=target_model_id if dst.generation == "v3" else None,
-        description=description if dst.generation == "v3" else None,
-        tags=tags if dst.generation == "v3" else None)
+        model_id=target_model_id if v3_plus else None,
+        description=description if v3_plus else None,
+        tags=tags if v3_plus else None)
     operation_url = None
     for attempt in range(1, COPY_POST_ATTEMPTS + 1):
         try:
@@ -205,30 +158,23 @@ def authorize_and_start_copy(settings: Settings, source: str, target: str, sourc
             _sleep(wait)
     log.info("copy of %s from %s to %s started (target model %s)", source_model_id, source, target,
              authorization.target_model_id)
-    return {"operationUrl": operation_url, "targetModelId": authorization.target_model_id,
-            "authorizationExpiresAt": authorization.expires_at, "apiVersion": src.api_version,
-            "targetModelIdAssigned": dst.generation == "v2"}
+    return CopyStarted(operation_url=str(operation_url), target_model_id=authorization.target_model_id,
+                       authorization_expires_at=authorization.expires_at)
 
 
 def poll_copy(settings: Settings, source: str, operation_url: str, *,
-              target_model_id: str | None = None) -> dict[str, Any]:
-    """One poll of a started copy: {"status", "targetModelId", "error", "retryAfter", "serviceStatus", ...}."""
+              target_model_id: str | None = None) -> CopyPoll:
+    """One read of a started copy operation."""
     op = "poll_copy"
     resource = _resource(settings, source, op)
     client = _client(settings, resource)
     state = client.get_copy_status(operation_url, target_model_id=target_model_id)
-    out: dict[str, Any] = {"status": state.status, "targetModelId": state.target_model_id,
-                           "error": describe_error(state.error) if state.error else None,
-                           "retryAfter": state.retry_after, "serviceStatus": state.service_status}
-    if state.status == "succeeded" and state.result:
-        out["fingerprint"] = client.fingerprint(state.result)
-    if state.error:
-        out["error"]["retryable"] = state.error.retryable
-    return out
+    return CopyPoll(status=state.status, target_model_id=state.target_model_id, error=state.error,
+                    retry_after=state.retry_after, service_status=state.service_status)
 
 
-def get_target_model(settings: Settings, target: str, target_model_id: str) -> dict[str, Any]:
-    """The model on the target: {"exists", "modelId", "fingerprint", "status"}."""
+def get_target_model(settings: Settings, target: str, target_model_id: str) -> TargetModel:
+    """The model on the target, if any, with its status and fingerprint."""
     op = "get_target_model"
     resource = _resource(settings, target, op)
     invalid = _invalid_id(resource, target_model_id, op, "target")
@@ -237,13 +183,13 @@ def get_target_model(settings: Settings, target: str, target_model_id: str) -> d
     client = _client(settings, resource)
     model = client.get_model(target_model_id)
     if model is None:
-        return {"exists": False, "modelId": target_model_id, "fingerprint": None, "status": None}
-    return {"exists": True, "modelId": target_model_id, "fingerprint": client.fingerprint(model),
-            "status": client.model_status(model)}
+        return TargetModel(exists=False, model_id=target_model_id)
+    return TargetModel(exists=True, model_id=target_model_id, fingerprint=client.fingerprint(model),
+                       status=client.model_status(model))
 
 
-def delete_target_model(settings: Settings, target: str, target_model_id: str) -> dict[str, Any]:
-    """Delete a model on the target (cleanup of a failed/timed-out copy): {"deleted": bool}."""
+def delete_target_model(settings: Settings, target: str, target_model_id: str) -> Deleted:
+    """Delete a model on the target (cleanup of a failed/timed-out copy)."""
     op = "delete_target_model"
     resource = _resource(settings, target, op)
     invalid = _invalid_id(resource, target_model_id, op, "target")
@@ -251,4 +197,4 @@ def delete_target_model(settings: Settings, target: str, target_model_id: str) -
         raise invalid
     deleted = _client(settings, resource).delete_model(target_model_id)
     log.info("target model %s on %s %s", target_model_id, target, "deleted" if deleted else "was already absent")
-    return {"deleted": deleted}
+    return Deleted(deleted=deleted)

@@ -21,5 +21,5 @@ __all__ = ["CopyAuthorization", "CopyStatus", "DocIntelClient", "V2Client", "V3C
 def client_for(resource: Resource, auth: Authenticator, *, http: requests.Session | None = None,
                timeout: tuple[float, float] | None = None) -> DocIntelClient:
     """The client for `resource`'s configured API version."""
-    cls = V2Client if resource.generation == "v2" else V3Client
+    cls = V2Client if resource.is_v2 else V3Client
     return cls(resource, auth, http=http, timeout=timeout)

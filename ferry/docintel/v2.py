@@ -17,9 +17,10 @@ from urllib.parse import quote
 from ferry.docintel.base import CopyAuthorization, CopyStatus, DocIntelClient, decode_v2_expiry
 from ferry.docintel.fingerprint import fingerprint_v2
 from ferry.errors import classify, parse_retry_after
+from ferry.generations import V2_MODEL_ID
 from ferry.settings import Resource
 
-MODEL_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+MODEL_ID = V2_MODEL_ID
 _OPERATION_PATH = re.compile(r"^/formrecognizer/v2\.[01][^/]*/custom/models/[^/]+/copyresults/[^/]+$", re.IGNORECASE)
 _STATUS = {"notstarted": "notStarted", "running": "running", "succeeded": "succeeded", "failed": "failed"}
 

@@ -14,19 +14,16 @@ import re
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from ferry import generations
 from ferry.docintel.base import CopyAuthorization, CopyStatus, DocIntelClient
 from ferry.docintel.fingerprint import fingerprint_v3
 from ferry.errors import canceled_error, classify, parse_retry_after
 from ferry.settings import Resource
 
-MODEL_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._~-]{1,63}$")
+MODEL_ID = generations.V3_MODEL_ID
 _OPERATION_PATH = re.compile(r"^/(formrecognizer|documentintelligence)/operations/[^/]+$", re.IGNORECASE)
 _STATUS = {"notstarted": "notStarted", "running": "running", "succeeded": "succeeded", "failed": "failed",
            "canceled": "failed", "cancelled": "failed", "skipped": "failed"}
-
-
-def prefix_for(api_version: str) -> str:
-    return "/documentintelligence" if api_version >= "2024" else "/formrecognizer"
 
 
 class V3Client(DocIntelClient):
@@ -35,7 +32,7 @@ class V3Client(DocIntelClient):
 
     @property
     def base(self) -> str:
-        return f"{self.resource.endpoint}{prefix_for(self.api_version)}"
+        return f"{self.resource.endpoint}{generations.path_prefix(self.api_version)}"
 
     @property
     def query(self) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ferry.errors import FerryError
+
 from .recovery import public_error
 
 MARKER = "FERRY_RESULT="
@@ -19,15 +21,16 @@ MARKER = "FERRY_RESULT="
 class TargetCopyFailed(Exception):
     """Raised by `copy_model_to_target` to end Failed while handing its result to the parent."""
 
-    def __init__(self, result: dict[str, Any]) -> None:
-        error = result.get("error") or {}
+    def __init__(self, result: dict[str, Any], error: FerryError | None = None) -> None:
+        self.error = error  # the full error (the result holds only its public part); None once decoded
+        public = result.get("error") or {}
         text = json.dumps(result, separators=(",", ":"), sort_keys=True)
-        super().__init__(f"copy to '{result.get('target')}' failed: {error.get('code')}: "
-                         f"{error.get('message')} {MARKER}{text}")
+        super().__init__(f"copy to '{result.get('target')}' failed: {public.get('code')}: "
+                         f"{public.get('message')} {MARKER}{text}")
         self.result = result
 
 
-def target_result(*, target: str, status: str, target_model_id: str | None, error: dict[str, Any] | None,
+def target_result(*, target: str, status: str, target_model_id: str | None, error: FerryError | None,
                   attempts: int, started: str | None = None, finished: str | None = None,
                   duration_seconds: float | None = None, already_present: bool = False,
                   cleaned_up: bool | None = None, adopted: bool = False,
@@ -74,12 +77,10 @@ def result_from_child_failure(exc: BaseException, target: str) -> dict[str, Any]
             decoded["target"] = target
             return decoded
     first_line = text.strip().splitlines()[0] if text.strip() else "no details"
-    return target_result(target=target, status="failed", target_model_id=None, attempts=0, error={
-        "code": "TargetOrchestrationFailed",
-        "message": first_line[:300],
-        "hint": "The per-target orchestration failed unexpectedly; see its history (instance id in the status) "
-                "and the host log.",
-    })
+    return target_result(target=target, status="failed", target_model_id=None, attempts=0, error=FerryError(
+        kind="internal", code="TargetOrchestrationFailed", message=first_line[:300],
+        hint="The per-target orchestration failed unexpectedly; see its history (instance id in the status) "
+             "and the host log."))
 
 
 def aggregate_status(results: dict[str, dict[str, Any]]) -> str:
@@ -93,7 +94,7 @@ def aggregate_status(results: dict[str, dict[str, Any]]) -> str:
 
 
 def parent_output(*, model_id: str, source: str, results: dict[str, dict[str, Any]],
-                  error: dict[str, Any] | None = None, duration_seconds: float | None = None) -> dict[str, Any]:
+                  error: FerryError | None = None, duration_seconds: float | None = None) -> dict[str, Any]:
     """The parent's output: `{modelId, source, status, targets: {alias: {status, targetModelId, error}}}`."""
     targets = {}
     for alias in sorted(results):

@@ -17,10 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ferry.errors import FerryError
-from ferry.steps import validate_model_id
+from ferry.generations import is_v2, validate_model_id
 
-V2_VERSIONS = frozenset({"v2.0", "v2.1"})
-V3_PLUS_VERSIONS = frozenset({"2022-08-31", "2023-07-31", "2024-11-30"})
 _ALLOWED_KEYS = frozenset({"modelId", "source", "targets", "targetModelId"})
 # A copy request is a flat object of a few hundred bytes; anything far larger or deeper is not one, and refusing
 # it before parsing keeps a hostile body from costing memory or recursion.
@@ -126,9 +124,6 @@ class CopyPlan:
         return data
 
 
-def is_v2(api_version: str) -> bool:
-    """v2.0 / v2.1: service-assigned GUID model ids, no caller-chosen target id."""
-    return api_version in V2_VERSIONS
 
 
 def _alias_list(value: Any, field: str) -> list[str]:

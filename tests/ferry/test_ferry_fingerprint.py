@@ -8,8 +8,9 @@ import json
 import pytest
 from ferry_testkit import load_json_recording, load_yaml_recording
 
+from ferry.docintel import is_copy_of
 from ferry.docintel.fingerprint import fingerprint_v2, fingerprint_v3, normalize_time
-from ferry.steps import is_copy_of, validate_model_id
+from ferry.generations import validate_model_id
 
 REC_V21 = "v2.1-preview.3__test_copy_model.test_copy_model_successful.yaml"
 REC_V20 = "v2.0-preview__test_copy_model.test_copy_model_successful.yaml"

@@ -60,7 +60,7 @@ def test_defaults_and_parsed_values():
     assert primary.key_secret_name == "di-primary-key" and not primary.uses_managed_identity
     assert s.resource("vault").uses_managed_identity and s.resource("vault").cmk
     assert s.resource("dr").endpoint == "http://127.0.0.1:8123"
-    assert primary.generation == "v3"
+    assert primary.generation == "v4" and not primary.is_v2
     for name, setting in fs.SETTINGS.items():
         if setting.default is None:
             continue
@@ -235,7 +235,7 @@ def test_unknown_alias_lookup_names_known_aliases():
 
 
 def test_unknown_ferry_setting_is_warned_about(caplog):
-    with caplog.at_level(logging.WARNING, logger="ferry.settings"):
+    with caplog.at_level(logging.WARNING, logger="modelferry.settings"):
         fs.parse(env_with(FERRY_POLL_INITAL_SECONDS="2"))
     assert "FERRY_POLL_INITAL_SECONDS" in caplog.text
 

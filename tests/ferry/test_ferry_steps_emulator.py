@@ -17,7 +17,9 @@ from ferry_testkit import KeyRing
 import ferry.auth
 from emulators import LocalCloud
 from ferry import steps
+from ferry.docintel import is_copy_of
 from ferry.errors import FerryError
+from ferry.generations import validate_model_id
 from ferry.settings import parse
 
 V2 = ("v2.0", "v2.1")
@@ -99,10 +101,10 @@ def seed(cloud, name: str, api_version: str, model_id: str | None = None, **fiel
 
 def run_copy(cloud, s, model_id: str, source: str = "src", target: str = "dst", **kw) -> tuple[dict, dict]:
     started = steps.authorize_and_start_copy(s, source, target, model_id, **kw)
-    first = steps.poll_copy(s, source, started["operationUrl"], target_model_id=started["targetModelId"])
-    assert first["status"] in ("notStarted", "running")
+    first = steps.poll_copy(s, source, started.operation_url, target_model_id=started.target_model_id)
+    assert first.status in ("notStarted", "running")
     cloud.advance(COPY_SECONDS + 1)
-    last = steps.poll_copy(s, source, started["operationUrl"], target_model_id=started["targetModelId"])
+    last = steps.poll_copy(s, source, started.operation_url, target_model_id=started.target_model_id)
     return started, last
 
 
@@ -112,28 +114,26 @@ def test_copy_end_to_end(cloud, api_version):
     model_id = seed(cloud, "src", api_version, description="invoices" if family(api_version) == "v3" else None,
                     **({"tags": {"team": "ap"}} if family(api_version) == "v3" else {}))
     checked = steps.check_source_model(s, "src", model_id)
-    assert checked["ready"] and checked["status"] == "ready" and checked["apiVersion"] == api_version
-    json.dumps(checked)
-    started, done = run_copy(cloud, s, model_id, description=checked["description"], tags=checked["tags"])
-    assert set(started) >= {"operationUrl", "targetModelId", "authorizationExpiresAt"}
-    assert started["operationUrl"].startswith(cloud.resource("src").endpoint)
+    assert checked.ready and checked.status == "ready" and checked.api_version == api_version
+    json.dumps(checked.to_dict())
+    started, done = run_copy(cloud, s, model_id, description=checked.description, tags=checked.tags)
+    assert set(started.to_dict()) == {"operationUrl", "targetModelId", "authorizationExpiresAt"}
+    assert started.operation_url.startswith(cloud.resource("src").endpoint)
     if family(api_version) == "v3":
-        assert started["targetModelId"] == model_id  # v3+: the source id by default
+        assert started.target_model_id == model_id  # v3+: the source id by default
     else:
-        assert started["targetModelId"] != model_id  # v2: service-assigned GUID
-        assert steps.validate_model_id(api_version, started["targetModelId"]) is None
-    assert done["status"] == "succeeded" and done["error"] is None
-    assert done["targetModelId"] == started["targetModelId"]
-    target = steps.get_target_model(s, "dst", started["targetModelId"])
-    assert target["exists"] and target["status"] == "ready"
-    assert steps.is_copy_of(checked["fingerprint"], target["fingerprint"])
-    if "fingerprint" in done:  # v3+: the operation result already describes the target
-        assert steps.is_copy_of(checked["fingerprint"], done["fingerprint"])
-    on_target = cloud.resource("dst").model(started["targetModelId"])
+        assert started.target_model_id != model_id  # v2: service-assigned GUID
+        assert validate_model_id(api_version, started.target_model_id) is None
+    assert done.status == "succeeded" and done.error is None
+    assert done.target_model_id == started.target_model_id
+    target = steps.get_target_model(s, "dst", started.target_model_id)
+    assert target.exists and target.status == "ready"
+    assert is_copy_of(checked.fingerprint, target.fingerprint)
+    on_target = cloud.resource("dst").model(started.target_model_id)
     assert on_target is not None and on_target["status"] == "ready"
     if family(api_version) == "v3":
         assert on_target["description"] == "invoices" and on_target["tags"] == {"team": "ap"}
-    json.dumps([started, done, target])
+    json.dumps([started.to_dict(), done.to_dict(), target.to_dict()])
 
 
 @pytest.mark.parametrize("api_version", V3)
@@ -142,9 +142,9 @@ def test_a_different_model_under_the_same_id_is_not_a_copy(cloud, api_version):
     model_id = seed(cloud, "src", api_version)
     cloud.advance(60)
     seed(cloud, "dst", api_version, model_id)  # same id, trained separately later
-    source = steps.check_source_model(s, "src", model_id)["fingerprint"]
+    source = steps.check_source_model(s, "src", model_id).fingerprint
     other = steps.get_target_model(s, "dst", model_id)
-    assert other["exists"] and not steps.is_copy_of(source, other["fingerprint"])
+    assert other.exists and not is_copy_of(source, other.fingerprint)
     with pytest.raises(FerryError) as info:
         steps.authorize_and_start_copy(s, "src", "dst", model_id)
     assert info.value.kind == "model_exists" and info.value.status == 409
@@ -160,7 +160,7 @@ def test_missing_source_model(cloud, api_version):
     with pytest.raises(FerryError) as info:
         steps.authorize_and_start_copy(s, "src", "dst", missing)
     assert info.value.kind == "not_found" and info.value.status == 404
-    assert steps.get_target_model(s, "dst", missing)["exists"] is False
+    assert steps.get_target_model(s, "dst", missing).exists is False
 
 
 @pytest.mark.parametrize("api_version", ["v2.1", "2024-11-30"])
@@ -168,14 +168,14 @@ def test_cmk_to_non_cmk_needs_degrade(cloud, api_version):
     s = settings_for(cloud, api_version)
     model_id = seed(cloud, "cmksrc", api_version)
     _, failed = run_copy(cloud, s, model_id, source="cmksrc")
-    assert failed["status"] == "failed"
-    assert failed["error"]["kind"] == "degrade_required" and "FERRY_ALLOW_CMK_DEGRADE" in failed["error"]["hint"]
+    assert failed.status == "failed"
+    assert failed.error.kind == "degrade_required" and "FERRY_ALLOW_CMK_DEGRADE" in failed.error.hint
     if family(api_version) == "v3":
-        assert not steps.get_target_model(s, "dst", model_id)["exists"]
+        assert not steps.get_target_model(s, "dst", model_id).exists
     allowed = settings_for(cloud, api_version, FERRY_ALLOW_CMK_DEGRADE="true")
     assert allowed.copy_degrade("cmksrc", "dst")
     _, done = run_copy(cloud, allowed, model_id, source="cmksrc", degrade=allowed.copy_degrade("cmksrc", "dst"))
-    assert done["status"] == "succeeded"
+    assert done.status == "succeeded"
 
 
 @pytest.mark.parametrize("api_version", ["v2.1", "2023-07-31"])
@@ -184,13 +184,13 @@ def test_3013_timeout_leaves_an_invalid_model_that_can_be_deleted(cloud, api_ver
     model_id = seed(cloud, "src", api_version)
     cloud.resource("src").set_copy_behaviour("fail_3013")
     started, failed = run_copy(cloud, s, model_id)
-    assert failed["status"] == "failed" and failed["error"]["kind"] == "timeout"
-    assert "delete" in failed["error"]["hint"]
-    leftover = steps.get_target_model(s, "dst", started["targetModelId"])
-    assert leftover["exists"] and leftover["status"] == "invalid"
-    assert steps.delete_target_model(s, "dst", started["targetModelId"]) == {"deleted": True}
-    assert cloud.resource("dst").model(started["targetModelId"]) is None
-    assert steps.delete_target_model(s, "dst", started["targetModelId"]) == {"deleted": False}
+    assert failed.status == "failed" and failed.error.kind == "timeout"
+    assert "delete" in failed.error.hint
+    leftover = steps.get_target_model(s, "dst", started.target_model_id)
+    assert leftover.exists and leftover.status == "invalid"
+    assert steps.delete_target_model(s, "dst", started.target_model_id) .deleted is True
+    assert cloud.resource("dst").model(started.target_model_id) is None
+    assert steps.delete_target_model(s, "dst", started.target_model_id) .deleted is False
 
 
 @pytest.mark.parametrize("api_version", ["v2.0", "2024-11-30"])
@@ -201,9 +201,9 @@ def test_failed_copies_are_classified(cloud, api_version, code, kind):
     model_id = seed(cloud, "src", api_version)
     cloud.resource("src").set_copy_behaviour("fail", code=code)
     _, failed = run_copy(cloud, s, model_id)
-    assert failed["status"] == "failed"
-    assert failed["error"]["kind"] == kind and failed["error"]["code"] == code
-    assert failed["error"]["retryable"] is False
+    assert failed.status == "failed"
+    assert failed.error.kind == kind and failed.error.code == code
+    assert failed.error.retryable is False
 
 
 @pytest.mark.parametrize("api_version", ["v2.1", "2024-11-30"])
@@ -213,7 +213,7 @@ def test_throttled_copy_post_is_retried_with_the_same_authorization(cloud, api_v
     src = cloud.resource("src")
     src.fail_next("copy", 1, "429", retry_after=2)
     _, done = run_copy(cloud, s, model_id)
-    assert done["status"] == "succeeded"
+    assert done.status == "succeeded"
     assert waits == [2.0]
     counts = cloud.resource("dst").request_counts()
     assert counts.get("authorizeCopy") == 1  # one authorization served both POSTs
@@ -250,8 +250,8 @@ def test_5xx_and_dropped_connections_on_polls_are_retried_transparently(cloud, a
     src.fail_next(op, 1, "5xx", status=502)
     src.fail_next(op, 1, "drop")
     cloud.advance(COPY_SECONDS + 1)
-    done = steps.poll_copy(s, "src", started["operationUrl"], target_model_id=started["targetModelId"])
-    assert done["status"] == "succeeded"
+    done = steps.poll_copy(s, "src", started.operation_url, target_model_id=started.target_model_id)
+    assert done.status == "succeeded"
     assert src.request_counts()[op] == 3
 
 
@@ -263,7 +263,7 @@ def test_key_rotation_401_refresh_and_retry_once(cloud, keyrings):
     new = src.rotate_key("key1")
     keyrings["src"].keys = [old, new]  # the provider still hands out the old key until refreshed
     checked = steps.check_source_model(s, "src", model_id)
-    assert checked["ready"] and keyrings["src"].unauthorized_calls == 1
+    assert checked.ready and keyrings["src"].unauthorized_calls == 1
     keyrings["src"].keys, keyrings["src"].index = ["wrong-key-000000"], 0
     with pytest.raises(FerryError) as info:
         steps.check_source_model(s, "src", model_id)
@@ -312,9 +312,9 @@ def test_mixed_v3_versions_copy_and_recognise_the_copy(cloud):
     model_id = seed(cloud, "src", "2023-07-31")
     checked = steps.check_source_model(s, "src", model_id)
     _, done = run_copy(cloud, s, model_id, target_model_id="invoice-model-dr")
-    assert done["status"] == "succeeded" and done["targetModelId"] == "invoice-model-dr"
+    assert done.status == "succeeded" and done.target_model_id == "invoice-model-dr"
     target = steps.get_target_model(s, "dst", "invoice-model-dr")
-    assert steps.is_copy_of(checked["fingerprint"], target["fingerprint"])
+    assert is_copy_of(checked.fingerprint, target.fingerprint)
 
 
 def test_logs_one_info_line_per_call_and_never_keys_or_tokens(cloud, caplog):
@@ -334,7 +334,7 @@ def test_logs_one_info_line_per_call_and_never_keys_or_tokens(cloud, caplog):
     assert tokens, "the emulator issued authorizations"
     secrets = [k for h in cloud.resources.values() for k in h.keys] + tokens
     assert not [x for x in secrets if x in caplog.text]
-    assert checked["ready"]
+    assert checked.ready
 
 
 def _authorizations(handle) -> list[dict]:
@@ -353,19 +353,19 @@ def test_v2_model_still_training_is_not_ready_then_ready(cloud):
     assert response.status_code == 201
     model_id = response.headers["Location"].rsplit("/", 1)[1]
     training = steps.check_source_model(s, "src", model_id)
-    assert training["ready"] is False and training["status"] == "creating"
+    assert training.ready is False and training.status == "creating"
     cloud.advance(3)
     trained = steps.check_source_model(s, "src", model_id)
-    assert trained["ready"] is True and trained["fingerprint"]["modelName"] == "m"
+    assert trained.ready is True and trained.fingerprint["modelName"] == "m"
     _, done = run_copy(cloud, s, model_id)
-    target = steps.get_target_model(s, "dst", done["targetModelId"])
-    assert steps.is_copy_of(trained["fingerprint"], target["fingerprint"])
+    target = steps.get_target_model(s, "dst", done.target_model_id)
+    assert is_copy_of(trained.fingerprint, target.fingerprint)
 
 
 def test_lost_answer_to_the_copy_post_is_transient_and_the_copy_is_recognised_later(cloud):
     s = settings_for(cloud, "2024-11-30")
     model_id = seed(cloud, "src", "2024-11-30")
-    source = steps.check_source_model(s, "src", model_id)["fingerprint"]
+    source = steps.check_source_model(s, "src", model_id).fingerprint
     cloud.resource("src").fail_next("copy", 1, "drop")  # processed, then the connection breaks
     with pytest.raises(FerryError) as info:
         steps.authorize_and_start_copy(s, "src", "dst", model_id)
@@ -380,11 +380,11 @@ def test_lost_answer_to_the_copy_post_is_transient_and_the_copy_is_recognised_la
         outcome = exc.kind
     cloud.advance(COPY_SECONDS + 1)
     if outcome is None:
-        polled = steps.poll_copy(s, "src", again["operationUrl"], target_model_id=model_id)
-        outcome = polled["error"]["kind"] if polled["error"] else polled["status"]
+        polled = steps.poll_copy(s, "src", again.operation_url, target_model_id=model_id)
+        outcome = polled.error.kind if polled.error else polled.status
     assert outcome in ("model_exists", "succeeded"), outcome
     target = steps.get_target_model(s, "dst", model_id)
-    assert target["exists"] and target["status"] == "ready" and steps.is_copy_of(source, target["fingerprint"])
+    assert target.exists and target.status == "ready" and is_copy_of(source, target.fingerprint)
 
 
 @pytest.mark.parametrize("api_version", ["v2.1", "2024-11-30"])
@@ -402,7 +402,7 @@ def test_a_failed_copy_post_carries_the_authorized_target_id_and_no_token(cloud,
     assert FerryError.from_dict(lost).target_model_id == auth.model_id
     assert auth.access_token not in json.dumps(lost) and auth.access_token not in str(info.value)
     cloud.advance(COPY_SECONDS + 1)
-    assert steps.get_target_model(s, "dst", auth.model_id)["exists"]  # the copy did happen
+    assert steps.get_target_model(s, "dst", auth.model_id).exists  # the copy did happen
 
 
 def test_a_failed_authorization_carries_no_target_id(cloud):
@@ -411,4 +411,4 @@ def test_a_failed_authorization_carries_no_target_id(cloud):
     cloud.resource("dst").fail_next("authorizeCopy", 1, "5xx", status=503)
     with pytest.raises(FerryError) as info:
         steps.authorize_and_start_copy(s, "src", "dst", model_id)
-    assert info.value.kind == "transient" and info.value.to_dict()["targetModelId"] is None
+    assert info.value.kind == "transient" and info.value.target_model_id is None

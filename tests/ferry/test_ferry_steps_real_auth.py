@@ -17,6 +17,7 @@ import ferry.auth
 from emulators import LocalCloud
 from emulators.identity import OTHER_CREDENTIAL_VARS, managed_identity_environment
 from ferry import steps
+from ferry.docintel import is_copy_of
 from ferry.settings import load
 
 SUB = "00000000-0000-0000-0000-0000000000bb"
@@ -76,10 +77,10 @@ def test_copy_with_vault_key_and_managed_identity_then_key_rotation(cloud, caplo
     model_id = east.seed_model("v3", "claims-model", api_version="2024-11-30", description="claims")
     with caplog.at_level(logging.DEBUG):
         checked = steps.check_source_model(s, "east", model_id)
-        started = steps.authorize_and_start_copy(s, "east", "west", model_id, description=checked["description"])
+        started = steps.authorize_and_start_copy(s, "east", "west", model_id, description=checked.description)
         cloud.advance(3)
-        done = steps.poll_copy(s, "east", started["operationUrl"], target_model_id=started["targetModelId"])
-        target = steps.get_target_model(s, "west", started["targetModelId"])
+        done = steps.poll_copy(s, "east", started.operation_url, target_model_id=started.target_model_id)
+        target = steps.get_target_model(s, "west", started.target_model_id)
 
         # rotation: the resource's key1 changes and the vault gets the new value; the cached key is now stale
         new_key = east.rotate_key("key1", "east-secret-key-1-ROTATED")
@@ -87,14 +88,14 @@ def test_copy_with_vault_key_and_managed_identity_then_key_rotation(cloud, caplo
         east.clear_request_log()
         again = steps.check_source_model(s, "east", model_id)
 
-    assert done["status"] == "succeeded" and target["exists"]
-    assert steps.is_copy_of(checked["fingerprint"], target["fingerprint"])
+    assert done.status == "succeeded" and target.exists
+    assert is_copy_of(checked.fingerprint, target.fingerprint)
     statuses = [entry["status"] for entry in east.request_log()]
-    assert statuses == [401, 200] and again["ready"]  # one 401, one re-read of the key, one retry
+    assert statuses == [401, 200] and again.ready  # one 401, one re-read of the key, one retry
 
     secrets = [*cloud.keyvault.secret_values(), new_key, *east.keys, *cloud.resource("west").keys]
     tokens = list(cloud.identity.issued_tokens())
     assert tokens, "the keyless target was called with a managed-identity token"
     leaked = [x for x in secrets + tokens if x and x in caplog.text]
     assert not leaked
-    assert "east-secret-key" not in json.dumps([checked, started, done, target, again])
+    assert "east-secret-key" not in json.dumps([c.to_dict() for c in (checked, started, done, target, again)])

@@ -4,10 +4,21 @@ import json
 
 import pytest
 
-from activities import steps_calls
+import activities
 from ferry import settings as ferry_settings
 from ferry import steps
+from ferry.contracts import CopyStarted
 from ferry.errors import FerryError
+
+
+class _Bodies:
+    """The registered activity functions (the user functions behind the blueprint's triggers)."""
+
+    def __getattr__(self, name):
+        return getattr(activities, name).build().get_user_function()
+
+
+bodies = _Bodies()
 
 RID = "/subscriptions/s/resourceGroups/g/providers/Microsoft.CognitiveServices/accounts/{}"
 
@@ -40,7 +51,7 @@ def env(monkeypatch):
 def test_plan_freezes_policy_and_per_target_facts(env):
     env.setenv("FERRY_ALLOW_CMK_DEGRADE", "true")
     env.setenv("FERRY_COPY_DEADLINE_SECONDS", "120")
-    out = steps_calls.plan_copy({"modelId": "m1"})
+    out = bodies.plan_copy({"modelId": "m1"})
     assert out["ok"]
     value = out["value"]
     assert value["request"] == {"modelId": "m1", "source": "east", "targets": ["west"]}
@@ -51,16 +62,17 @@ def test_plan_freezes_policy_and_per_target_facts(env):
 
 
 def test_plan_rejects_a_bad_request_with_the_request_error(env):
-    out = steps_calls.plan_copy({"modelId": "m1", "targets": ["old"]})
+    out = bodies.plan_copy({"modelId": "m1", "targets": ["old"]})
     assert not out["ok"] and out["error"]["code"] == "IncompatibleApiVersions"
+    assert out["error"]["kind"] == "invalid_request" and out["error"]["hint"]
 
 
 def test_invalid_settings_become_an_error_naming_the_setting(env):
     env.setenv("FERRY_POLL_MAX_SECONDS", "-3")
-    out = steps_calls.plan_copy({"modelId": "m1"})
+    out = bodies.plan_copy({"modelId": "m1"})
     assert not out["ok"] and out["error"]["code"] == "InvalidSettings"
-    assert "FERRY_POLL_MAX_SECONDS" in out["error"]["message"]
-    step = steps_calls.poll_copy({"source": "east", "operationUrl": "http://127.0.0.1:1/op"})
+    assert "FERRY_POLL_MAX_SECONDS" in out["error"]["message"] and out["error"]["kind"] == "invalid_settings"
+    step = bodies.poll_copy({"source": "east", "operationUrl": "http://127.0.0.1:1/op"})
     assert step["error"]["code"] == "InvalidSettings"
 
 
@@ -69,7 +81,7 @@ def test_classified_failures_are_returned_and_bugs_raise(env, monkeypatch):
         raise FerryError(kind="throttled", code="429", message="slow down", hint="wait", retry_after=3)
 
     monkeypatch.setattr(steps, "poll_copy", throttled)
-    out = steps_calls.poll_copy({"source": "east", "operationUrl": "http://127.0.0.1:1/op"})
+    out = bodies.poll_copy({"source": "east", "operationUrl": "http://127.0.0.1:1/op"})
     assert out == {"ok": False, "error": FerryError(kind="throttled", code="429", message="slow down",
                                                     hint="wait", retry_after=3).to_dict()}
 
@@ -78,7 +90,7 @@ def test_classified_failures_are_returned_and_bugs_raise(env, monkeypatch):
 
     monkeypatch.setattr(steps, "get_target_model", bug)
     with pytest.raises(KeyError):
-        steps_calls.get_target_model({"target": "west", "targetModelId": "m1"})
+        bodies.get_target_model({"target": "west", "targetModelId": "m1"})
 
 
 def test_start_returns_only_ids_never_the_authorization(env, monkeypatch):
@@ -86,11 +98,11 @@ def test_start_returns_only_ids_never_the_authorization(env, monkeypatch):
 
     def start(settings, source, target, model_id, target_model_id, degrade, *, description=None, tags=None):
         seen.update(source=source, target=target, degrade=degrade, description=description, tags=tags)
-        return {"operationUrl": "http://127.0.0.1:1/op/1", "targetModelId": "m1", "authorizationExpiresAt": "x",
-                "accessToken": "must-not-leak", "apiVersion": "2024-11-30"}
+        return CopyStarted(operation_url="http://127.0.0.1:1/op/1", target_model_id="m1",
+                           authorization_expires_at="x")
 
     monkeypatch.setattr(steps, "authorize_and_start_copy", start)
-    out = steps_calls.authorize_and_start_copy({"source": "east", "target": "west", "sourceModelId": "m1",
+    out = bodies.authorize_and_start_copy({"source": "east", "target": "west", "sourceModelId": "m1",
                                                 "targetModelId": "m1", "degrade": True, "description": "d",
                                                 "tags": {"k": "v"}})
     assert out == {"ok": True, "value": {"operationUrl": "http://127.0.0.1:1/op/1", "targetModelId": "m1",

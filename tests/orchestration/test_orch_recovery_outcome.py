@@ -12,40 +12,46 @@ POLICY = CopyPolicy(max_authorization_attempts=3, max_transient_retries=2)
 
 
 def err(kind, code="X", retry_after=None):
-    return FerryError(kind=kind, code=code, message="m", hint="h", retry_after=retry_after).to_dict()
+    return FerryError(kind=kind, code=code, message="m", hint="h", retry_after=retry_after)
 
 
-def decide(error, retries=0, attempts=1):
-    return recovery.decide_step_error(error, retries_so_far=retries, authorization_attempts=attempts, policy=POLICY)
+def delay(error, retries=0):
+    return recovery.retry_delay(error, retries_so_far=retries, policy=POLICY)
+
+
+def decide(error, attempts=1):
+    return recovery.after_failed_start(error, authorization_attempts=attempts, policy=POLICY)
 
 
 def test_throttling_waits_at_least_retry_after_then_gives_up():
-    d = decide(err("throttled", "429", retry_after=20))
-    assert d.action == recovery.RETRY and d.delay_seconds == 20
-    assert decide(err("transient", "503")).action == recovery.RETRY
-    assert decide(err("transient", "503"), retries=2).action == recovery.FAIL
-    assert decide(err("not_ready", "ModelNotReady")).action == recovery.RETRY
+    assert delay(err("throttled", "429", retry_after=20)) == 20
+    assert delay(err("transient", "503")) == 2
+    assert delay(err("transient", "503"), retries=2) is None
+    assert delay(err("not_ready", "ModelNotReady")) == 2
+    assert delay(err("authorization", "1002")) is None
 
 
 def test_rejected_authorization_is_replaced_a_bounded_number_of_times():
-    assert decide(err("authorization", "1002"), attempts=2).action == recovery.REAUTHORIZE
-    assert decide(err("authorization", "1002"), attempts=3).action == recovery.FAIL
+    assert decide(err("authorization", "1002"), attempts=2) is recovery.Next.REAUTHORIZE
+    assert decide(err("authorization", "1002"), attempts=3) is recovery.Next.FAIL
 
 
 def test_existing_target_model_is_checked_and_terminal_errors_fail():
-    assert decide(err("model_exists", "Conflict")).action == recovery.CHECK_EXISTING
+    assert decide(err("model_exists", "Conflict")) is recovery.Next.CHECK_EXISTING
     for kind in ("not_found", "unauthorized", "degrade_required", "quota", "terminal"):
-        assert decide(err(kind)).action == recovery.FAIL, kind
+        assert decide(err(kind)) is recovery.Next.FAIL, kind
 
 
 def test_failed_copy_operations():
-    auth = {"code": "2024", "message": "Could not retrieve authorization metadata", "kind": "authorization"}
-    assert recovery.decide_failed_copy(auth, authorization_attempts=1, policy=POLICY).action == recovery.REAUTHORIZE
-    assert recovery.decide_failed_copy(auth, authorization_attempts=3,
-                                       policy=POLICY).action == recovery.CLEANUP_AND_FAIL
-    timeout = {"code": "3013", "message": "Operation exceeded maximum processing time", "kind": "timeout"}
-    assert recovery.decide_failed_copy(timeout, authorization_attempts=1,
-                                       policy=POLICY).action == recovery.CLEANUP_AND_FAIL
+    auth = FerryError(kind="authorization", code="2024", message="Could not retrieve authorization metadata",
+                      hint="h")
+    assert recovery.after_failed_copy(auth, authorization_attempts=1, policy=POLICY) is recovery.Next.REAUTHORIZE
+    assert recovery.after_failed_copy(auth, authorization_attempts=3,
+                                      policy=POLICY) is recovery.Next.CLEANUP_AND_FAIL
+    timeout = FerryError(kind="timeout", code="3013", message="Operation exceeded maximum processing time",
+                         hint="h")
+    assert recovery.after_failed_copy(timeout, authorization_attempts=1,
+                                      policy=POLICY) is recovery.Next.CLEANUP_AND_FAIL
 
 
 def test_public_error_keeps_only_code_message_hint():
@@ -75,7 +81,7 @@ def test_small_statuses_are_untouched():
 
 def test_child_failure_carries_its_result_through_the_exception_text():
     result = outcome.target_result(target="west", status="failed", target_model_id="m1", attempts=2,
-                                   error={"code": "3013", "message": "too slow", "hint": "retry"},
+                                   error=FerryError(kind="timeout", code="3013", message="too slow", hint="retry"),
                                    cleaned_up=True)
     exc = outcome.TargetCopyFailed(result)
     # what the parent sees: the orchestrator failure wrapped by the host with extra text around it
@@ -104,12 +110,13 @@ def test_parent_output_shape():
     ok = outcome.target_result(target="b", status="succeeded", target_model_id="m1", error=None, attempts=1,
                                duration_seconds=3.21)
     bad = outcome.target_result(target="a", status="failed", target_model_id=None, attempts=1,
-                                error={"code": "401", "message": "denied", "hint": "fix key", "kind": "x"})
+                                error=FerryError(kind="unauthorized", code="401", message="denied", hint="fix key"))
     out = outcome.parent_output(model_id="m1", source="east", results={"b": ok, "a": bad})
     assert out["status"] == "partial" and list(out["targets"]) == ["a", "b"]
     assert out["targets"]["a"]["error"] == {"code": "401", "message": "denied", "hint": "fix key"}
     assert out["targets"]["b"] == {"status": "succeeded", "targetModelId": "m1", "error": None, "attempts": 1,
                                    "durationSeconds": 3.21}
     rejected = outcome.parent_output(model_id="m1", source=None, results={},
-                                     error={"code": "UnknownAlias", "message": "no"})
+                                     error=FerryError(kind="invalid_request", code="UnknownAlias", message="no",
+                                                      hint="h"))
     assert rejected["status"] == "failed" and rejected["error"]["code"] == "UnknownAlias"

@@ -68,9 +68,9 @@ def test_policy_from_real_settings():
 def test_cleanup_hints_only_claim_a_removal_that_happened():
     from ferry.orchestration import recovery
 
-    assert "was removed" in recovery.deadline_error(60, "running", removed=True)["hint"]
-    kept = recovery.deadline_error(60, "running", removed=False, target_model_id="m1")["hint"]
+    assert "was removed" in recovery.deadline_error(60, "running", removed=True).hint
+    kept = recovery.deadline_error(60, "running", removed=False, target_model_id="m1").hint
     assert "was removed" not in kept and "'m1'" in kept
-    assert "Nothing was left" in recovery.deadline_error(60, None)["hint"]
-    assert "was removed" in recovery.target_invalid_error("west", "m1", removed=True)["hint"]
-    assert "Delete the invalid model 'm1'" in recovery.target_invalid_error("west", "m1", removed=False)["hint"]
+    assert "Nothing was left" in recovery.deadline_error(60, None).hint
+    assert "was removed" in recovery.target_invalid_error("west", "m1", removed=True).hint
+    assert "Delete the invalid model 'm1'" in recovery.target_invalid_error("west", "m1", removed=False).hint

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 from ferry import auth as ferry_auth
 from ferry import http as ferry_http
 from ferry.catalog import Inventory, iso
-from ferry.docintel.v3 import prefix_for
 from ferry.errors import FerryError
+from ferry.generations import path_prefix as prefix_for
 from ferry.settings import Resource, Settings
 
 log = logging.getLogger("modelferry.catalog")

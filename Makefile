@@ -6,10 +6,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: test demo up bench lint clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .   # the `modelferry` command line
 	touch $@
 
 # infra — checkov (run by tests/infra) lives in its own virtualenv: its pinned dependencies (pycep-parser 0.5.1,

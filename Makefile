@@ -25,8 +25,17 @@ $(CHECKOV_STAMP):
 	touch $@
 # end infra
 
-## Whole test-suite (unit, emulator contract, devhost, end-to-end, infra checks).
-test: $(STAMP) $(CHECKOV_STAMP)
+# browser — the dashboard test drives Debian's headless Chromium (DevTools protocol); installed only when absent
+# (CI runs as root on a fresh machine; elsewhere through sudo).
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q chromium
+# end browser
+
+## Whole test-suite (unit, emulator contract, devhost, end-to-end, infra checks, the dashboard in a browser).
+test: $(STAMP) $(CHECKOV_STAMP) $(CHROMIUM)
 	$(PY) -m pytest
 
 # PORT=7072 puts the Functions host on that port (up: default 7071; demo: a free one). A port or stack folder

@@ -1,0 +1,96 @@
+"""The dashboard in a real browser (headless Chromium over the DevTools protocol) on a running stack.
+
+After copies with one failure injected, the rendered page must show the replica matrix (cells coloured by
+state, with ids and times on hover), the failure row with its error code and hint; a screenshot is saved under
+`.local/`. A missing browser FAILS this test: `make test` installs Debian's chromium when it is absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cdp import Browser, find_chromium
+
+from tests.operator_stack import REPO, Stack, running_stack, unique
+
+SCREENSHOT = REPO / ".local" / "dashboard.png"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("browser")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = find_chromium()
+    if executable is None:
+        pytest.fail("no chromium on PATH: the dashboard test needs a real browser. Install it with "
+                    "`apt-get install chromium` (`make test` does this on a fresh machine).")
+    started = Browser(executable)
+    try:
+        yield started
+    finally:
+        started.close()
+
+
+CELLS = """[...document.querySelectorAll('#matrix td.cell')].map(td => ({artifact: td.dataset.artifact,
+  target: td.dataset.target, state: td.dataset.state, text: td.textContent, title: td.title,
+  colour: getComputedStyle(td).backgroundColor}))"""
+FAILURES = """[...document.querySelectorAll('#failures tbody tr')].map(tr => ({instance: tr.dataset.instance,
+  code: tr.querySelector('.error-code').textContent, hint: tr.querySelector('.error-hint').textContent,
+  text: tr.textContent}))"""
+
+
+def test_dashboard_shows_matrix_failures_and_hints(stack: Stack, browser: Browser) -> None:
+    good, bad, lonely = (stack.seed("src", unique(name)) for name in ("invoices", "receipts", "contracts"))
+    assert stack.copy({"modelId": good})["output"]["status"] == "succeeded"
+    stack.resource("src").set_copy_behaviour("fail", 3, code="2024")
+    failed = stack.copy({"modelId": bad, "targets": ["west"]})
+    result = failed["output"]["targets"]["west"]
+    assert result["status"] == "failed"
+    assert stack.get("replicas", refresh="true").status_code == 200
+
+    browser.open(f"{stack.url}/api/dashboard?code={stack.key}&pollMs=500")
+    browser.wait_for(f"document.querySelector('#matrix td[data-artifact=\"{lonely}\"]') !== null "
+                     f"&& document.querySelector('#failures tr[data-instance=\"{failed['instanceId']}\"]') !== null")
+    cells = {(c["artifact"], c["target"]): c for c in browser.evaluate(CELLS)}
+    assert cells[(good, "west")]["state"] == "current" and cells[(good, "europe")]["state"] == "current"
+    assert cells[(bad, "west")]["state"] == "failed" and cells[(bad, "europe")]["state"] == "missing"
+    assert cells[(lonely, "west")]["state"] == "missing"
+    assert cells[(good, "west")]["text"] == "current"
+    # coloured by state: the page's stylesheet, not a default
+    assert cells[(good, "west")]["colour"] == "rgb(30, 142, 62)"
+    assert cells[(bad, "west")]["colour"] == "rgb(217, 48, 37)"
+    assert cells[(good, "west")]["colour"] != cells[(lonely, "west")]["colour"]
+    hover = cells[(good, "west")]["title"]
+    assert f"replica id: {good}" in hover and "verified:" in hover and "expires:" in hover
+    assert "2024" in cells[(bad, "west")]["title"]
+
+    rows = {r["instance"]: r for r in browser.evaluate(FAILURES)}
+    row = rows[failed["instanceId"]]
+    assert row["code"] == "2024" and row["hint"] == result["error"]["hint"] and row["hint"]
+    assert bad in row["text"] and "west" in row["text"]
+    source_line = browser.evaluate("document.getElementById('source-line').textContent")
+    assert "src" in source_line and "eastus" in source_line
+    assert browser.evaluate("document.getElementById('problem').hidden") is True
+
+    shot = browser.screenshot(SCREENSHOT)
+    assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_dashboard_needs_the_function_key(stack: Stack) -> None:
+    import requests
+    assert requests.get(f"{stack.url}/api/dashboard", timeout=10).status_code == 401
+    page = requests.get(f"{stack.url}/api/dashboard", params={"code": stack.key}, timeout=10)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    # one self-contained page: stylesheet and script inlined, nothing loaded from anywhere (works offline)
+    assert "/*DASHBOARD_JS*/" not in page.text and "<script src" not in page.text and "<link" not in page.text
+    assert "http://" not in page.text and "https://" not in page.text
+
+
+def test_screenshot_path_is_under_local() -> None:
+    assert Path(".local") in SCREENSHOT.relative_to(REPO).parents

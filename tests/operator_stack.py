@@ -26,6 +26,7 @@ from devhost.http.keys import HostKeys
 from devhost.testing import DevHost
 from emulators import LocalCloud
 from emulators.identity import managed_identity_environment
+from ferry import auth as ferry_auth
 
 REPO = Path(__file__).resolve().parents[1]
 SUB = "00000000-0000-0000-0000-0000000000c7"
@@ -122,6 +123,8 @@ def app_settings(cloud: Any) -> dict[str, str]:
 @contextmanager
 def running_stack(workdir: Path) -> Iterator[Stack]:
     """Start the local cloud and devhost (HTTP, keys enforced, virtual clock that skips when idle)."""
+    # Another stack in this process may have left a managed-identity token or key cache for ITS local cloud.
+    ferry_auth.reset_process_state()
     clock = VirtualClock()
     config, _ = cloud_config()
     cloud = LocalCloud.from_config(config, clock=clock)
@@ -138,6 +141,7 @@ def running_stack(workdir: Path) -> Iterator[Stack]:
             host.stop()
         cloud.stop()
         sys.modules.pop("function_app", None)
+        ferry_auth.reset_process_state()
 
 
 def unique(prefix: str) -> str:

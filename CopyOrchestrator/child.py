@@ -173,9 +173,9 @@ def authorize_and_start(run: TargetRun, source: SourceModel, *, new_attempt: boo
     request = StartCopy(source=run.job.source, target=run.job.target, source_model_id=run.job.model_id,
                         target_model_id=run.job.target_model_id, degrade=run.job.degrade,
                         description=source.description, tags=source.tags)
-    retries = 0
+    retries = recovery.Retries()
     while True:
-        if retries:
+        if retries.total:
             # Before re-issuing: an earlier POST whose answer was lost may have copied the model; keep that one.
             adopted = yield from run.lost.landed()
             if adopted is not None:
@@ -193,7 +193,6 @@ def authorize_and_start(run: TargetRun, source: SourceModel, *, new_attempt: boo
         if run.lost.remember(error) and run.copy_started_at is None:
             run.copy_started_at = run.now
         if (yield from run.wait_to_retry("authorize_and_start_copy", error, retries, run.deadline)):
-            retries += 1
             continue
         match recovery.after_failed_start(error, authorization_attempts=run.attempts, policy=run.policy):
             case recovery.Next.REAUTHORIZE:
@@ -295,7 +294,10 @@ def after_failed_copy(run: TargetRun, copy_error: FerryError) -> Steps:
         if run.job.target_model_id is None and is_v2(run.job.api_version):
             run.target_model_id = None  # v2: the next authorization gets a new service-assigned id
         return Reauthorize()
-    raise run.fail(copy_error, cleaned_up=settled is Settled.REMOVED)
+    removed = settled is Settled.REMOVED
+    raise run.fail(recovery.after_cleanup(copy_error, removed=removed,
+                                          target_model_id=None if settled is Settled.ABSENT else run.target_model_id),
+                   cleaned_up=removed)
 
 
 def verify(run: TargetRun) -> Steps:
@@ -397,19 +399,18 @@ class TargetRun:
 
     def call(self, name: str, payload: Contract, result: type[T], deadline: datetime) -> Generator[Any, Any, T]:
         """One activity, retried on durable timers while throttled/transient; raises StepFailed otherwise."""
-        retries = 0
+        retries = recovery.Retries()
         while True:
             answer = yield from self.ask(name, payload)
             if answer.ok:
                 return result.from_dict(answer.value)
             if not (yield from self.wait_to_retry(name, answer.error, retries, deadline)):
                 raise StepFailed(answer.error)
-            retries += 1
 
-    def wait_to_retry(self, name: str, error: FerryError, retries: int, deadline: datetime
+    def wait_to_retry(self, name: str, error: FerryError, retries: recovery.Retries, deadline: datetime
                       ) -> Generator[Any, Any, bool]:
         """Wait on a durable timer if `error` is worth another try (kind, budget, deadline); False if not."""
-        delay = recovery.retry_delay(error, retries_so_far=retries, policy=self.policy)
+        delay = recovery.retry_delay(error, retries, self.policy, seed=self.context.instance_id)
         if delay is None:
             return False
         fire_at = next_fire_at(self.now, delay, deadline)
@@ -417,7 +418,7 @@ class TargetRun:
             return False
         self.retries += 1
         self.last_error = error
-        self.log("%s: %s error %s; retry %d in %.1fs", name, error.kind, error.code, retries + 1, delay)
+        self.log("%s: %s error %s; retry %d in %.1fs", name, error.kind, error.code, retries.total, delay)
         self.show()
         yield self.context.create_timer(fire_at)
         return True

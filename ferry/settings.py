@@ -124,10 +124,23 @@ SETTINGS: dict[str, Setting] = _registry(
     Setting("FERRY_MAX_AUTHORIZATION_ATTEMPTS", False, "3", "How many copy authorizations one copy to one "
             "target may use (1–10): an expired or already-used authorization is replaced by a fresh one and "
             "the copy re-issued, at most this many times in all. Default 3."),
+    Setting("FERRY_MAX_TRANSIENT_RETRIES", False, "6", "How many times one step of a copy is repeated after a "
+            "transient failure (5xx, dropped connection, timeout) before the copy is reported failed (0–20), "
+            "waiting 2, 5, 13, 34, then 60 s between tries on durable timers. A 429 (throttled) does not count: "
+            "it waits the service's Retry-After (plus up to 1 s of jitter) for as long as the copy deadline "
+            "allows. Default 6: about 3.5 minutes of retries."),
     Setting("FERRY_KEY_CACHE_SECONDS", False, "300", "How long a resource key read from Key Vault is reused "
             "before it is read again, in seconds (0–86400; 0 = read every time). A 401 from the service "
             "forces one early re-read (key rotation). Default 300 s."),
 )
+
+def default_of(name: str) -> str:
+    """The default of setting `name` as written in the registry (the one definition of every default)."""
+    default = SETTINGS[name].default
+    if default is None:
+        raise KeyError(f"{name} has no default")
+    return default
+
 
 def settings_markdown(*, include_local_only: bool = True) -> str:
     """The settings table for the README (| setting | required | default | meaning |), from `SETTINGS`."""
@@ -223,14 +236,15 @@ class Settings:
     targets: tuple[str, ...] = ()
     key_vault_uri: str | None = None
     key_vault_ca_bundle: str | None = None
-    copy_deadline_seconds: float = 3600.0
-    poll_initial_seconds: float = 1.0
-    poll_backoff_factor: float = 1.1
-    poll_max_seconds: float = 15.0
-    max_parallel_targets: int = 4
-    allow_cmk_degrade: bool = False
-    max_authorization_attempts: int = 3
-    key_cache_seconds: float = 300.0
+    copy_deadline_seconds: float = float(default_of("FERRY_COPY_DEADLINE_SECONDS"))
+    poll_initial_seconds: float = float(default_of("FERRY_POLL_INITIAL_SECONDS"))
+    poll_backoff_factor: float = float(default_of("FERRY_POLL_BACKOFF_FACTOR"))
+    poll_max_seconds: float = float(default_of("FERRY_POLL_MAX_SECONDS"))
+    max_parallel_targets: int = int(default_of("FERRY_MAX_PARALLEL_TARGETS"))
+    allow_cmk_degrade: bool = default_of("FERRY_ALLOW_CMK_DEGRADE") == "true"
+    max_authorization_attempts: int = int(default_of("FERRY_MAX_AUTHORIZATION_ATTEMPTS"))
+    max_transient_retries: int = int(default_of("FERRY_MAX_TRANSIENT_RETRIES"))
+    key_cache_seconds: float = float(default_of("FERRY_KEY_CACHE_SECONDS"))
     _by_alias: dict[str, Resource] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -274,6 +288,7 @@ class Settings:
             "maxParallelTargets": self.max_parallel_targets,
             "allowCmkDegrade": self.allow_cmk_degrade,
             "maxAuthorizationAttempts": self.max_authorization_attempts,
+            "maxTransientRetries": self.max_transient_retries,
             "keyCacheSeconds": self.key_cache_seconds,
         }
 
@@ -484,6 +499,7 @@ def parse(environ: Mapping[str, str]) -> Settings:
                                                    f"({poll_initial:g}); raise it or lower the initial delay"))
     parallel = int(_number(environ, "FERRY_MAX_PARALLEL_TARGETS", 1, 64, problems, integer=True))
     attempts = int(_number(environ, "FERRY_MAX_AUTHORIZATION_ATTEMPTS", 1, 10, problems, integer=True))
+    transient_retries = int(_number(environ, "FERRY_MAX_TRANSIENT_RETRIES", 0, 20, problems, integer=True))
     key_cache = _number(environ, "FERRY_KEY_CACHE_SECONDS", 0, 86400, problems)
     degrade_raw = environ.get("FERRY_ALLOW_CMK_DEGRADE")
     degrade = _parse_bool(degrade_raw if degrade_raw is not None and degrade_raw.strip() else "false")
@@ -498,7 +514,7 @@ def parse(environ: Mapping[str, str]) -> Settings:
         resources=resources, source=source, targets=targets, key_vault_uri=kv_uri, key_vault_ca_bundle=ca_bundle,
         copy_deadline_seconds=deadline, poll_initial_seconds=poll_initial, poll_backoff_factor=poll_factor,
         poll_max_seconds=poll_max, max_parallel_targets=parallel, allow_cmk_degrade=bool(degrade),
-        max_authorization_attempts=attempts, key_cache_seconds=key_cache,
+        max_authorization_attempts=attempts, max_transient_retries=transient_retries, key_cache_seconds=key_cache,
     )
 
 

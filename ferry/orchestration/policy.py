@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from ferry.settings import default_of
+
 # Transient-failure (429/5xx/connection) backoff, in seconds: the sequence the Document Intelligence
 # service-limits page recommends (2-5-13-34 s), then a flat cap.
 TRANSIENT_BACKOFF_SECONDS: tuple[float, ...] = (2.0, 5.0, 13.0, 34.0)
@@ -18,16 +20,18 @@ TRANSIENT_BACKOFF_CAP_SECONDS = 60.0
 
 @dataclass(frozen=True)
 class CopyPolicy:
-    """Everything the copy orchestrators need to decide timing and retries, and nothing secret."""
+    """Everything the copy orchestrators need to decide timing and retries, and nothing secret.
 
-    deadline_seconds: float = 3600.0
-    poll_initial_seconds: float = 1.0
-    poll_max_seconds: float = 15.0
-    poll_backoff_factor: float = 1.2
-    max_parallel_targets: int = 4
-    allow_cmk_degrade: bool = False
-    max_authorization_attempts: int = 3
-    max_transient_retries: int = 6
+    The defaults are the settings registry's (`ferry.settings.SETTINGS`), the one definition of each."""
+
+    deadline_seconds: float = float(default_of("FERRY_COPY_DEADLINE_SECONDS"))
+    poll_initial_seconds: float = float(default_of("FERRY_POLL_INITIAL_SECONDS"))
+    poll_max_seconds: float = float(default_of("FERRY_POLL_MAX_SECONDS"))
+    poll_backoff_factor: float = float(default_of("FERRY_POLL_BACKOFF_FACTOR"))
+    max_parallel_targets: int = int(default_of("FERRY_MAX_PARALLEL_TARGETS"))
+    allow_cmk_degrade: bool = default_of("FERRY_ALLOW_CMK_DEGRADE") == "true"
+    max_authorization_attempts: int = int(default_of("FERRY_MAX_AUTHORIZATION_ATTEMPTS"))
+    max_transient_retries: int = int(default_of("FERRY_MAX_TRANSIENT_RETRIES"))
 
     def __post_init__(self) -> None:
         problems = []
@@ -59,6 +63,7 @@ class CopyPolicy:
             max_parallel_targets=int(settings.max_parallel_targets),
             allow_cmk_degrade=bool(settings.allow_cmk_degrade),
             max_authorization_attempts=int(settings.max_authorization_attempts),
+            max_transient_retries=int(settings.max_transient_retries),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -10,12 +10,17 @@ the copy deadline.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
 from .policy import TRANSIENT_BACKOFF_CAP_SECONDS, TRANSIENT_BACKOFF_SECONDS, CopyPolicy
 
 # A Retry-After of 0 must not turn polling into a busy loop.
 MIN_RETRY_AFTER_SECONDS = 0.25
+# A throttled call waits the service's Retry-After, at least this long, plus at most MAX_JITTER_SECONDS (never
+# more than a fifth of the wait): callers throttled together do not all come back in the same instant.
+MIN_THROTTLE_WAIT_SECONDS = 1.0
+MAX_JITTER_SECONDS = 1.0
 
 
 def poll_delay(policy: CopyPolicy, poll_number: int, retry_after: float | None = None) -> float:
@@ -37,6 +42,16 @@ def transient_delay(retry_number: int, retry_after: float | None = None) -> floa
     if retry_after is not None and retry_after > base:
         return float(retry_after)
     return base
+
+
+def throttle_delay(throttle_number: int, retry_after: float | None, seed: str) -> float:
+    """Wait before retry `throttle_number` (1-based) of a 429: Retry-After (or, without one, the transient
+    backoff) plus a jitter derived from `seed` (the instance id), so a replay computes the same wait."""
+    base = transient_delay(throttle_number) if retry_after is None else float(retry_after)
+    base = max(base, MIN_THROTTLE_WAIT_SECONDS)
+    digest = hashlib.sha256(f"{seed}#{throttle_number}".encode()).digest()
+    fraction = int.from_bytes(digest[:4], "big") / 2**32
+    return base + fraction * min(MAX_JITTER_SECONDS, base / 5)
 
 
 def deadline_at(started: datetime, policy: CopyPolicy) -> datetime:

@@ -9,12 +9,13 @@ workflow itself reports (deadline, target id busy, mismatch, ...) are built here
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 
 from ferry.errors import FerryError
 
 from .policy import CopyPolicy
-from .polling import transient_delay
+from .polling import throttle_delay, transient_delay
 
 # "not_ready": the source model is still being built/trained; worth a few waits like a transient error.
 TRANSIENT_KINDS = frozenset({"throttled", "transient", "not_ready"})
@@ -38,11 +39,30 @@ def is_transient(error: FerryError) -> bool:
     return error.kind in TRANSIENT_KINDS
 
 
-def retry_delay(error: FerryError, *, retries_so_far: int, policy: CopyPolicy) -> float | None:
-    """Seconds to wait before repeating a step that failed with `error`; None when it must not be repeated."""
-    if not is_transient(error) or retries_so_far >= policy.max_transient_retries:
+@dataclass
+class Retries:
+    """How often one step has been repeated: after transient failures (budgeted) and after 429s (not)."""
+
+    transient: int = 0
+    throttled: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.transient + self.throttled
+
+
+def retry_delay(error: FerryError, retries: Retries, policy: CopyPolicy, seed: str) -> float | None:
+    """Seconds to wait before repeating a step that failed with `error` (and count it in `retries`); None when
+    it must not be repeated. A 429 waits the service's Retry-After plus jitter and never uses up the transient
+    budget (only the copy deadline bounds it); other transient failures back off, at most
+    `policy.max_transient_retries` times."""
+    if error.kind == "throttled":
+        retries.throttled += 1
+        return throttle_delay(retries.throttled, error.retry_after, seed)
+    if not is_transient(error) or retries.transient >= policy.max_transient_retries:
         return None
-    return transient_delay(retries_so_far + 1, error.retry_after)
+    retries.transient += 1
+    return transient_delay(retries.transient, error.retry_after)
 
 
 def after_failed_start(error: FerryError, *, authorization_attempts: int, policy: CopyPolicy) -> Next:
@@ -64,6 +84,17 @@ def after_failed_copy(error: FerryError, *, authorization_attempts: int, policy:
 
 def _copy_error(code: str, message: str, hint: str, kind: str = "terminal") -> FerryError:
     return FerryError(kind=kind, code=code, message=message, hint=hint, operation="copy_model_to_target")
+
+
+def after_cleanup(error: FerryError, *, removed: bool, target_model_id: str | None) -> FerryError:
+    """A failed copy's error, its hint saying what actually happened to the target model (timeout / 3013:
+    the service's generic hint says the target *may* hold an invalid model)."""
+    if error.kind != "timeout":
+        return error
+    hint = (f"The service stopped the copy after its maximum processing time. "
+            f"{_leftover(removed, target_model_id)}; start the copy again (a less busy time, or a target in "
+            "the same region, finishes sooner).")
+    return FerryError.from_dict({**error.to_dict(), "hint": hint})
 
 
 def _leftover(removed: bool, target_model_id: str | None) -> str:

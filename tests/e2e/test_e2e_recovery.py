@@ -49,6 +49,19 @@ def test_throttled_authorization_waits_retry_after_on_a_durable_timer(env):
     assert any(w >= 7 for w in timer_waits(env, f"{iid}:{A}"))
 
 
+def test_a_long_run_of_429s_waits_retry_after_and_does_not_use_up_the_transient_retries(env):
+    # more 429s in a row than FERRY_MAX_TRANSIENT_RETRIES (6), each asking for 1 s
+    model_id = env.train(SRC, V4)
+    start = log_len(env, SRC)
+    env.cloud.resource(SRC).fail_next("getOperation", 10, "429", retry_after=1)
+    iid, out = run_copy(env, {"modelId": model_id, "targets": [A]})
+    assert out["status"] == "succeeded" and out["targets"][A]["targetModelId"] == model_id
+    statuses = [e["status"] for e in ops(env, SRC, "getOperation", start)]
+    assert statuses[:10] == [429] * 10 and statuses[-1] == 200
+    throttle_waits = timer_waits(env, f"{iid}:{A}")[1:11]
+    assert all(1.0 <= w <= 1.2 for w in throttle_waits), throttle_waits  # Retry-After + a little jitter
+
+
 def test_server_errors_while_polling_are_retried_with_backoff(env):
     model_id = env.train(SRC, V4)
     start = log_len(env, SRC)
@@ -110,6 +123,8 @@ def test_v2_copy_failing_with_3013_is_cleaned_up_and_reported(env):
     failed = out["targets"][a]
     assert failed["error"]["code"] == "3013" and failed["cleanedUp"] is True
     assert set(env.model_ids(a)) == before  # the invalid model the failed copy left is gone
+    # the hint follows what happened: the model was removed, so nothing is left to delete
+    assert "was removed" in failed["error"]["hint"] and "may hold" not in failed["error"]["hint"]
 
 
 def test_copy_failing_with_3013_is_cleaned_up_and_reported(env):
@@ -123,6 +138,7 @@ def test_copy_failing_with_3013_is_cleaned_up_and_reported(env):
     assert failed["status"] == "failed" and failed["error"]["code"] == "Timeout" and failed["cleanedUp"] is True
     assert "maximum processing time" in failed["error"]["message"]
     assert model_id not in env.model_ids(B)  # the invalid model left by the service is gone
+    assert "was removed" in failed["error"]["hint"] and "may hold" not in failed["error"]["hint"]
     child = env.host.status(f"{iid}:{B}")
     assert child["runtimeStatus"] == "Failed"  # the portal shows the failed target
 

@@ -40,7 +40,8 @@ def test_registry_matches_the_contract():
     expected = {"FERRY_RESOURCES", "FERRY_SOURCE", "FERRY_TARGETS", "FERRY_KEY_VAULT_URI",
                 "FERRY_KEY_VAULT_CA_BUNDLE", "FERRY_COPY_DEADLINE_SECONDS", "FERRY_POLL_INITIAL_SECONDS",
                 "FERRY_POLL_MAX_SECONDS", "FERRY_POLL_BACKOFF_FACTOR", "FERRY_MAX_PARALLEL_TARGETS",
-                "FERRY_ALLOW_CMK_DEGRADE", "FERRY_MAX_AUTHORIZATION_ATTEMPTS", "FERRY_KEY_CACHE_SECONDS"}
+                "FERRY_ALLOW_CMK_DEGRADE", "FERRY_MAX_AUTHORIZATION_ATTEMPTS", "FERRY_MAX_TRANSIENT_RETRIES",
+                "FERRY_KEY_CACHE_SECONDS"}
     assert set(fs.SETTINGS) == expected
     assert [n for n, s in fs.SETTINGS.items() if s.required] == ["FERRY_RESOURCES"]
     assert [n for n, s in fs.SETTINGS.items() if s.local_only] == ["FERRY_KEY_VAULT_CA_BUNDLE"]

@@ -81,7 +81,7 @@ def test_happy_path_polls_on_timers_and_verifies():
     assert stages(rec) == ["checking", "authorizing", "copying", "polling", "verifying", "succeeded"]
     first_set, first_fire = rec.timers[0][1], rec.timers[0][2]
     assert seconds_between(first_set, first_fire) == pytest.approx(1.0)
-    assert seconds_between(rec.timers[1][1], rec.timers[1][2]) == pytest.approx(1.2)
+    assert seconds_between(rec.timers[1][1], rec.timers[1][2]) == pytest.approx(POLICY.poll_backoff_factor)
     start = dict(rec.activities)["authorize_and_start_copy"]
     assert start["description"] == "d" and start["tags"] == {"k": "v"} and start["degrade"] is False
     assert dict(rec.activities)["poll_copy"]["targetModelId"] == "m1"
@@ -93,9 +93,29 @@ def test_throttled_start_waits_retry_after_on_a_durable_timer():
         ok({"operationUrl": "http://127.0.0.1/op/1", "targetModelId": "m1"})))
     result, rec = run_child(acts)
     assert result["status"] == "succeeded" and result["attempts"] == 1
-    assert seconds_between(rec.timers[0][1], rec.timers[0][2]) == pytest.approx(7.0)
+    assert 7.0 <= seconds_between(rec.timers[0][1], rec.timers[0][2]) <= 8.0  # Retry-After + a little jitter
     assert names(rec).count("authorize_and_start_copy") == 2
 
+
+def test_a_long_run_of_429s_waits_retry_after_each_time_and_is_not_a_transient_failure():
+    throttled = [err("throttled", "429", retry_after=1) for _ in range(3 * POLICY.max_transient_retries)]
+    acts = activities(poll_copy=script(*throttled, err("transient", "503"),
+                                       ok({"status": "succeeded", "targetModelId": "m1"})))
+    result, rec = run_child(acts)
+    assert result["status"] == "succeeded"
+    waits = [seconds_between(a, b) for _, a, b in rec.timers][1:]  # after the first poll delay
+    assert len(waits) == len(throttled) + 1
+    assert all(1.0 <= w <= 1.2 for w in waits[:-1]) and waits[-1] == 2.0  # 429s, then the first transient backoff
+
+
+def test_429s_are_bounded_by_the_copy_deadline():
+    acts = activities(authorize_and_start_copy=script(err("throttled", "429", retry_after=30)))
+    rec = Recorder()
+    with pytest.raises(TargetCopyFailed) as info:
+        run_orchestrator(copy_model_to_target, child_input(), activities=acts, instance_id="p:west", recorder=rec)
+    assert info.value.result["error"]["code"] == "429"
+    assert rec.timers and all(fire <= rec.timers[0][1] + timedelta(seconds=POLICY.deadline_seconds)
+                              for _, _, fire in rec.timers)
 
 def test_transient_poll_errors_are_retried_with_backoff():
     acts = activities(poll_copy=script(err("transient", "503"), err("transient", "503"),
@@ -153,6 +173,19 @@ def test_service_timeout_3013_cleans_up_the_invalid_model_and_reports():
         run_child(acts)
     result = info.value.result
     assert result["error"]["code"] == "3013" and result["cleanedUp"] is True and result["status"] == "failed"
+    # the hint says what happened: the invalid model is gone, nothing to delete
+    assert "was removed" in result["error"]["hint"] and "may hold" not in result["error"]["hint"]
+    assert "delete" not in result["error"]["hint"].lower()
+
+
+def test_3013_whose_cleanup_failed_names_the_model_to_delete():
+    acts = activities(poll_copy=script(ok({"status": "failed", "error": {
+        "code": "3013", "message": "Operation exceeded maximum processing time", "hint": "retry",
+        "kind": "timeout"}})), get_target_model=script(INVALID), delete_target_model=script(err("terminal", "403")))
+    with pytest.raises(TargetCopyFailed) as info:
+        run_child(acts)
+    result = info.value.result
+    assert result["cleanedUp"] is False and "'m1'" in result["error"]["hint"] and "delete it" in result["error"]["hint"]
 
 
 def test_copy_that_never_finishes_is_abandoned_at_the_deadline_and_cleaned_up():

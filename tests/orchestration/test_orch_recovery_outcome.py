@@ -16,15 +16,28 @@ def err(kind, code="X", retry_after=None):
 
 
 def delay(error, retries=0):
-    return recovery.retry_delay(error, retries_so_far=retries, policy=POLICY)
+    return recovery.retry_delay(error, recovery.Retries(transient=retries), POLICY, seed="copy-x:west")
 
 
 def decide(error, attempts=1):
     return recovery.after_failed_start(error, authorization_attempts=attempts, policy=POLICY)
 
 
-def test_throttling_waits_at_least_retry_after_then_gives_up():
-    assert delay(err("throttled", "429", retry_after=20)) == 20
+def test_throttling_waits_retry_after_plus_jitter_and_never_uses_the_transient_budget():
+    retries = recovery.Retries(transient=POLICY.max_transient_retries)
+    waits = [recovery.retry_delay(err("throttled", "429", retry_after=2), retries, POLICY, seed="copy-x:west")
+             for _ in range(50)]
+    assert all(w is not None and 2 <= w <= 2.4 for w in waits)  # Retry-After + at most a fifth of it
+    assert len(set(waits)) > 40  # jittered per retry...
+    again = recovery.Retries(transient=POLICY.max_transient_retries)
+    assert waits == [recovery.retry_delay(err("throttled", "429", retry_after=2), again, POLICY, seed="copy-x:west")
+                     for _ in range(50)]  # ...and the same on replay
+    assert retries.throttled == 50 and retries.transient == POLICY.max_transient_retries
+    assert 20 <= delay(err("throttled", "429", retry_after=20)) <= 21  # jitter at most 1 s
+    assert 1 <= delay(err("throttled", "429", retry_after=0)) <= 1.2  # never a busy loop
+
+
+def test_transient_failures_back_off_within_their_budget():
     assert delay(err("transient", "503")) == 2
     assert delay(err("transient", "503"), retries=2) is None
     assert delay(err("not_ready", "ModelNotReady")) == 2

@@ -43,6 +43,7 @@ class ResourceBackend:
         self.classifiers: dict[str, Classifier] = {}  # by classifier id (own namespace)
         self.pending_classifier_ids: set[str] = set()  # classifier ids being built
         self.copy_behaviours: deque[dict[str, Any]] = deque()
+        self.build_failures: deque[errors.CopyFailure] = deque()  # the next v3+ builds/composes end failed
         self.composed_copy = settings.composed_copy  # accept | refuse (v4 composed copy, inferred)
 
     # ------------------------------------------------------------------ housekeeping
@@ -56,6 +57,7 @@ class ResourceBackend:
         self.classifiers.clear()
         self.pending_classifier_ids.clear()
         self.copy_behaviours.clear()
+        self.build_failures.clear()
         self.composed_copy = self.settings.composed_copy
 
     def all_jobs(self) -> list[Job]:
@@ -328,9 +330,13 @@ class ResourceBackend:
         duration = self.settings.train_seconds
         job = Job(self.new_operation_id(request_id), kind, api, now, now + min(0.5, duration / 4),
                   now + duration, model_id, self.model_url(api, model_id), tags=tags)
+        failure = self.build_failures.popleft() if self.build_failures else None
 
         def finish(done: Job) -> None:
             self.pending_ids.discard(model_id)
+            if failure is not None:  # the build fails: no model appears, the operation carries the error
+                done.outcome, done.failure = "failed", failure
+                return
             at = done.end_at or now
             fields = dict(extra or {})
             expiration = fields.pop("expiration", None) or at + V3_MODEL_LIFETIME

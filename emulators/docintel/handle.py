@@ -11,7 +11,7 @@ import threading
 from collections import Counter
 from typing import Any
 
-from . import gateway
+from . import errors, gateway
 from .api import Request
 from .backend import COPY_BEHAVIOURS, ResourceBackend
 from .faults import KINDS, Fault, FaultPlan
@@ -216,6 +216,18 @@ class ResourceHandle:
         with self.world.lock:
             for _ in range(count):
                 self.backend.copy_behaviours.append({"behaviour": behaviour, "code": code, "message": message})
+
+    def fail_next_builds(self, count: int = 1, *, code: str = "InvalidRequest",
+                         message: str = "Invalid request.", inner_code: str = "TrainingContentMissing",
+                         inner_message: str = "Training data is missing: Could not find any training data at the "
+                                              "given path.") -> None:
+        """The next ``count`` v3+ builds/composes on this resource end ``failed`` with this error (the model never
+        appears). Error shape as the service's failed operations; the default wording is inferred."""
+        if count < 1:
+            raise ValueError("count must be >= 1")
+        failure = errors.CopyFailure(code, code, message, inner_code, inner_message)
+        with self.world.lock:
+            self.backend.build_failures.extend([failure] * count)
 
     def copy_behaviours(self) -> list[dict[str, Any]]:
         with self.world.lock:

@@ -36,10 +36,19 @@ def print_endpoints(stack: LocalStack) -> None:
           f"instance {stack.instance_id})")
     print(f"  App settings                       {stack.workdir / 'local.settings.json'}")
     print(f"  Logs                               {stack.workdir / 'devhost.log'}, {stack.workdir / 'emulators.log'}")
+    print(f"  Dashboard                          {stack.host_url}/api/dashboard")
+    print("  Command line                       modelferry --help  (finds this stack by itself)")
     print(f"\nDrive it with curl (README): in another terminal, PORT={stack.host_port} and the commands there, e.g.\n"
           f"  curl -s -X POST {stack.host_url}/api/copies -H 'Content-Type: application/json' "
           "-d '{\"modelId\": \"invoices-2026\"}'")
     print("Ctrl-C stops the stack.\n", flush=True)
+
+
+def show_replicas(stack: LocalStack) -> None:
+    """End with the replica matrix, as the `modelferry` command line prints it (GET /api/replicas)."""
+    from modelferry_cli.main import main as modelferry
+
+    modelferry(["replicas", "--refresh", "--url", stack.host_url])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,6 +102,8 @@ def _run(up: bool, stack: LocalStack, lock: StackLock) -> int:
             say("stopping ...")
             return 0
         ok = run_main_job(stack)
+        say("the operator's view: modelferry replicas --refresh ...")
+        show_replicas(stack)
         stack.verify_host()  # the answers came from our host, not from one that took the port meanwhile
     say("local stack stopped")
     print("\nDemo " + ("succeeded: every model is on every target." if ok else "FAILED (see above)."))

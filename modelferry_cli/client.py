@@ -18,8 +18,10 @@ from typing import Any
 import requests
 
 DEFAULT_URL = "http://127.0.0.1:7071"
-STACK_FILE = Path(".local") / "demo" / "stack.json"
-"""Written by `make up` / `make demo`: {"url": ..., "key"?: ...} of the running local stack."""
+STACKS = Path(".local") / "demo"
+"""`make up` / `make demo` keep each running stack's record in .local/demo/<port>/stack.json ({"host_url", "pid",
+"port", ...}); it is removed when the stack stops."""
+DEFAULT_PORT = 7071
 RUNNING = frozenset({"Pending", "Running", "ContinuedAsNew", "Suspended"})
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -41,21 +43,30 @@ class CliError(Exception):
         return {"error": {"code": "CliError", "message": self.message, "hint": self.hint}}
 
 
-def _stack_files() -> list[Path]:
-    here = Path(__file__).resolve().parents[1]
-    return [Path.cwd() / STACK_FILE, here / STACK_FILE]
+def _alive(pid: Any) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (OSError, ValueError, TypeError):
+        return False
+    return True
 
 
 def local_stack() -> dict[str, Any]:
-    """The `make up` stack's address file, if one is there (else {})."""
-    for path in _stack_files():
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict) and data.get("url"):
-            return data
-    return {}
+    """The running `make up` stack ({"url": ...}; port 7071 first), if there is one here (else {})."""
+    roots = [Path.cwd(), Path(__file__).resolve().parents[1]]
+    found = []
+    for root in dict.fromkeys(roots):
+        for path in sorted((root / STACKS).glob("*/stack.json")):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, dict) and data.get("host_url") and _alive(data.get("pid")):
+                found.append(data)
+    if not found:
+        return {}
+    best = min(found, key=lambda d: (d.get("port") != DEFAULT_PORT, "--up" not in str(d.get("command"))))
+    return {"url": best["host_url"]}
 
 
 @dataclass

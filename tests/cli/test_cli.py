@@ -187,3 +187,18 @@ def test_the_console_script_entry_point(stack: Stack) -> None:
     assert usage.returncode == 2 and "No such command" in usage.stderr
     pyproject = (REPO / "pyproject.toml").read_text()
     assert 'modelferry = "modelferry_cli.main:main"' in pyproject
+
+
+def test_finds_the_running_make_up_stack_by_itself(stack: Stack, run, tmp_path: Path, monkeypatch) -> None:
+    import os
+    record = tmp_path / ".local" / "demo" / "7071" / "stack.json"
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"command": "python -m demo --up", "pid": os.getpid(), "port": 7071,
+                                  "host_url": stack.url}))
+    monkeypatch.chdir(tmp_path)
+    found = run("runs", "--key", stack.key, "--json", connect=False)
+    assert found.code == 0, found.err
+    record.write_text(json.dumps({"command": "python -m demo --up", "pid": 999_999_999, "port": 7071,
+                                  "host_url": stack.url}))  # a stack that is gone is not used
+    from modelferry_cli.client import DEFAULT_URL, App
+    assert App.resolve(None, None).url == DEFAULT_URL

@@ -24,6 +24,8 @@ bp = df.Blueprint()
 
 ENTITY = "replica_catalog"
 """One entity per source alias holds the last known catalog (written by refreshes; a sync may write it too)."""
+V2_ENTITY = "v2_replicas"
+"""The sync's durable v2 mapping (key = source alias): target → {source id → target id}."""
 ATTEMPT_WINDOW = timedelta(days=30)  # runs read for the catalog's "failed" state and the v2 mapping
 DASHBOARD_DIR = Path(__file__).resolve().parent / "dashboard"
 
@@ -82,13 +84,16 @@ def _source_and_targets(settings: ferry_settings.Settings, requested: str | None
 
 
 async def _last_known(client: df.DurableOrchestrationClient, source: str) -> dict[str, Any] | None:
-    state = await client.read_entity_state(df.EntityId(ENTITY, source))
+    value = await _entity_state(client, ENTITY, source)
+    return value if isinstance(value, dict) and value.get("replicas") is not None else None
+
+
+async def _entity_state(client: df.DurableOrchestrationClient, name: str, key: str) -> Any:
+    state = await client.read_entity_state(df.EntityId(name, key))
     if not state.entity_exists or state.entity_state is None:
         return None
     value = state.entity_state
-    if isinstance(value, str):
-        value = json.loads(value)
-    return value if isinstance(value, dict) and value.get("replicas") is not None else None
+    return json.loads(value) if isinstance(value, str) else value
 
 
 async def _refresh(client: df.DurableOrchestrationClient, settings: ferry_settings.Settings, source: str,
@@ -96,6 +101,10 @@ async def _refresh(client: df.DurableOrchestrationClient, settings: ferry_settin
     now = datetime.now(UTC)
     found = await client.get_status_by(created_time_from=now - ATTEMPT_WINDOW)
     attempts, mapping = runs.last_attempts(_statuses_since(found), source)
+    kept = await _entity_state(client, V2_ENTITY, source)  # what syncs recorded (and adopted) for v2 targets
+    for target, pairs in (kept if isinstance(kept, dict) else {}).items():
+        if isinstance(pairs, dict):
+            mapping.setdefault(target, {}).update({str(k): str(v) for k, v in pairs.items()})
     inventories = await asyncio.to_thread(read_inventories, settings, [source, *targets])
     built = catalog.build_catalog(source=inventories[source], targets=[inventories[t] for t in targets], now=now,
                                   v2_mapping=mapping, attempts=attempts, previous=previous)

@@ -51,7 +51,6 @@ from ferry.orchestration.polling import (
     lost_copy_watch_seconds,
     next_fire_at,
     poll_delay,
-    transient_delay,
 )
 
 log = logging.getLogger("modelferry.orchestration")
@@ -145,7 +144,8 @@ def copy_workflow(run: TargetRun) -> Steps:
 
 
 def check_source(run: TargetRun) -> Generator[Any, Any, SourceModel]:
-    """1. The source model exists and is ready (a model still training gets a few waits)."""
+    """1. The source model exists and is ready. One still being trained (v2 "creating") or built (v3+: a running
+    build/compose operation) is waited for on durable timers, at the polling pace, within the copy deadline."""
     run.show("checking")
     not_ready_waits = 0
     while True:
@@ -155,10 +155,10 @@ def check_source(run: TargetRun) -> Generator[Any, Any, SourceModel]:
         if source.ready:
             run.fingerprint = source.fingerprint or {}
             return source
-        fire_at = next_fire_at(run.now, transient_delay(not_ready_waits + 1), run.deadline)
-        if not_ready_waits >= run.policy.max_transient_retries or fire_at is None:
-            raise run.fail(recovery.source_not_ready_error(run.job.model_id, run.job.source, source.status))
         not_ready_waits += 1
+        fire_at = next_fire_at(run.now, poll_delay(run.policy, not_ready_waits), run.deadline)
+        if fire_at is None:
+            raise run.fail(recovery.source_not_ready_error(run.job.model_id, run.job.source, source.status))
         run.log("source model not ready yet (%s); checking again", source.status)
         yield run.context.create_timer(fire_at)
 

@@ -29,7 +29,7 @@ from typing import Any
 from ferry import auth as ferry_auth
 from ferry import generations
 from ferry.contracts import CopyPoll, CopyStarted, Deleted, SourceModel, TargetModel
-from ferry.docintel import DocIntelClient, client_for
+from ferry.docintel import DocIntelClient, V3Client, client_for
 from ferry.errors import FerryError
 from ferry.generations import validate_model_id
 from ferry.settings import Resource, Settings, UnknownResourceError
@@ -81,6 +81,10 @@ def check_source_model(settings: Settings, source: str, model_id: str) -> Source
         raise invalid
     client = _client(settings, resource)
     model = client.get_model(model_id)
+    if model is None and isinstance(client, V3Client):
+        building = _being_built(client, resource, source, model_id)
+        if building is not None:
+            return building
     if model is None:
         raise FerryError(kind="not_found", code="ModelNotFound",
                          message=f"model {model_id!r} does not exist on source {source!r}",
@@ -98,6 +102,27 @@ def check_source_model(settings: Settings, source: str, model_id: str) -> Source
                        ready=status == "ready", fingerprint=client.fingerprint(model),
                        description=model.get("description") if v3_plus else None,
                        tags=model.get("tags") if v3_plus else None)
+
+
+def _being_built(client: V3Client, resource: Resource, source: str, model_id: str) -> SourceModel | None:
+    """A v3+ model that does not exist yet: "creating" while its build/compose runs; its build's error if the
+    build failed; None if no build of it is known (so: ModelNotFound)."""
+    build = client.find_build(model_id)
+    status = str((build or {}).get("status") or "")
+    if status in ("notStarted", "running"):
+        log.info("model %s on %s is still being built (%s %s)", model_id, source, build.get("kind"), status)
+        return SourceModel(model_id=model_id, source=source, api_version=resource.api_version, status="creating",
+                           ready=False)
+    if status != "failed":
+        return None
+    error = client.build_error(str(build.get("operationId") or ""))
+    inner = error.get("innererror") if isinstance(error.get("innererror"), dict) else {}
+    detail = inner.get("message") or error.get("message") or "no details"
+    raise FerryError(kind="terminal", code=str(error.get("code") or "ModelBuildFailed"),
+                     message=f"model {model_id!r} does not exist on source {source!r}: its build failed: {detail}",
+                     hint="Fix what the build's error names (training data, its container and access), build the "
+                          "model again on the source, then copy it.", operation="check_source_model",
+                     api_version=resource.api_version, resource=source, inner_code=inner.get("code"))
 
 
 def authorize_and_start_copy(settings: Settings, source: str, target: str, source_model_id: str,

@@ -22,6 +22,8 @@ from ferry.settings import Resource
 
 MODEL_ID = generations.V3_MODEL_ID
 _OPERATION_PATH = re.compile(r"^/(formrecognizer|documentintelligence)/operations/[^/]+$", re.IGNORECASE)
+BUILD_KINDS = frozenset({"documentModelBuild", "documentModelCompose"})
+MAX_OPERATION_PAGES = 20  # the operations list holds 24 h of operations; stop looking after this many pages
 _STATUS = {"notstarted": "notStarted", "running": "running", "succeeded": "succeeded", "failed": "failed",
            "canceled": "failed", "cancelled": "failed", "skipped": "failed"}
 
@@ -51,6 +53,36 @@ class V3Client(DocIntelClient):
 
     def fingerprint(self, model: dict[str, Any]) -> dict[str, Any]:
         return fingerprint_v3(model)
+
+    def find_build(self, model_id: str) -> dict[str, Any] | None:
+        """The latest build/compose operation (summary) of `model_id` on this resource, or None.
+
+        Why: in v3+ a model being built does not exist yet (GET answers 404); the source's operations list
+        (kept 24 h) tells "still being built" and "its build failed" apart from "no such model"."""
+        op = "list_operations"
+        url: str | None = f"{self.base}/operations?{self.query}"
+        latest: dict[str, Any] | None = None
+        for _ in range(MAX_OPERATION_PAGES):
+            if url is None:
+                break
+            body = self._json(self._call("GET", url, operation=op), op)
+            body = body if isinstance(body, dict) else {}
+            for summary in body.get("value") or []:
+                if (isinstance(summary, dict) and summary.get("kind") in BUILD_KINDS
+                        and _model_id_from(summary.get("resourceLocation")) == model_id
+                        and (latest is None or str(summary.get("createdDateTime") or "")
+                             >= str(latest.get("createdDateTime") or ""))):
+                    latest = summary
+            url = body.get("nextLink") if isinstance(body.get("nextLink"), str) else None
+        return latest
+
+    def build_error(self, operation_id: str) -> dict[str, Any]:
+        """The error object of a failed build/compose operation (`{code, message, innererror?}`)."""
+        op = "get_operation"
+        body = self._json(self._call("GET", f"{self.base}/operations/{quote(operation_id, safe='')}?{self.query}",
+                                     operation=op), op)
+        error = body.get("error") if isinstance(body, dict) else None
+        return error if isinstance(error, dict) else {}
 
     def authorize_copy(self, *, model_id: str | None, description: str | None = None,
                        tags: dict[str, str] | None = None) -> CopyAuthorization:

@@ -243,14 +243,17 @@ def test_source_still_training_is_waited_for_a_while():
     acts = activities(check_source_model=script(ok({"ready": False, "status": "creating"}), ready))
     result, rec = run_child(acts)
     assert result["status"] == "succeeded" and names(rec).count("check_source_model") == 2
-    assert seconds_between(rec.timers[0][1], rec.timers[0][2]) == 2.0
+    assert seconds_between(rec.timers[0][1], rec.timers[0][2]) == POLICY.poll_initial_seconds
 
 
 def test_source_not_ready_and_missing():
     acts = activities(check_source_model=script(ok({"ready": False, "status": "creating", "fingerprint": FP})))
+    rec = Recorder()
     with pytest.raises(TargetCopyFailed) as info:
-        run_child(acts)
+        run_orchestrator(copy_model_to_target, child_input(), activities=acts, instance_id="p:west", recorder=rec)
     assert info.value.result["error"]["code"] == "SourceModelNotReady"
+    # waited at the polling pace for the whole copy deadline, not for a fixed number of tries
+    assert seconds_between(rec.timers[0][1], rec.timers[-1][2]) == pytest.approx(POLICY.deadline_seconds)
     acts = activities(check_source_model=script(err("not_found", "ModelNotFound")))
     with pytest.raises(TargetCopyFailed) as info:
         run_child(acts)

@@ -12,6 +12,10 @@ without ``x-ms-forms-copy-degrade: true`` (DataProtectionTransformServiceError).
 An authorization is consumed when the copy is accepted for processing (so a retry after a failed
 *validation* can reuse it; after a success, a 3013 or a copy that never finishes it cannot).
 The target model appears only when the job finishes (``World.tick``).
+
+Classifiers (2024-11-30) follow the same rules with their own authorization (a model's token copies no
+classifier), plus the documented region restriction. A 2024-11-30 composed model copies only if its source
+resource accepts it (option ``composed_copy``) and fails when the target lacks its classifier or a component.
 """
 
 from __future__ import annotations
@@ -290,7 +294,7 @@ def _finish_classifier(done: Job, target: ResourceBackend, snapshot: Classifier,
         done.outcome, done.failure = "failed", errors.copy_timeout()
         return
     if target_id in target.classifiers or target_id in target.pending_classifier_ids:
-        done.outcome, done.failure = "failed", errors.copy_target_exists(target_id)
+        done.outcome, done.failure = "failed", errors.copy_target_exists(target_id, "classifier")
         return
     copied = _target_classifier(snapshot, source_id, auth, done)
     target.classifiers[target_id] = copied

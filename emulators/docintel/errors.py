@@ -257,8 +257,8 @@ def copy_target_full(limit: int) -> CopyFailure:
                        "for the target resource.", "ModelCountLimitExceeded")  # inferred
 
 
-def copy_target_exists(model_id: str) -> CopyFailure:
-    return CopyFailure("1022", "Conflict", f"A model with the provided name already exists: '{model_id}'.",
+def copy_target_exists(model_id: str, noun: str = "model") -> CopyFailure:
+    return CopyFailure("1022", "Conflict", f"A {noun} with the provided name already exists: '{model_id}'.",
                        "ModelExists")  # inferred
 
 

@@ -331,3 +331,15 @@ def test_a_dropped_answer_still_starts_the_classifier_copy(cloud, src, west) -> 
     again = copy_to(source, "c1", auth).headers["Operation-Location"]  # a blind retry: the authorization is spent
     cloud.advance(3)
     assert source.poll(again).json()["error"]["code"] == "2024"
+
+
+def test_a_classifier_created_on_the_target_meanwhile_fails_the_copy(cloud, src, west) -> None:
+    source = client(src, "2024-11-30")
+    src.seed_classifier("c1")
+    op = copy_to(source, "c1", authorize(client(west, "2024-11-30"), "c1-dr")).headers["Operation-Location"]
+    west.seed_classifier("c1-dr", description="made meanwhile")
+    cloud.advance(3)
+    error = source.poll(op).json()["error"]
+    assert (error["code"], error["innererror"]["code"]) == ("Conflict", "ModelExists")
+    assert "A classifier with the provided name" in error["message"]
+    assert west.classifier("c1-dr")["description"] == "made meanwhile"  # untouched

@@ -94,3 +94,23 @@ def test_dashboard_needs_the_function_key(stack: Stack) -> None:
 
 def test_screenshot_path_is_under_local() -> None:
     assert Path(".local") in SCREENSHOT.relative_to(REPO).parents
+
+
+def test_dashboard_shows_a_running_copy_with_its_progress(stack: Stack, browser: Browser) -> None:
+    model_id = stack.seed("src", unique("running"))
+    stack.resource("src").set_copy_behaviour("never_finish", 1)
+    resp = stack.post("copies", {"modelId": model_id, "targets": ["west"]})
+    assert resp.status_code == 202, resp.text
+    instance = resp.json()["id"]
+    stack.host.wait_for_custom_status(instance, lambda s: bool(s) and (s.get("targets", {}).get("west") or {})
+                                      .get("stage") == "copying", timeout=60)
+    stack.host.suspend(instance, "held for the dashboard test")  # stays in the running list, deterministically
+    try:
+        browser.open(f"{stack.url}/api/dashboard?code={stack.key}&pollMs=500")
+        row = browser.wait_for(f"(() => {{ const tr = document.querySelector('#running tr[data-instance=\"{instance}\"]');"
+                               " return tr && tr.textContent; })()")
+        assert model_id in row and "copy" in row and "west: copying" in row
+        assert browser.evaluate("document.getElementById('running-empty').hidden") is True
+    finally:
+        stack.host.terminate(instance, "dashboard test done")
+        stack.host.wait_for(instance, timeout=60)

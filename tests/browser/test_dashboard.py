@@ -107,8 +107,8 @@ def test_dashboard_shows_a_running_copy_with_its_progress(stack: Stack, browser:
     stack.host.suspend(instance, "held for the dashboard test")  # stays in the running list, deterministically
     try:
         browser.open(f"{stack.url}/api/dashboard?code={stack.key}&pollMs=500")
-        row = browser.wait_for(f"(() => {{ const tr = document.querySelector('#running tr[data-instance=\"{instance}\"]');"
-                               " return tr && tr.textContent; })()")
+        row = browser.wait_for("(() => { const tr = document.querySelector("
+                               f"'#running tr[data-instance=\"{instance}\"]'); return tr && tr.textContent; }})()")
         assert model_id in row and "copy" in row and "west: copying" in row
         assert browser.evaluate("document.getElementById('running-empty').hidden") is True
     finally:

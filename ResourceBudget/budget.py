@@ -1,12 +1,15 @@
 """The `resource_budget` entity's operations, as a plain function of the entity context (unit-testable).
 
-State: `{"<group>": <next free slot, epoch seconds>}` for the groups in use. The entity key is the resource
+State: `{"<group>": [granted slots, epoch seconds, sorted], "now": <latest caller time>}` (see
+`ferry.orchestration.pacing.reserve`). The entity key is the resource
 alias (a key of FERRY_RESOURCES); the rate comes from the settings at each operation (the entity is never
 replayed, so reading settings here is safe, and a changed rate applies to the very next reservation).
 
 Operations:
-* `reserve` `{"group": "manage"|"get"|"list", "at": "<ISO-8601 orchestration time>"}` →
-  `{"group", "slot": "<ISO-8601>", "waitSeconds"}`: the caller's call may go out at `slot`.
+* `reserve` `{"group": "manage"|"get"|"list", "at": "<ISO-8601>", "now"?: "<ISO-8601>"}` →
+  `{"group", "slot": "<ISO-8601>", "waitSeconds"}`: the caller's call may go out at `slot`, the earliest free
+  instant no earlier than `at`; `now` is the caller's orchestration time when `at` is later (default `at`).
+* `release` `{"group", "slot"}`: gives back a slot the caller will not use (a signal; no answer).
 * `get` → the state (for tests and diagnostics).
 """
 
@@ -39,10 +42,14 @@ def handle(context: Any) -> None:
     if operation == "reserve":
         request = context.get_input() or {}
         group = request.get("group", "manage")
-        reservation, state = pacing.reserve(state, group, request["at"], rate_of(context.entity_key, group))
+        reservation, state = pacing.reserve(state, group, request["at"], rate_of(context.entity_key, group),
+                                            now=request.get("now"))
         context.set_state(state)
         context.set_result(reservation.to_dict())
+    elif operation == "release":
+        request = context.get_input() or {}
+        context.set_state(pacing.release(state, request.get("group", "manage"), request["slot"]))
     elif operation == "get":
         context.set_result(state)
     else:
-        raise ValueError(f"resource_budget has no operation {operation!r}; use reserve or get")
+        raise ValueError(f"resource_budget has no operation {operation!r}; use reserve, release or get")

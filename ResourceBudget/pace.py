@@ -1,15 +1,21 @@
 """What an orchestrator calls before a rate-limited call: reserve slots on resource budgets, wait on a timer.
 
-`wait_for_slots(context, [(alias, group), ...])` reserves one slot on each budget in turn, each no earlier than
-the previous one (the calls go out together, in one activity), then waits on a durable timer until the last
-slot unless it has already passed. Cost in history: two events per reservation (EventSent, EventRaised) and two
-for the timer (TimerCreated, TimerFired) when one is needed, plus the episodes they wake.
+`wait_for_slots(context, [(alias, group), ...])` gets one slot on each budget for the same instant (the calls go
+out together, in one activity) and waits on a durable timer until that instant:
+* it reserves on each budget in turn, each no earlier than the previous slot; when a later budget has no room at
+  that instant, the earlier slots are given back (`release`, a signal) and reserved again at the later instant;
+* a slot is only worth something if the call goes out at it: when the answer arrives, or the timer fires, more
+  than LATE_SECONDS after the slot (a busy host, slow queues), the slots are given back and reserved again from
+  the current time plus the round trip just observed, so late callers do not all go at once.
+Both loops are bounded (MAX_ROUNDS); past them the call goes anyway (a 429 is still handled by the caller).
+Cost in history: two events per reservation (EventSent, EventRaised), one per release, two for the timer
+(TimerCreated, TimerFired) when one is needed, plus the episodes they wake: 4–6 events in the common case.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
@@ -18,6 +24,10 @@ from ferry.orchestration.pacing import Reservation
 
 from .budget import ENTITY
 
+MAX_ROUNDS = 3
+LATE = timedelta(milliseconds=100)
+SAME_INSTANT = timedelta(milliseconds=1)
+
 
 def budget_of(alias: str) -> df.EntityId:
     """The entity id of `alias`'s budget."""
@@ -25,11 +35,42 @@ def budget_of(alias: str) -> df.EntityId:
 
 
 def wait_for_slots(context: Any, needs: Sequence[tuple[str, str]]) -> Generator[Any, Any, datetime]:
-    """Reserve `(alias, group)` slots in order and wait until the last; returns the instant the calls may go."""
+    """Reserve `(alias, group)` slots for one instant and wait until it; returns the instant the calls may go."""
+    held: dict[int, datetime] = {}
     at: datetime = context.current_utc_datetime
-    for alias, group in needs:
-        granted = yield context.call_entity(budget_of(alias), "reserve", {"group": group, "at": at.isoformat()})
-        at = max(at, Reservation.from_dict(granted).slot_datetime)
-    if at > context.current_utc_datetime:
-        yield context.create_timer(at)
+    for _ in range(MAX_ROUNDS):
+        asked = context.current_utc_datetime
+        at = yield from _reserve_together(context, needs, at, held)
+        round_trip = context.current_utc_datetime - asked
+        if at > context.current_utc_datetime:
+            yield context.create_timer(at)
+        if context.current_utc_datetime - at <= LATE:
+            return at
+        _release(context, needs, held)
+        at = context.current_utc_datetime + round_trip
+    return context.current_utc_datetime
+
+
+def _reserve_together(context: Any, needs: Sequence[tuple[str, str]], at: datetime,
+                      held: dict[int, datetime]) -> Generator[Any, Any, datetime]:
+    """Slots on every budget at one instant `>= at` (or the latest one got within MAX_ROUNDS passes)."""
+    for _ in range(MAX_ROUNDS):
+        for index, (alias, group) in enumerate(needs):
+            if index in held and abs(held[index] - at) < SAME_INSTANT:
+                continue
+            if index in held:
+                context.signal_entity(budget_of(alias), "release", {"group": group, "slot": held[index].isoformat()})
+            granted = yield context.call_entity(budget_of(alias), "reserve", {
+                "group": group, "at": at.isoformat(), "now": context.current_utc_datetime.isoformat()})
+            held[index] = Reservation.from_dict(granted).slot_datetime
+            at = max(at, held[index])
+        if all(abs(slot - at) < SAME_INSTANT for slot in held.values()):
+            break
     return at
+
+
+def _release(context: Any, needs: Sequence[tuple[str, str]], held: dict[int, datetime]) -> None:
+    for index, slot in held.items():
+        alias, group = needs[index]
+        context.signal_entity(budget_of(alias), "release", {"group": group, "slot": slot.isoformat()})
+    held.clear()

@@ -6,8 +6,8 @@ the same resources, possibly from several Function App instances at once, so the
 serialised record per resource (the `resource_budget` durable entity) and a 429 stays the exception.
 
 The model: the service counts calls in sliding one-second windows. A budget hands out *slots* (instants) at
-least `interval(rate)` apart, strictly in order, never bursting: a caller asks for a slot no earlier than its own
-orchestration time `at`, gets `max(at, next free)`, and the next free slot moves one interval on. The interval
+least `interval(rate)` apart, never bursting: a caller asks for a slot no earlier than its own orchestration
+time `at` and gets the earliest instant from there that is one interval away from every slot granted. The interval
 is computed at `HEADROOM` of the limit, because a slot is the instant the caller's timer fires, not the instant
 its request reaches the service: the latency in between varies (timer delivery, activity dispatch, connection
 set-up), and a call that lands late must not make the window it lands in hold one call too many.
@@ -17,6 +17,7 @@ Pure: state in, state out; times are the callers' deterministic orchestration ti
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +26,11 @@ HEADROOM = 0.9
 """Fraction of the service's limit the budget hands out (the rest absorbs call-latency jitter)."""
 
 GROUPS: tuple[str, ...] = ("manage", "get", "list")
+
+HORIZON_SECONDS = 5.0
+"""Slots older than this before the latest caller time seen are forgotten (they can no longer crowd a call)."""
+
+EPSILON = 1e-6
 
 
 def interval(rate: float) -> float:
@@ -71,20 +77,48 @@ class Reservation:
 
 
 def reserve(state: dict[str, Any] | None, group: str, at: datetime | str | float, rate: float | None,
-            ) -> tuple[Reservation, dict[str, Any]]:
-    """Grant the next slot of `group` no earlier than `at`; returns the reservation and the new state.
+            now: datetime | str | float | None = None) -> tuple[Reservation, dict[str, Any]]:
+    """Grant the earliest free slot of `group` no earlier than `at`; returns the reservation and the new state.
 
-    `state` maps group → the next free slot (epoch seconds). `rate` None means "no known limit": the slot is
-    `at` and the state is unchanged (a resource the budget cannot look up is not held back)."""
-    if group not in GROUPS:
-        raise ValueError(f"unknown rate group {group!r}; groups are {', '.join(GROUPS)}")
+    `state` maps group → the sorted slots (epoch seconds) granted and not yet `HORIZON_SECONDS` old. A slot is
+    free when it is at least one interval away from every granted one, so a request that arrives late (its
+    `at` earlier than slots already handed out) still gets a gap before them instead of a place at the end:
+    requests reach the entity in an order their callers do not control. `now` is the caller's orchestration
+    time (default `at`; `at` may be later, e.g. the slot of another budget): the latest `now` seen, minus
+    HORIZON_SECONDS, is the oldest slot kept. `rate` None means "no known limit": the slot is `at` and the
+    state is unchanged."""
+    _check_group(group)
     new_state = dict(state or {})
     start = to_epoch(at)
     if rate is None:
         return Reservation(group, start, 0.0), new_state
-    slot = max(start, float(new_state.get(group, start)))
-    new_state[group] = slot + interval(rate)
+    step = interval(rate)
+    seen = max(float(new_state.get("now", 0.0)), to_epoch(now) if now is not None else start)
+    new_state["now"] = seen
+    slots = [s for s in new_state.get(group, ()) if s >= seen - HORIZON_SECONDS]
+    index = bisect.bisect_left(slots, start - step + EPSILON)
+    slot = start
+    while index < len(slots) and slots[index] < slot + step - EPSILON:
+        slot = max(slot, slots[index] + step)
+        index += 1
+    slot = round(slot, 6)  # what its ISO-8601 text (microseconds) carries
+    bisect.insort(slots, slot)
+    new_state[group] = slots
     return Reservation(group, slot, slot - start), new_state
+
+
+def release(state: dict[str, Any] | None, group: str, slot: datetime | str | float) -> dict[str, Any]:
+    """Give back a granted slot that will not be used (its caller goes at a later one)."""
+    _check_group(group)
+    new_state = dict(state or {})
+    when = to_epoch(slot)
+    new_state[group] = [s for s in new_state.get(group, ()) if abs(s - when) > EPSILON]
+    return new_state
+
+
+def _check_group(group: str) -> None:
+    if group not in GROUPS:
+        raise ValueError(f"unknown rate group {group!r}; groups are {', '.join(GROUPS)}")
 
 
 def slots_needed_seconds(calls: int, rate: float) -> float:

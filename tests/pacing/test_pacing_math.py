@@ -37,7 +37,7 @@ def test_simultaneous_callers_get_slots_one_interval_apart_in_order():
     slots = reserve_many([T0] * 10, rate=5)
     gaps = [b - a for a, b in itertools.pairwise(slots)]
     assert slots[0] == T0.timestamp()
-    assert gaps == pytest.approx([1 / (5 * pacing.HEADROOM)] * 9)
+    assert gaps == pytest.approx([1 / (5 * pacing.HEADROOM)] * 9, abs=1e-5)
     assert pacing.interval(5) > 0.2  # slower than the limit itself: the headroom
 
 
@@ -50,11 +50,41 @@ def test_an_idle_budget_grants_the_callers_own_time_and_a_late_caller_is_not_hel
 
 
 def test_groups_are_independent_and_the_state_is_new():
-    state: dict = {"manage": T0.timestamp() + 100}
+    queued_until = [T0.timestamp() + i * pacing.interval(5) for i in range(450)]
+    state: dict = {"manage": queued_until}
     granted, new = pacing.reserve(state, "get", T0, 50)
     assert granted.wait_seconds == 0 and new["manage"] == state["manage"] and "get" not in state
-    queued, _ = pacing.reserve(state, "manage", T0, 5)
-    assert queued.wait_seconds == pytest.approx(100)
+    queued, after = pacing.reserve(state, "manage", T0, 5)
+    assert queued.wait_seconds == pytest.approx(450 * pacing.interval(5), abs=1e-5)
+    assert len(after["manage"]) == 451 and len(state["manage"]) == 450
+
+
+def test_a_request_that_arrives_late_gets_the_gap_at_its_own_time():
+    """Callers do not control the order in which their requests reach the entity: one asking for a slot at
+    t=1 after others took t=3, 3.2, ... still goes at t=1, not behind them."""
+    step = pacing.interval(5)
+    later = [T0 + timedelta(seconds=3 + i * step) for i in range(5)]
+    state: dict = {}
+    for at in later:
+        _, state = pacing.reserve(state, "manage", at, 5, now=T0)
+    early, state = pacing.reserve(state, "manage", T0 + timedelta(seconds=1), 5, now=T0)
+    assert early.slot_datetime == T0 + timedelta(seconds=1)
+    # a request just before the queued slots cannot squeeze in closer than one interval: it goes after them
+    close, state = pacing.reserve(state, "manage", later[0] - timedelta(seconds=step / 2), 5, now=T0)
+    assert close.slot == pytest.approx(later[-1].timestamp() + step)
+    slots = sorted(state["manage"])
+    assert min(b - a for a, b in itertools.pairwise(slots)) >= step - 1e-6
+
+
+def test_a_released_slot_is_granted_again_and_old_slots_are_forgotten():
+    state: dict = {}
+    first, state = pacing.reserve(state, "manage", T0, 5)
+    state = pacing.release(state, "manage", first.to_dict()["slot"])
+    again, state = pacing.reserve(state, "manage", T0, 5)
+    assert again.slot == first.slot and state["manage"] == [first.slot]
+    much_later = T0 + timedelta(seconds=pacing.HORIZON_SECONDS + 60)
+    _, state = pacing.reserve(state, "manage", much_later, 5)
+    assert state["manage"] == [much_later.timestamp()]  # the budget's state stays as small as the queue
 
 
 def test_unknown_rate_does_not_pace_and_bad_input_is_refused():
@@ -67,9 +97,10 @@ def test_unknown_rate_does_not_pace_and_bad_input_is_refused():
 
 
 def test_reservation_round_trips_through_json_and_iso_times():
-    granted, _ = pacing.reserve({"manage": T0.timestamp() + 1.5}, "manage", T0.isoformat(), 5)
+    granted, _ = pacing.reserve({"manage": [T0.timestamp() - 0.1]}, "manage", T0.isoformat(), 5)
     again = pacing.Reservation.from_dict(granted.to_dict())
-    assert again == granted and again.slot_datetime == T0 + timedelta(seconds=1.5)
+    assert again.slot == pytest.approx(granted.slot, abs=1e-6)
+    assert again.slot_datetime == T0 + timedelta(seconds=pacing.interval(5) - 0.1)
     assert pacing.to_epoch("2026-12-04T12:00:00Z") == T0.timestamp()
     assert pacing.to_epoch(datetime(2026, 12, 4, 12)) == T0.timestamp()  # naive = UTC
 

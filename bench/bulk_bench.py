@@ -1,0 +1,283 @@
+"""Bulk benchmark: many copies at once at the service's S0 rate limits, side by side in one run.
+
+Against the local cloud on the REAL clock, with the emulator enforcing S0 limits (5 model-management calls per
+second per resource, 50 gets, 10 lists), `MODELS` source models × 2 targets (`MODELS × 2` copy POSTs, all on the
+one source resource), each contender on its own fresh source/targets:
+  * ModelFerry: `POST /api/sync` of the whole source when the app has it, else `MODELS` concurrent
+    `POST /api/copies` (one per model, both targets) — over HTTP to devhost running the app;
+  * the official SDK (`azure-ai-documentintelligence`: `authorize_model_copy` + `begin_copy_model_to`) in a plain
+    8-thread pool, one job per (model, target), azure-core's retry policy honouring Retry-After on 429;
+  * the rate-limit bound: `MODELS × 2` copy POSTs on one source at 5 per second, plus one copy time.
+For each: wall time (first request to last copy done), fraction of the bound, model-management calls and how
+many were answered 429. Also the plan of a `PLAN_MODELS`-model source: the time to list it at the list limit and
+the peak memory of holding the inventory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import secrets
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = int(os.environ.get("BULK_MODELS", "30"))
+TARGETS = ("a", "b")
+COPY_SECONDS = 1.0
+API_VERSION = "2024-11-30"
+S0 = {"manage": 5, "get": 50, "list": 10}
+SDK_THREADS = 8
+SDK_RETRY_STATUS = 20
+PLAN_MODELS = 5000
+SUB = "00000000-0000-0000-0000-00000000b4c5"
+MANAGE_OPS = frozenset({"authorizeCopy", "copy", "deleteModel"})
+GOAL_FRACTION = 0.8
+GOAL_THROTTLED = 0.05
+
+
+def _rid(name: str) -> str:
+    return f"/subscriptions/{SUB}/resourceGroups/rg-bench/providers/Microsoft.CognitiveServices/accounts/{name}"
+
+
+def _names(contender: str) -> tuple[str, ...]:
+    return (f"{contender}-src", *(f"{contender}-{t}" for t in TARGETS))
+
+
+CONTENDERS = ("ferry", "sdk")
+
+
+def _cloud_config(workdir: Path) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    keys: dict[str, list[str]] = {}
+    resources = []
+    regions = ("eastus", "westus2", "westeurope")
+    for contender in CONTENDERS:
+        for name, region in zip(_names(contender), regions, strict=True):
+            keys[name] = [secrets.token_hex(16), secrets.token_hex(16)]
+            resources.append({"name": name, "region": region, "port": 0, "keys": keys[name],
+                              "resourceId": _rid(name), "copySeconds": COPY_SECONDS, "rateLimits": dict(S0)})
+    resources.append({"name": "plan-src", "region": "eastus", "port": 0, "keys": [secrets.token_hex(16), secrets.token_hex(16)],
+                      "resourceId": _rid("plan-src"), "rateLimits": dict(S0)})
+    config = {"resources": resources,
+              "keyVault": {"port": 0, "secrets": {f"key-{n}": k[0] for n, k in keys.items()}},
+              "workdir": str(workdir)}
+    return config, keys
+
+
+def _settings(cloud: Any) -> dict[str, str]:
+    state = cloud.state
+    resources = {}
+    for name in _names("ferry"):
+        entry = state["resources"][name]
+        resources[name] = {"endpoint": entry["endpoint"], "region": entry["region"],
+                           "resourceId": entry["resourceId"], "apiVersion": API_VERSION,
+                           "keySecretName": f"key-{name}", "tier": "S0"}
+    kv = state["keyVault"]
+    return {"FERRY_RESOURCES": json.dumps(resources), "FERRY_KEY_VAULT_URI": kv["uri"],
+            "FERRY_KEY_VAULT_CA_BUNDLE": kv["caBundle"], "IDENTITY_ENDPOINT": kv["identityEndpoint"],
+            "IDENTITY_HEADER": kv["identityHeader"], "FERRY_SOURCE": "ferry-src",
+            "FERRY_TARGETS": ",".join(_names("ferry")[1:])}
+
+
+def _seed(cloud: Any, contender: str) -> list[str]:
+    handle = cloud.resource(_names(contender)[0])
+    return [handle.seed_model("v3", model_id=f"bulk-{i:03d}", api_version=API_VERSION) for i in range(MODELS)]
+
+
+def _manage_counts(cloud: Any, contender: str) -> tuple[int, int, Counter]:
+    """(management calls, of which 429, all calls by operation/status) over the contender's resources."""
+    calls = throttled = 0
+    ops: Counter = Counter()
+    for name in _names(contender):
+        for entry in cloud.resource(name).request_log():
+            ops[(entry["operation"], entry["status"])] += 1
+            if entry["operation"] in MANAGE_OPS:
+                calls += 1
+                throttled += entry["status"] == 429
+    return calls, throttled, ops
+
+
+def _on_targets(cloud: Any, contender: str, models: list[str]) -> int:
+    """How many (model, target) pairs hold a ready copy."""
+    present = 0
+    for name in _names(contender)[1:]:
+        ready = {m["modelId"] for m in cloud.resource(name).models(include_invalid=False)}
+        present += sum(model in ready for model in models)
+    return present
+
+
+# ---------------------------------------------------------------------------------------------- ModelFerry
+def _run_ferry(cloud: Any, tmp: Path) -> dict[str, Any]:
+    from devhost.engine.clock import RealClock
+    from devhost.testing import DevHost
+
+    models = _seed(cloud, "ferry")
+    host = DevHost.start(REPO, settings=_settings(cloud), clock=RealClock(), store=tmp / "bulk.sqlite", http=True,
+                         time_skipping="never")
+    try:
+        has_sync = host.index.orchestrator("sync_estate") is not None
+        started = time.monotonic()
+        if has_sync:
+            mode = "POST /api/sync"
+            resp = requests.post(f"{host.url}/api/sync", json={}, timeout=30)
+            resp.raise_for_status()
+            ids = [resp.json()["id"]]
+        else:
+            mode = f"{MODELS} concurrent POST /api/copies"
+
+            def post(model: str) -> str:
+                resp = requests.post(f"{host.url}/api/copies", json={"modelId": model}, timeout=30)
+                resp.raise_for_status()
+                return resp.json()["id"]
+
+            with ThreadPoolExecutor(MODELS) as pool:
+                ids = list(pool.map(post, models))
+        statuses = [host.wait_for(iid, timeout=600) for iid in ids]
+        seconds = time.monotonic() - started
+        stats = dict(host.engine.stats)
+    finally:
+        host.stop()
+    ok = all(s["runtimeStatus"] == "Completed" for s in statuses)
+    calls, throttled, ops = _manage_counts(cloud, "ferry")
+    return {"client": "ModelFerry", "mode": mode, "seconds": seconds, "ok": ok,
+            "present": _on_targets(cloud, "ferry", models), "calls": calls, "throttled": throttled, "ops": ops,
+            "stats": stats}
+
+
+# ---------------------------------------------------------------------------------------------- official SDK
+def _run_sdk(cloud: Any) -> dict[str, Any]:
+    from azure.ai.documentintelligence import DocumentIntelligenceAdministrationClient
+    from azure.ai.documentintelligence.models import AuthorizeCopyRequest
+    from azure.core.credentials import AzureKeyCredential
+
+    models = _seed(cloud, "sdk")
+    src, *targets = (cloud.resource(n) for n in _names("sdk"))
+    # azure-core retries a 429 after Retry-After, but only 3 times by default (retry_status): with 8 threads on
+    # one source that fails copies, so the script raises it, as a user of the pool would have to.
+    retries = {"retry_status": SDK_RETRY_STATUS, "retry_total": SDK_RETRY_STATUS}
+    source = DocumentIntelligenceAdministrationClient(src.endpoint, AzureKeyCredential(src.key), **retries)
+    clients = [DocumentIntelligenceAdministrationClient(t.endpoint, AzureKeyCredential(t.key), **retries)
+               for t in targets]
+
+    def one(job: tuple[str, Any]) -> bool:
+        model, target = job
+        auth = target.authorize_model_copy(AuthorizeCopyRequest(model_id=model))
+        return source.begin_copy_model_to(model, auth).result().model_id == model
+
+    jobs = [(m, client) for m in models for client in clients]
+    started = time.monotonic()
+    with ThreadPoolExecutor(SDK_THREADS) as pool:
+        ok = all(pool.map(one, jobs))
+    seconds = time.monotonic() - started
+    calls, throttled, ops = _manage_counts(cloud, "sdk")
+    return {"client": "SDK", "mode": f"{SDK_THREADS}-thread pool", "seconds": seconds, "ok": ok,
+            "present": _on_targets(cloud, "sdk", models), "calls": calls, "throttled": throttled, "ops": ops}
+
+
+# ---------------------------------------------------------------------------------------------- plan of 5,000
+def _plan(cloud: Any) -> dict[str, Any]:
+    """List a PLAN_MODELS-model source at the list limit with the product's client; time and peak memory."""
+    from ferry.orchestration import pacing
+
+    handle = cloud.resource("plan-src")
+    for i in range(PLAN_MODELS):
+        handle.seed_model("v3", model_id=f"plan-{i:05d}", api_version=API_VERSION)
+    session = requests.Session()
+    headers = {"Ocp-Apim-Subscription-Key": handle.key}
+    url: str | None = f"{handle.endpoint}/documentintelligence/documentModels?api-version={API_VERSION}"
+    interval = pacing.interval(S0["list"])
+    tracemalloc.start()
+    started = time.monotonic()
+    inventory: dict[str, dict[str, Any]] = {}
+    pages = throttled = 0
+    next_at = started
+    while url:
+        wait = next_at - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        next_at = max(next_at, time.monotonic()) + interval
+        resp = session.get(url, headers=headers, timeout=30)
+        if resp.status_code == 429:
+            throttled += 1
+            time.sleep(float(resp.headers.get("Retry-After", "1")))
+            continue
+        resp.raise_for_status()
+        body = resp.json()
+        pages += 1
+        for model in body.get("value", []):
+            if not model["modelId"].startswith("prebuilt-"):
+                inventory[model["modelId"]] = {k: model.get(k) for k in ("modelId", "createdDateTime",
+                                                                         "expirationDateTime", "apiVersion")}
+        url = body.get("nextLink")
+    seconds = time.monotonic() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {"models": len(inventory), "pages": pages, "seconds": seconds, "throttled": throttled,
+            "peak_mib": peak / 2**20, "bound": pacing.slots_needed_seconds(pages, S0["list"] / pacing.HEADROOM)}
+
+
+# ---------------------------------------------------------------------------------------------- report
+def main() -> int:
+    """Run the bulk contenders and the plan measurement; 0 when every copy landed."""
+    sys.path.insert(0, str(REPO))
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger().setLevel(logging.WARNING)
+    from emulators import LocalCloud
+
+    bound = MODELS * len(TARGETS) / S0["manage"] + COPY_SECONDS
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="bulk-bench-") as tmp:
+        config, _ = _cloud_config(Path(tmp) / "cloud")
+        with LocalCloud.from_config(config) as cloud:
+            rows = [_run_ferry(cloud, Path(tmp))]
+            print(f"ModelFerry: {rows[0]['seconds']:.1f} s, {rows[0]['throttled']} of {rows[0]['calls']} management "
+                  f"calls answered 429", flush=True)
+            rows.append(_run_sdk(cloud))
+            plan = _plan(cloud)
+
+    print(f"bulk benchmark — local cloud on the real clock, S0 limits (manage {S0['manage']}/s, get {S0['get']}/s, "
+          f"list {S0['list']}/s), {MODELS} models × {len(TARGETS)} targets, copies of {COPY_SECONDS:g} s")
+    print(f"machine: {platform.platform()} | Python {platform.python_version()} | {os.cpu_count()} CPUs | "
+          f"{threading.active_count()} threads at the end")
+    print()
+    print(f"{'client':<11} {'how':<34} {'time (s)':>8} {'of bound':>8} {'copies':>7} {'mgmt calls':>10} "
+          f"{'429s':>5} {'429 %':>6}")
+    failures = 0
+    for row in rows:
+        share = row["throttled"] / max(row["calls"], 1)
+        failures += (not row["ok"]) or row["present"] != MODELS * len(TARGETS)
+        print(f"{row['client']:<11} {row['mode']:<34} {row['seconds']:>8.1f} {bound / row['seconds']:>8.2f} "
+              f"{row['present']:>3}/{MODELS * len(TARGETS):<3} {row['calls']:>10} {row['throttled']:>5} "
+              f"{100 * share:>5.1f}%")
+    print(f"{'bound':<11} {f'{MODELS * len(TARGETS)} copy POSTs at 5/s + one copy':<34} {bound:>8.1f} {1:>8.2f}")
+    ferry, sdk = rows
+    print()
+    print(f"ModelFerry: {bound / ferry['seconds']:.2f} of the bound (goal ≥ {GOAL_FRACTION}), "
+          f"{sdk['seconds'] / ferry['seconds']:.2f}× the thread pool's speed (goal ≥ 1), "
+          f"{100 * ferry['throttled'] / max(ferry['calls'], 1):.1f} % of management calls answered 429 "
+          f"(goal ≤ {100 * GOAL_THROTTLED:g} %)")
+    print(f"ModelFerry requests by operation/status: "
+          f"{', '.join(f'{op} {st}: {n}' for (op, st), n in sorted(ferry['ops'].items()))}")
+    print(f"plan of a {PLAN_MODELS}-model source: {plan['models']} models in {plan['pages']} pages listed in "
+          f"{plan['seconds']:.1f} s at the list limit ({plan['throttled']} answered 429), inventory peak memory "
+          f"{plan['peak_mib']:.1f} MiB")
+    print(f"total bench time {time.monotonic() - started:.1f} s")
+    if failures:
+        print(f"{failures} contender(s) did not land every copy", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -52,6 +52,7 @@ from ferry.orchestration.polling import (
     next_fire_at,
     poll_delay,
 )
+from ResourceBudget.pace import wait_for_slots
 
 log = logging.getLogger("modelferry.orchestration")
 
@@ -60,6 +61,9 @@ __all__ = ["MAX_LOST_CHECKS", "NAME", "copy_model_to_target"]
 
 T = TypeVar("T", bound=Contract)
 Steps = Generator[Any, Any, Any]
+Paced = tuple[tuple[str, str], ...]  # (resource alias, rate group) budgets a call waits for
+# How long before its rate-budget slot the authorize+copy activity is woken (it holds the calls until the slot).
+SEND_LEAD = timedelta(milliseconds=300)
 
 
 # ------------------------------------------------------------------------------------------ phase results
@@ -151,7 +155,7 @@ def check_source(run: TargetRun) -> Generator[Any, Any, SourceModel]:
     while True:
         source = yield from run.call("check_source_model", SourceRef(source=run.job.source,
                                                                       model_id=run.job.model_id),
-                                     SourceModel, run.deadline)
+                                     SourceModel, run.deadline, paced=((run.job.source, "get"),))
         if source.ready:
             run.fingerprint = source.fingerprint or {}
             return source
@@ -182,7 +186,11 @@ def authorize_and_start(run: TargetRun, source: SourceModel, *, new_attempt: boo
                 run.adopted = True
                 run.target_model_id = adopted
                 return Landed(adopted)
-        answer = yield from run.ask("authorize_and_start_copy", request)
+        # authorizeCopy on the target and copyTo on the source: one slot of each resource's management budget,
+        # for the same instant; the activity is woken a little early and sends both calls at that instant
+        slot = yield from wait_for_slots(run.context, ((run.job.source, "manage"), (run.job.target, "manage")),
+                                         lead=SEND_LEAD)
+        answer = yield from run.ask("authorize_and_start_copy", replace(request, not_before=slot.isoformat()))
         if answer.ok:
             started = CopyStarted.from_dict(answer.value)
             run.copy_started_at = run.now
@@ -392,16 +400,20 @@ class TargetRun:
 
     # -- durable calls ------------------------------------------------------------------------------------------
 
-    def ask(self, name: str, payload: Contract) -> Generator[Any, Any, Answer]:
-        """One activity, once."""
+    def ask(self, name: str, payload: Contract, paced: Paced = ()) -> Generator[Any, Any, Answer]:
+        """One activity, once; first waiting for a slot of each `(resource alias, rate group)` budget in `paced`
+        (`ResourceBudget.pace`: every copy, whatever started it, shares one budget per resource)."""
+        if paced:
+            yield from wait_for_slots(self.context, paced)
         envelope = yield self.context.call_activity(name, payload.to_dict())
         return Answer.from_dict(envelope)
 
-    def call(self, name: str, payload: Contract, result: type[T], deadline: datetime) -> Generator[Any, Any, T]:
+    def call(self, name: str, payload: Contract, result: type[T], deadline: datetime, paced: Paced = (),
+             ) -> Generator[Any, Any, T]:
         """One activity, retried on durable timers while throttled/transient; raises StepFailed otherwise."""
         retries = recovery.Retries()
         while True:
-            answer = yield from self.ask(name, payload)
+            answer = yield from self.ask(name, payload, paced)
             if answer.ok:
                 return result.from_dict(answer.value)
             if not (yield from self.wait_to_retry(name, answer.error, retries, deadline)):
@@ -431,7 +443,7 @@ class TargetRun:
         self.show("cleaning-up")
         try:
             done = yield from self.call("delete_target_model", self.on_target(model_id), Deleted,
-                                        self.fresh_deadline())
+                                        self.fresh_deadline(), paced=((self.job.target, "manage"),))
         except StepFailed as failed:
             self.log("cleanup of %s failed: %s", model_id, failed.error.code)
             return False

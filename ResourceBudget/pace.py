@@ -34,16 +34,20 @@ def budget_of(alias: str) -> df.EntityId:
     return df.EntityId(ENTITY, alias)
 
 
-def wait_for_slots(context: Any, needs: Sequence[tuple[str, str]]) -> Generator[Any, Any, datetime]:
-    """Reserve `(alias, group)` slots for one instant and wait until it; returns the instant the calls may go."""
+def wait_for_slots(context: Any, needs: Sequence[tuple[str, str]], lead: timedelta = timedelta(0),
+                   ) -> Generator[Any, Any, datetime]:
+    """Reserve `(alias, group)` slots for one instant and wait until it; returns the instant the calls may go.
+
+    With `lead`, the timer fires that much before the instant: for an activity that holds its calls until the
+    instant itself (`ferry.steps.hold_until`), so its dispatch time does not shift them."""
     held: dict[int, datetime] = {}
     at: datetime = context.current_utc_datetime
     for _ in range(MAX_ROUNDS):
         asked = context.current_utc_datetime
         at = yield from _reserve_together(context, needs, at, held)
         round_trip = context.current_utc_datetime - asked
-        if at > context.current_utc_datetime:
-            yield context.create_timer(at)
+        if at - lead > context.current_utc_datetime:
+            yield context.create_timer(at - lead)
         if context.current_utc_datetime - at <= LATE:
             return at
         _release(context, needs, held)

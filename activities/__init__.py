@@ -87,7 +87,7 @@ def authorize_and_start_copy(step: dict) -> dict:
     start = StartCopy.from_dict(step)
     return _answer("authorize_and_start_copy", lambda s: steps.authorize_and_start_copy(
         s, start.source, start.target, start.source_model_id, start.target_model_id, start.degrade,
-        description=start.description, tags=start.tags))
+        description=start.description, tags=start.tags, not_before=start.not_before))
 
 
 @bp.activity_trigger(input_name="step")

@@ -67,7 +67,8 @@ def _cloud_config(workdir: Path) -> tuple[dict[str, Any], dict[str, list[str]]]:
             keys[name] = [secrets.token_hex(16), secrets.token_hex(16)]
             resources.append({"name": name, "region": region, "port": 0, "keys": keys[name],
                               "resourceId": _rid(name), "copySeconds": COPY_SECONDS, "rateLimits": dict(S0)})
-    resources.append({"name": "plan-src", "region": "eastus", "port": 0, "keys": [secrets.token_hex(16), secrets.token_hex(16)],
+    resources.append({"name": "plan-src", "region": "eastus", "port": 0,
+                      "keys": [secrets.token_hex(16), secrets.token_hex(16)],
                       "resourceId": _rid("plan-src"), "rateLimits": dict(S0)})
     config = {"resources": resources,
               "keyVault": {"port": 0, "secrets": {f"key-{n}": k[0] for n, k in keys.items()}},

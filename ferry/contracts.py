@@ -181,7 +181,9 @@ class SourceModel(Contract):
 
 @dataclass(frozen=True)
 class StartCopy(Contract):
-    """Input of `authorize_and_start_copy` (target id None: v2, the service assigns it)."""
+    """Input of `authorize_and_start_copy` (target id None: v2, the service assigns it). `not_before`: the
+    instant (ISO-8601) of the rate-budget slot the calls were granted; the activity may start a little early
+    and holds the calls until then (`ferry.steps.hold_until`)."""
 
     source: str = ""
     target: str = ""
@@ -190,6 +192,7 @@ class StartCopy(Contract):
     degrade: bool = False
     description: str | None = None
     tags: dict[str, str] | None = None
+    not_before: str | None = None
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from ferry import auth as ferry_auth
@@ -38,7 +39,32 @@ log = logging.getLogger("modelferry.steps")
 
 COPY_POST_ATTEMPTS = 3
 MAX_INLINE_WAIT = 10.0
+MAX_HOLD_SECONDS = 1.0
 _sleep = time.sleep  # replaced in tests
+_now = time.time  # replaced in tests
+
+
+def hold_until(not_before: str | None) -> float:
+    """Wait until `not_before` (ISO-8601) if it is at most MAX_HOLD_SECONDS away; returns the seconds held.
+
+    Why: the orchestration wakes a calling activity slightly before its rate-budget slot (a durable timer and
+    an activity dispatch take a variable time), and the activity sends the rate-limited calls at the slot
+    itself, so calls from many orchestrations keep the spacing the budget gave them. Anything further away is
+    not this activity's business (clocks that disagree, a replayed input): it does not wait at all."""
+    if not not_before:
+        return 0.0
+    try:
+        when = datetime.fromisoformat(not_before.replace("Z", "+00:00"))
+    except ValueError:
+        log.warning("ignoring an unreadable not-before instant %r", not_before)
+        return 0.0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    wait = when.timestamp() - _now()
+    if 0 < wait <= MAX_HOLD_SECONDS:
+        _sleep(wait)
+        return wait
+    return 0.0
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -127,8 +153,10 @@ def _being_built(client: V3Client, resource: Resource, source: str, model_id: st
 
 def authorize_and_start_copy(settings: Settings, source: str, target: str, source_model_id: str,
                              target_model_id: str | None = None, degrade: bool = False, *,
-                             description: str | None = None, tags: dict[str, str] | None = None) -> CopyStarted:
-    """Authorize a copy on the target and start it on the source, in one step (the token stays here)."""
+                             description: str | None = None, tags: dict[str, str] | None = None,
+                             not_before: str | None = None) -> CopyStarted:
+    """Authorize a copy on the target and start it on the source, in one step (the token stays here); both calls
+    go out no earlier than `not_before` (the rate-budget slot, see `hold_until`)."""
     op = "authorize_and_start_copy"
     src = _resource(settings, source, op)
     dst = _resource(settings, target, op)
@@ -162,6 +190,7 @@ def authorize_and_start_copy(settings: Settings, source: str, target: str, sourc
 
     target_client = _client(settings, dst)
     source_client = _client(settings, src)
+    hold_until(not_before)
     v3_plus = not dst.is_v2
     authorization = target_client.authorize_copy(
         model_id=target_model_id if v3_plus else None,

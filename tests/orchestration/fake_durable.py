@@ -36,6 +36,9 @@ class Recorder:
     statuses: dict[str, list[Any]] = field(default_factory=dict)
     children: list[tuple[str, str, Any]] = field(default_factory=list)
     on_timer: Callable[[float], None] | None = None  # e.g. the emulator clock's advance
+    entities: list[tuple[str, str, str, Any]] = field(default_factory=list)  # (entity name, key, operation, input)
+    # entity operations answer through this (default: an idle `resource_budget`, the slot is the caller's `at`)
+    on_entity: Callable[[str, str, str, Any], Any] | None = None
 
     def advance_to(self, when: datetime) -> None:
         if when > self.now:
@@ -83,6 +86,16 @@ class FakeContext:
         except Exception as exc:
             result = Exception(f"Orchestrator function '{name}' failed: {exc}")
         return FakeTask("sub", result, name=name, instance_id=instance_id)
+
+    def call_entity(self, entity_id: Any, operation: str, input_: Any = None) -> FakeTask:
+        self.rec.entities.append((entity_id.name, entity_id.key, operation, input_))
+        if self.rec.on_entity is not None:
+            return FakeTask("entity", self.rec.on_entity(entity_id.name, entity_id.key, operation, input_))
+        return FakeTask("entity", {"group": (input_ or {}).get("group"), "slot": (input_ or {}).get("at"),
+                                   "waitSeconds": 0.0})
+
+    def signal_entity(self, entity_id: Any, operation: str, input_: Any = None) -> None:
+        self.rec.entities.append((entity_id.name, entity_id.key, operation, input_))
 
     def create_timer(self, fire_at: datetime) -> FakeTask:
         assert fire_at.tzinfo is not None

@@ -144,3 +144,17 @@ def test_durations_of_a_batch_and_of_a_listing():
     assert pacing.slots_needed_seconds(60, 5) == pytest.approx(59 / 4.5)
     assert pacing.slots_needed_seconds(1, 5) == 0
     assert pacing.list_pages_seconds(5000, 50, 10) == pytest.approx(99 / 9)
+
+
+def test_the_activity_holds_its_calls_until_the_slot_only_when_it_is_near(monkeypatch):
+    from ferry import steps
+
+    slept: list[float] = []
+    monkeypatch.setattr(steps, "_now", lambda: T0.timestamp())
+    monkeypatch.setattr(steps, "_sleep", slept.append)
+    assert steps.hold_until((T0 + timedelta(seconds=0.3)).isoformat()) == pytest.approx(0.3)
+    assert steps.hold_until("2026-12-04T12:00:00.25Z") == pytest.approx(0.25)
+    for far_or_past in (T0 + timedelta(seconds=steps.MAX_HOLD_SECONDS + 1), T0 - timedelta(seconds=1), T0):
+        assert steps.hold_until(far_or_past.isoformat()) == 0
+    assert steps.hold_until(None) == 0 and steps.hold_until("not a time") == 0
+    assert slept == pytest.approx([0.3, 0.25])

@@ -1,0 +1,125 @@
+"""The copy child waits for its resources' budgets before each rate-limited call (fake durable runtime)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "orchestration"))
+
+import pytest
+from fake_durable import Recorder, run_orchestrator
+
+from CopyOrchestrator.child import SEND_LEAD, copy_model_to_target
+from ferry.orchestration import pacing
+from ferry.orchestration.outcome import TargetCopyFailed
+from ferry.orchestration.policy import CopyPolicy
+
+FP = {"generation": "v3", "createdDateTime": "2026-01-01T00:00:00Z", "digest": "abc"}
+POLICY = CopyPolicy(deadline_seconds=120)
+
+
+def ok(value):
+    return {"ok": True, "value": value}
+
+
+def child_input():
+    return {"modelId": "m1", "source": "east", "target": "west", "targetModelId": "m1", "apiVersion": "2024-11-30",
+            "degrade": False, "policy": POLICY.to_dict()}
+
+
+def activities(rec: Recorder, calls: list, **overrides):
+    def at(name, value):
+        def activity(input_):
+            calls.append((name, rec.now, input_))
+            return value() if callable(value) else value
+        return activity
+
+    base = {
+        "check_source_model": ok({"ready": True, "status": "ready", "fingerprint": FP}),
+        "authorize_and_start_copy": ok({"operationUrl": "http://127.0.0.1/op/1", "targetModelId": "m1"}),
+        "poll_copy": ok({"status": "succeeded", "targetModelId": "m1"}),
+        "get_target_model": ok({"exists": True, "status": "ready", "fingerprint": FP}),
+        "delete_target_model": ok({"deleted": True}),
+    }
+    base.update(overrides)
+    return {name: at(name, value) for name, value in base.items()}
+
+
+def budgets(rates: dict[str, float], queued: dict[str, int]):
+    """Entity answers from the real slot math, each (alias, group) budget with `queued` slots already taken."""
+    states: dict[str, dict] = {}
+
+    def on_entity(name, key, operation, data):
+        assert name == "resource_budget"
+        state = states.setdefault(key, {})
+        if operation == "release":
+            states[key] = pacing.release(state, data["group"], data["slot"])
+            return None
+        group = data["group"]
+        if group not in state and queued.get(f"{key}/{group}"):
+            start = pacing.to_epoch(data["at"])
+            state[group] = [start + i * pacing.interval(rates[group]) for i in range(queued[f"{key}/{group}"])]
+        granted, states[key] = pacing.reserve(state, group, data["at"], rates[group], now=data.get("now"))
+        return granted.to_dict()
+
+    return on_entity
+
+
+def test_every_call_with_a_rate_budget_reserves_it_first():
+    rec = Recorder()
+    calls: list = []
+    result, rec = run_orchestrator(copy_model_to_target, child_input(), activities=activities(rec, calls),
+                                   instance_id="p:west", recorder=rec)
+    assert result["status"] == "succeeded"
+    reserved = [(key, data["group"]) for name, key, op, data in rec.entities if op == "reserve"]
+    assert reserved == [("east", "get"), ("east", "manage"), ("west", "manage")]
+    assert not rec.timers[:1] or rec.timers[0][2] != rec.timers[0][1]  # an idle budget costs no wait
+
+
+def test_a_busy_source_budget_holds_the_copy_until_its_slot():
+    rec = Recorder()
+    rec.on_entity = budgets({"manage": 5, "get": 50}, {"east/manage": 10})
+    calls: list = []
+    start = rec.now
+    result, rec = run_orchestrator(copy_model_to_target, child_input(), activities=activities(rec, calls),
+                                   instance_id="p:west", recorder=rec)
+    assert result["status"] == "succeeded"
+    _, woken, sent = next(c for c in calls if c[0] == "authorize_and_start_copy")
+    slot = datetime.fromisoformat(sent["notBefore"])
+    assert slot - start >= timedelta(seconds=10 * pacing.interval(5) - 1e-3)
+    assert slot - woken == SEND_LEAD  # woken a little early; the activity holds the calls until the slot
+    # the target's slot was taken for the same instant (no release needed: the target was idle)
+    reserves = [data for _, key, op, data in rec.entities if op == "reserve" and key == "west"]
+    assert reserves[0]["at"] == sent["notBefore"]
+    assert [op for _, _, op, _ in rec.entities].count("release") == 0
+
+
+def test_a_busy_target_moves_the_source_slot_too():
+    rec = Recorder()
+    rec.on_entity = budgets({"manage": 5, "get": 50}, {"west/manage": 4})
+    calls: list = []
+    result, rec = run_orchestrator(copy_model_to_target, child_input(), activities=activities(rec, calls),
+                                   instance_id="p:west", recorder=rec)
+    assert result["status"] == "succeeded"
+    manage = [(key, op, data) for _, key, op, data in rec.entities if data.get("group") == "manage"]
+    # east granted at once, west only later: east's slot is given back and taken again at west's instant
+    assert [(key, op) for key, op, _ in manage] == [("east", "reserve"), ("west", "reserve"), ("east", "release"),
+                                                    ("east", "reserve")]
+    sent = next(c[2] for c in calls if c[0] == "authorize_and_start_copy")
+    assert manage[-1][2]["at"] == sent["notBefore"]
+
+
+def test_a_cleanup_delete_waits_for_the_targets_budget():
+    rec = Recorder()
+    calls: list = []
+    failed_copy = ok({"status": "failed", "error": {"kind": "timeout", "code": "3013", "message": "m", "hint": "h"}})
+    leftover = ok({"exists": True, "status": "invalid", "fingerprint": FP})
+    acts = activities(rec, calls, poll_copy=failed_copy, get_target_model=leftover)
+    with pytest.raises(TargetCopyFailed) as failed:
+        run_orchestrator(copy_model_to_target, child_input(), activities=acts, instance_id="p:west", recorder=rec)
+    assert failed.value.result["cleanedUp"] is True
+    assert "delete_target_model" in [c[0] for c in calls]
+    reserved = [(key, data["group"]) for _, key, op, data in rec.entities if op == "reserve"]
+    assert reserved[-1] == ("west", "manage")

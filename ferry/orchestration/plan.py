@@ -25,7 +25,6 @@ _ALLOWED_KEYS = frozenset({"modelId", "source", "targets", "targetModelId"})
 MAX_REQUEST_BYTES = 256 * 1024
 MAX_JSON_DEPTH = 32
 REQUEST_SHAPE = '{"modelId": "...", "source": "<alias>"?, "targets": ["<alias>", ...]?, "targetModelId": "..."?}'
-REQUEST_ERROR_KIND = "terminal"
 _HINTS = {
     "InvalidJson": f"Send a JSON object such as {REQUEST_SHAPE} with Content-Type: application/json.",
     "RequestTooLarge": f"A copy request is a small JSON object; send {REQUEST_SHAPE}.",
@@ -52,7 +51,7 @@ class RequestError(FerryError):
     `status` is the HTTP status a trigger answers with (400, or 413 for an oversized body)."""
 
     def __init__(self, code: str, message: str, *, status: int = 400) -> None:
-        super().__init__(kind=REQUEST_ERROR_KIND, code=code, message=message,
+        super().__init__(kind="invalid_request", code=code, message=message,
                          hint=_HINTS.get(code, f"Correct the request: {REQUEST_SHAPE}."), status=status,
                          retryable=False, operation="validate_request")
 

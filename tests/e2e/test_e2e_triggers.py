@@ -217,6 +217,22 @@ def test_bodies_above_the_limit_are_413(env):
     assert resp.status_code == 400 and resp.json()["error"]["code"] == "InvalidRequest"
 
 
+@pytest.mark.parametrize("request_input, code", [
+    ({"modelId": 7}, "InvalidRequest"),
+    ({"modelId": "m-x", "targets": ["moon"]}, "UnknownAlias"),
+    ([1], "InvalidRequest"),
+])
+def test_input_started_directly_through_durable_is_refused_by_the_same_validation(env, request_input, code):
+    http = env.post_copy(request_input)
+    assert http.status_code == 400
+    iid = env.host.start_new("copy_model", request_input, instance_id=f"direct-{uuid.uuid4().hex[:8]}")
+    output = env.wait(iid)["output"]
+    assert output["status"] == "failed" and output["targets"] == {}
+    assert {k: output["error"][k] for k in ("code", "message", "hint")} == \
+        {k: http.json()["error"][k] for k in ("code", "message", "hint")}
+    assert http.json()["error"]["kind"] == "invalid_request" and output["error"]["code"] == code
+
+
 # ------------------------------------------------------------------------------------------------ Event Grid
 
 def eg_event(model_id, event_id=None, event_type="ModelTrained", data=None):

@@ -120,7 +120,8 @@ def test_a_request_error_is_a_ferry_error_saying_what_was_wrong_and_what_to_do()
     with pytest.raises(RequestError) as info:
         plan({"modelId": 42})
     error = info.value.to_dict()
-    assert error["code"] == "InvalidRequest" and error["status"] == 400 and error["retryable"] is False
+    assert (error["kind"], error["code"], error["status"], error["retryable"]) == \
+        ("invalid_request", "InvalidRequest", 400, False)
     assert "'modelId' must be a string" in error["message"] and "a number" in error["message"]
     assert error["hint"] and "modelId" in error["hint"]
 

@@ -3,8 +3,9 @@
 Against the local cloud on the REAL clock, with the emulator enforcing S0 limits (5 model-management calls per
 second per resource, 50 gets, 10 lists), `MODELS` source models × 2 targets (`MODELS × 2` copy POSTs, all on the
 one source resource), each contender on its own fresh source/targets:
-  * ModelFerry: `POST /api/sync` of the whole source when the app has it, else `MODELS` concurrent
-    `POST /api/copies` (one per model, both targets) — over HTTP to devhost running the app;
+  * ModelFerry, twice: `POST /api/sync` of the whole source (when the app has the sync orchestrator), and
+    `MODELS` concurrent `POST /api/copies` (one per model, both targets) — over HTTP to devhost running the app
+    on the real clock;
   * the official SDK (`azure-ai-documentintelligence`: `authorize_model_copy` + `begin_copy_model_to`) in a plain
     8-thread pool, one job per (model, target), azure-core's retry policy honouring Retry-After on 429;
   * the rate-limit bound: `MODELS × 2` copy POSTs on one source at 5 per second, plus one copy time.
@@ -55,7 +56,8 @@ def _names(contender: str) -> tuple[str, ...]:
     return (f"{contender}-src", *(f"{contender}-{t}" for t in TARGETS))
 
 
-CONTENDERS = ("ferry", "sdk")
+CONTENDERS = ("sync", "copies", "sdk")  # each on its own fresh source and targets
+FERRY_CONTENDERS = ("sync", "copies")
 
 
 def _cloud_config(workdir: Path) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -79,16 +81,16 @@ def _cloud_config(workdir: Path) -> tuple[dict[str, Any], dict[str, list[str]]]:
 def _settings(cloud: Any) -> dict[str, str]:
     state = cloud.state
     resources = {}
-    for name in _names("ferry"):
-        entry = state["resources"][name]
-        resources[name] = {"endpoint": entry["endpoint"], "region": entry["region"],
-                           "resourceId": entry["resourceId"], "apiVersion": API_VERSION,
-                           "keySecretName": f"key-{name}", "tier": "S0"}
+    for contender in FERRY_CONTENDERS:
+        for name in _names(contender):
+            entry = state["resources"][name]
+            resources[name] = {"endpoint": entry["endpoint"], "region": entry["region"],
+                               "resourceId": entry["resourceId"], "apiVersion": API_VERSION,
+                               "keySecretName": f"key-{name}", "tier": "S0"}
     kv = state["keyVault"]
     return {"FERRY_RESOURCES": json.dumps(resources), "FERRY_KEY_VAULT_URI": kv["uri"],
             "FERRY_KEY_VAULT_CA_BUNDLE": kv["caBundle"], "IDENTITY_ENDPOINT": kv["identityEndpoint"],
-            "IDENTITY_HEADER": kv["identityHeader"], "FERRY_SOURCE": "ferry-src",
-            "FERRY_TARGETS": ",".join(_names("ferry")[1:])}
+            "IDENTITY_HEADER": kv["identityHeader"]}
 
 
 def _seed(cloud: Any, contender: str) -> list[str]:
@@ -119,41 +121,54 @@ def _on_targets(cloud: Any, contender: str, models: list[str]) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- ModelFerry
-def _run_ferry(cloud: Any, tmp: Path) -> dict[str, Any]:
+def _run_ferry(cloud: Any, host: Any, contender: str) -> dict[str, Any] | None:
+    """One ModelFerry row: the whole source by POST /api/sync, or one POST /api/copies per model, concurrently."""
+    models = _seed(cloud, contender)
+    source, *targets = _names(contender)
+    started = time.monotonic()
+    if contender == "sync":
+        mode = "POST /api/sync"
+        resp = requests.post(f"{host.url}/api/sync", json={"source": source, "targets": targets}, timeout=30)
+        resp.raise_for_status()
+        ids = [resp.json()["id"]]
+    else:
+        mode = f"{MODELS} concurrent POST /api/copies"
+
+        def post(model: str) -> str:
+            resp = requests.post(f"{host.url}/api/copies", json={"modelId": model, "source": source,
+                                                                "targets": targets}, timeout=30)
+            resp.raise_for_status()
+            return resp.json()["id"]
+
+        with ThreadPoolExecutor(MODELS) as pool:
+            ids = list(pool.map(post, models))
+    statuses = [host.wait_for(iid, timeout=600) for iid in ids]
+    seconds = time.monotonic() - started
+    ok = all(s["runtimeStatus"] == "Completed" for s in statuses)
+    calls, throttled, ops = _manage_counts(cloud, contender)
+    return {"client": "ModelFerry", "mode": mode, "seconds": seconds, "ok": ok,
+            "present": _on_targets(cloud, contender, models), "calls": calls, "throttled": throttled, "ops": ops}
+
+
+def _run_ferries(cloud: Any, tmp: Path) -> list[dict[str, Any]]:
     from devhost.engine.clock import RealClock
     from devhost.testing import DevHost
 
-    models = _seed(cloud, "ferry")
     host = DevHost.start(REPO, settings=_settings(cloud), clock=RealClock(), store=tmp / "bulk.sqlite", http=True,
                          time_skipping="never")
     try:
         has_sync = host.index.orchestrator("sync_estate") is not None
-        started = time.monotonic()
-        if has_sync:
-            mode = "POST /api/sync"
-            resp = requests.post(f"{host.url}/api/sync", json={}, timeout=30)
-            resp.raise_for_status()
-            ids = [resp.json()["id"]]
-        else:
-            mode = f"{MODELS} concurrent POST /api/copies"
-
-            def post(model: str) -> str:
-                resp = requests.post(f"{host.url}/api/copies", json={"modelId": model}, timeout=30)
-                resp.raise_for_status()
-                return resp.json()["id"]
-
-            with ThreadPoolExecutor(MODELS) as pool:
-                ids = list(pool.map(post, models))
-        statuses = [host.wait_for(iid, timeout=600) for iid in ids]
-        seconds = time.monotonic() - started
-        stats = dict(host.engine.stats)
+        rows = []
+        for contender in FERRY_CONTENDERS:
+            if contender == "sync" and not has_sync:
+                print("(this app has no sync_estate orchestrator: no sync row)", flush=True)
+                continue
+            rows.append(_run_ferry(cloud, host, contender))
+            print(f"ModelFerry {rows[-1]['mode']}: {rows[-1]['seconds']:.1f} s, {rows[-1]['throttled']} of "
+                  f"{rows[-1]['calls']} management calls answered 429", flush=True)
+        return rows
     finally:
         host.stop()
-    ok = all(s["runtimeStatus"] == "Completed" for s in statuses)
-    calls, throttled, ops = _manage_counts(cloud, "ferry")
-    return {"client": "ModelFerry", "mode": mode, "seconds": seconds, "ok": ok,
-            "present": _on_targets(cloud, "ferry", models), "calls": calls, "throttled": throttled, "ops": ops,
-            "stats": stats}
 
 
 # ---------------------------------------------------------------------------------------------- official SDK
@@ -241,9 +256,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bulk-bench-") as tmp:
         config, _ = _cloud_config(Path(tmp) / "cloud")
         with LocalCloud.from_config(config) as cloud:
-            rows = [_run_ferry(cloud, Path(tmp))]
-            print(f"ModelFerry: {rows[0]['seconds']:.1f} s, {rows[0]['throttled']} of {rows[0]['calls']} management "
-                  f"calls answered 429", flush=True)
+            rows = _run_ferries(cloud, Path(tmp))
             rows.append(_run_sdk(cloud))
             plan = _plan(cloud)
 
@@ -262,14 +275,15 @@ def main() -> int:
               f"{row['present']:>3}/{MODELS * len(TARGETS):<3} {row['calls']:>10} {row['throttled']:>5} "
               f"{100 * share:>5.1f}%")
     print(f"{'bound':<11} {f'{MODELS * len(TARGETS)} copy POSTs at 5/s + one copy':<34} {bound:>8.1f} {1:>8.2f}")
-    ferry, sdk = rows
+    sdk = rows[-1]
     print()
-    print(f"ModelFerry: {bound / ferry['seconds']:.2f} of the bound (goal ≥ {GOAL_FRACTION}), "
-          f"{sdk['seconds'] / ferry['seconds']:.2f}× the thread pool's speed (goal ≥ 1), "
-          f"{100 * ferry['throttled'] / max(ferry['calls'], 1):.1f} % of management calls answered 429 "
-          f"(goal ≤ {100 * GOAL_THROTTLED:g} %)")
-    print(f"ModelFerry requests by operation/status: "
-          f"{', '.join(f'{op} {st}: {n}' for (op, st), n in sorted(ferry['ops'].items()))}")
+    for ferry in rows[:-1]:
+        print(f"ModelFerry, {ferry['mode']}: {bound / ferry['seconds']:.2f} of the bound (goal ≥ {GOAL_FRACTION}), "
+              f"{sdk['seconds'] / ferry['seconds']:.2f}× the thread pool's speed (goal ≥ 1), "
+              f"{100 * ferry['throttled'] / max(ferry['calls'], 1):.1f} % of management calls answered 429 "
+              f"(goal ≤ {100 * GOAL_THROTTLED:g} %)")
+        print(f"  requests by operation/status: "
+              f"{', '.join(f'{op} {st}: {n}' for (op, st), n in sorted(ferry['ops'].items()))}")
     print(f"plan of a {PLAN_MODELS}-model source: {plan['models']} models in {plan['pages']} pages listed in "
           f"{plan['seconds']:.1f} s at the list limit ({plan['throttled']} answered 429), inventory peak memory "
           f"{plan['peak_mib']:.1f} MiB")

@@ -115,8 +115,8 @@ SETTINGS: dict[str, Setting] = _registry(
             "(1–600, at least FERRY_POLL_INITIAL_SECONDS). Default 15 s: a 30-minute copy costs about 140 "
             "polls, well inside the service's Get-operation rate limit (S0: 50 per second)."),
     Setting("FERRY_MAX_PARALLEL_TARGETS", False, "4", "How many targets one model is copied to at the same "
-            "time (1–64). Every copy POST goes to the source resource, whose model-management limit is 5 "
-            "requests per second on S0 (1 on F0), so the default 4 stays under it."),
+            "time (1–64). Concurrency only: the rate of calls to each resource is paced by its budget (tier / "
+            "managementRate in FERRY_RESOURCES), however many copies run. Default 4."),
     Setting("FERRY_ALLOW_CMK_DEGRADE", False, "false", "true/false. Whether a copy from a CMK-encrypted "
             "resource (cmk: true) to one that is not may be sent with x-ms-forms-copy-degrade: true, i.e. "
             "stored under a weaker data-protection scheme. Default false: such copies fail with "

@@ -6,8 +6,9 @@ return) lives here as plain functions over plain values, unit-tested without a h
 
 Modules:
 * `policy`   — `CopyPolicy`: the tuning settings frozen into orchestration input so replays see the same values.
-* `plan`     — request validation/normalization (`plan_request`, `RequestError`) and model-id rules.
-* `ids`      — deterministic instance ids (HTTP requests, Event Grid events, child per target).
+* `plan`     — the one request validation (`read_body`, `plan_request`, `RequestError`: body limits, fields,
+               aliases; model-id rules come from `ferry.generations`).
+* `ids`      — instance ids: request prefix + run number (every run kept), Event Grid events, child per target.
 * `polling`  — when to poll next (first after ~1 s, backing off with elapsed time, honouring Retry-After,
                never past the deadline), transient-retry backoff, how long to watch for the copies of lost answers.
 * `recovery` — what to do with a failed step (`decide_*`): retry, re-authorize, check existing model, clean up,

@@ -30,8 +30,10 @@ RUN_FIELDS: tuple[str, ...] = ("instanceId", "kind", "artifactId", "artifactKind
 #: Fields of a replica the sync found expiring (`kind` "replicaExpiring").
 EXPIRING_FIELDS: tuple[str, ...] = ("instanceId", "kind", "artifactId", "artifactKind", "source", "target",
                                     "expiresAt")
+#: Beyond the agreed fields, a failed copy/sync record carries its error's hint (what to do), for the workbook.
+HINT_FIELD = "hint"
 #: Every field any record carries: what the workbook and alert queries may read.
-ALL_FIELDS: frozenset[str] = frozenset(RUN_FIELDS) | frozenset(EXPIRING_FIELDS)
+ALL_FIELDS: frozenset[str] = frozenset(RUN_FIELDS) | frozenset(EXPIRING_FIELDS) | {HINT_FIELD}
 KINDS: tuple[str, ...] = ("copy", "sync", "replicaExpiring")
 #: `outcome` of a sync that changed nothing because it was a dry run (never counts as a successful sync).
 DRY_RUN = "dryRun"
@@ -56,6 +58,17 @@ def _code(value: Any) -> str | None:
     if not value:
         return None
     return str(value) if _CODE.match(str(value)) else UNRECOGNIZED_CODE
+
+
+_LONG_WORD = re.compile(r"\S{32,}")
+
+
+def _hint(value: Any) -> str | None:
+    """A hint is prose written by ModelFerry; any unbroken run of 32+ characters (a key, a token, a URL with a
+    query string) is cut out all the same."""
+    if not value:
+        return None
+    return _LONG_WORD.sub("[…]", str(value))[:_MAX_TEXT * 2]
 
 
 def _count(value: Any) -> int:
@@ -91,6 +104,7 @@ def copy_target_record(*, instance_id: str, source: str | None, artifact_id: str
         "attempts": _count(result.get("attempts")),
         "durationSeconds": _seconds(result.get("durationSeconds")),
         "throttled": _count(result.get("throttled")),
+        HINT_FIELD: _hint((error or {}).get("hint")),
     }
 
 
@@ -99,19 +113,15 @@ def sync_record(*, instance_id: str, output: Mapping[str, Any], duration_seconds
     """The record of one finished sync, from its output (`source`, `status`, `dryRun`, `counts`, `items`).
 
     `target` lists the sync's targets (comma-separated, sorted); `attempts` is the number of copies it made or
-    tried (copied + replaced + failed); `errorCode` is the first failed item's code; a dry run's outcome is
+    tried (copied + replaced + failed); `errorCode`/`hint` are the first failed item's; a dry run's outcome is
     `DRY_RUN`, so it never counts as a successful sync."""
     counts = output.get("counts") if isinstance(output.get("counts"), Mapping) else {}
     attempts = sum(_count(c.get("copied")) + _count(c.get("replaced")) + _count(c.get("failed"))
                    for c in counts.values() if isinstance(c, Mapping))
-    error_code = None
-    if isinstance(output.get("error"), Mapping):
-        error_code = output["error"].get("code")
-    for item in output.get("items") or []:
-        if error_code:
-            break
-        if isinstance(item, Mapping) and isinstance(item.get("error"), Mapping):
-            error_code = item["error"].get("code")
+    errors = [output["error"]] if isinstance(output.get("error"), Mapping) else []
+    errors += [item["error"] for item in output.get("items") or []
+               if isinstance(item, Mapping) and isinstance(item.get("error"), Mapping)]
+    first_error = errors[0] if errors else {}
     return {
         "instanceId": _text(instance_id),
         "kind": "sync",
@@ -120,10 +130,11 @@ def sync_record(*, instance_id: str, output: Mapping[str, Any], duration_seconds
         "source": _text(output.get("source")),
         "target": _text(",".join(sorted(str(t) for t in counts))),
         "outcome": DRY_RUN if output.get("dryRun") else _text(output.get("status") or "failed"),
-        "errorCode": _code(error_code),
+        "errorCode": _code(first_error.get("code")),
         "attempts": attempts,
         "durationSeconds": _seconds(duration_seconds),
         "throttled": _count(throttled),
+        HINT_FIELD: _hint(first_error.get("hint")),
     }
 
 

@@ -52,8 +52,8 @@ def test_a_finished_copy_target_is_one_record_with_every_contract_field(records)
     assert _dims(record) == {"instanceId": "copy-m1-abc~1:westeurope", "kind": "copy", "artifactId": "m1",
                              "artifactKind": "model", "source": "eastus", "target": "westeurope",
                              "outcome": "failed", "errorCode": "ModelNotFound", "attempts": 2,
-                             "durationSeconds": 12.346, "throttled": 3}
-    assert tuple(_dims(record)) == telemetry.RUN_FIELDS
+                             "durationSeconds": 12.346, "throttled": 3, "hint": "check the id"}
+    assert tuple(_dims(record)) == (*telemetry.RUN_FIELDS, telemetry.HINT_FIELD)
     # the message carries the same fields (what the Functions host forwards to Application Insights)
     message = record.getMessage()
     assert message.startswith(telemetry.MESSAGE_PREFIX)
@@ -83,7 +83,7 @@ def test_a_finished_sync_is_one_record_summarising_its_output(records) -> None:
     assert _dims(record) == {"instanceId": "sync-eastus-1~2", "kind": "sync", "artifactId": None,
                              "artifactKind": None, "source": "eastus", "target": "japaneast,westeurope",
                              "outcome": "partial", "errorCode": "QuotaExceeded", "attempts": 5,
-                             "durationSeconds": 61.5, "throttled": 4}
+                             "durationSeconds": 61.5, "throttled": 4, "hint": None}
 
 
 def test_a_dry_run_never_counts_as_a_successful_sync(records) -> None:
@@ -108,7 +108,7 @@ def test_no_key_authorization_or_token_reaches_the_log(records) -> None:
     result = {"target": "westeurope", "status": "failed", "attempts": 1, "authorization": authorization,
               "key": SECRET_KEY, "headers": {"Ocp-Apim-Subscription-Key": SECRET_KEY},
               "error": {"code": f"Unauthorized key={SECRET_KEY}", "message": f"token {ACCESS_TOKEN} rejected",
-                        "hint": SECRET_KEY}}
+                        "hint": f"rotate the key {SECRET_KEY} or the token {ACCESS_TOKEN}"}}
     telemetry.log_copy_target_finished(instance_id="i:westeurope", source="eastus", artifact_id="m", result=result)
     telemetry.log_sync_finished(instance_id="s", output={"source": "eastus", "status": "failed", "counts": {},
                                                         "items": [{"error": {"code": ACCESS_TOKEN[:20] + " x"}}],
@@ -118,7 +118,8 @@ def test_no_key_authorization_or_token_reaches_the_log(records) -> None:
         text = record.getMessage() + json.dumps(_dims(record))
         for secret in (SECRET_KEY, ACCESS_TOKEN, "accessToken", "Ocp-Apim"):
             assert secret not in text
-        assert set(_dims(record)) == set(telemetry.RUN_FIELDS)
+        assert set(_dims(record)) == {*telemetry.RUN_FIELDS, telemetry.HINT_FIELD}
+    assert _dims(records[0])["hint"] == "rotate the key […] or the token […]"
     # an error code that is not an identifier is message text: it is replaced, not trimmed
     assert _dims(records[0])["errorCode"] == _dims(records[1])["errorCode"] == telemetry.UNRECOGNIZED_CODE
 

@@ -11,6 +11,12 @@
 // App identity gets Cognitive Services User on each account and, in key mode, each account's active key is
 // written into Key Vault by the deployment. FERRY_RESOURCES is computed from the same list, so the app settings
 // always describe exactly the accounts that were wired.
+//
+// Placement: the control plane (identity, app, storage and task hub, monitoring, Key Vault, the Durable Task
+// Scheduler when chosen) runs in controlRegion, by default the first target region and never the source region
+// unless allowControlInSourceRegion is set (infra/core/placement.bicep refuses it otherwise): ModelFerry is needed
+// most when the source region is down. The Event Grid topic stays in the source region, with the training
+// pipeline that publishes to it, and delivers to the app across regions.
 
 targetScope = 'subscription'
 
@@ -20,8 +26,29 @@ targetScope = 'subscription'
 param environmentName string
 
 @minLength(1)
-@description('Region of the resource group, the Function App, storage, monitoring, Key Vault and the Event Grid topic.')
+@description('The azd location: seeds the resource names and is the default source region. The control plane goes to controlRegion.')
 param location string
+
+@description('Region of the control plane: the resource group, the Function App, its storage, monitoring, the Key Vault (and the Durable Task Scheduler). Empty: the first target region.')
+param controlRegion string = ''
+
+@description('Allow the control region to be the source region. Off by default: the control plane would go down together with the source.')
+param allowControlInSourceRegion bool = false
+
+@description('Durable Functions backend: azureStorage (task hub in the app\'s storage account) or dts (a Durable Task Scheduler and task hub).')
+@allowed([
+  'azureStorage'
+  'dts'
+])
+param durableBackend string = 'azureStorage'
+
+@description('E-mail address the alert rules notify (action group). Empty: the alerts fire without a receiver.')
+param alertEmail string = ''
+
+@description('Alert when a source has had no successful sync for this many hours (twice the sync schedule\'s interval; at most 47, the longest window a log alert reads). 0: no such alert (no scheduled sync).')
+@minValue(0)
+@maxValue(47)
+param syncStaleAfterHours int = 12
 
 @description('Object id of the user running azd (AZURE_PRINCIPAL_ID): granted Key Vault Secrets Officer on the vault (key rotation) and EventGrid Data Sender on the topic (test events). Empty: no grant.')
 param principalId string = ''
@@ -109,9 +136,9 @@ var useKeys = documentIntelligenceAuth == 'key'
 var cmkAliasList = split(replace(cmkAliases, ' ', ''), ',')
 
 // Accounts created here: the source first, then one per target region.
-var sourceRegionName = toLower(empty(sourceRegion) ? location : trim(sourceRegion))
+var createdSourceRegion = toLower(empty(sourceRegion) ? location : trim(sourceRegion))
 var targetRegionNames = filter(split(toLower(replace(targetRegions, ' ', '')), ','), region => !empty(region))
-var createdRegionNames = createDocumentIntelligence ? concat([sourceRegionName], targetRegionNames) : []
+var createdRegionNames = createDocumentIntelligence ? concat([createdSourceRegion], targetRegionNames) : []
 var createdAccounts = [for region in createdRegionNames: {
   alias: region
   name: '${abbrs.cognitiveServicesFormRecognizer}${resourceToken}-${region}'
@@ -133,6 +160,12 @@ var existingAccounts = [for account in existingAccountList: {
   resourceId: account.resourceId
   endpoint: account.endpoint
 }]
+
+// Placement (see the header): the source account's region, and the control region, by default the first target's.
+var accountRegions = [for account in concat(createdAccounts, existingAccounts): account.region]
+var sourceRegionName = empty(accountRegions) ? toLower(location) : first(accountRegions)
+var defaultControlRegion = (length(accountRegions) > 1) ? accountRegions[1] : toLower(location)
+var controlRegionName = empty(controlRegion) ? defaultControlRegion : toLower(trim(controlRegion))
 
 var accounts = [for account in concat(createdAccounts, existingAccounts): union(account, {
   keySecretName: 'docintel-${replace(account.alias, '_', '-')}-key'
@@ -156,6 +189,11 @@ var ferryResourcesJson = '{${join(ferryResourceEntries, ',')}}'
 var ferrySource = empty(accountAliases) ? '' : first(accountAliases)
 var ferryTargets = join(skip(accountAliases, 1), ',')
 
+// Durable backend: with dts the host's storage provider is switched by app settings overriding host.json
+// (extensions.durableTask.*), so one host.json serves both backends; AzureWebJobsStorage stays (the host needs it).
+var useDts = durableBackend == 'dts'
+var durableTaskHubName = 'modelferry'
+
 var publishers = concat(empty(principalId) ? [] : [
   {
     principalId: principalId
@@ -168,10 +206,23 @@ var publishers = concat(empty(principalId) ? [] : [
   }
 ])
 
+// Refuses controlRegion == source region unless allowed; everything else waits for it (via the resource group).
+module placement 'core/placement.bicep' = {
+  name: 'placement-${resourceToken}'
+  params: {
+    sourceRegion: sourceRegionName
+    controlRegion: controlRegionName
+    allowControlInSourceRegion: allowControlInSourceRegion
+  }
+}
+
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: resourceGroupName
-  location: location
+  location: controlRegionName
   tags: tags
+  dependsOn: [
+    placement
+  ]
 }
 
 module identity 'app/identity.bicep' = {
@@ -179,7 +230,7 @@ module identity 'app/identity.bicep' = {
   scope: rg
   params: {
     name: '${abbrs.managedIdentityUserAssignedIdentities}${resourceToken}'
-    location: location
+    location: controlRegionName
     tags: tags
   }
 }
@@ -190,7 +241,7 @@ module monitoring 'core/monitoring.bicep' = {
   params: {
     logAnalyticsName: '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
     applicationInsightsName: '${abbrs.insightsComponents}${resourceToken}'
-    location: location
+    location: controlRegionName
     tags: tags
     principalId: identity.outputs.principalId
   }
@@ -201,7 +252,7 @@ module storage 'core/storage.bicep' = {
   scope: rg
   params: {
     name: storageAccountName
-    location: location
+    location: controlRegionName
     tags: tags
     principalId: identity.outputs.principalId
     deploymentContainerName: deploymentContainerName
@@ -214,7 +265,7 @@ module keyVault 'core/keyvault.bicep' = {
   scope: rg
   params: {
     name: '${abbrs.keyVaultVaults}${resourceToken}'
-    location: location
+    location: controlRegionName
     tags: tags
     appPrincipalId: identity.outputs.principalId
     operatorPrincipalId: principalId
@@ -265,13 +316,20 @@ module functionApp 'app/function.bicep' = {
   params: {
     planName: '${abbrs.webServerFarms}${resourceToken}'
     appName: functionAppName
-    location: location
+    location: controlRegionName
     tags: tags
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
     storageAccountName: storage.outputs.name
     deploymentContainerName: storage.outputs.deploymentContainerName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
+    hostSettings: useDts ? {
+      DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${durableTaskScheduler.outputs.endpoint};Authentication=ManagedIdentity;ClientID=${identity.outputs.clientId}'
+      TASKHUB_NAME: durableTaskScheduler.outputs.taskHubName
+      AzureFunctionsJobHost__extensions__durableTask__storageProvider__type: 'azureManaged'
+      AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName: 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING'
+      AzureFunctionsJobHost__extensions__durableTask__hubName: durableTaskScheduler.outputs.taskHubName
+    } : {}
     ferrySettings: union({
       FERRY_RESOURCES: ferryResourcesJson
       FERRY_SOURCE: ferrySource
@@ -281,12 +339,39 @@ module functionApp 'app/function.bicep' = {
   }
 }
 
+module durableTaskScheduler 'app/durable-task-scheduler.bicep' = if (useDts) {
+  name: 'durable-task-scheduler'
+  scope: rg
+  params: {
+    name: 'dts-${resourceToken}'
+    taskHubName: durableTaskHubName
+    location: controlRegionName
+    tags: tags
+    principalId: identity.outputs.principalId
+  }
+}
+
+module runMonitoring 'app/run-monitoring.bicep' = {
+  name: 'run-monitoring'
+  scope: rg
+  params: {
+    location: controlRegionName
+    tags: tags
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    alertEmail: alertEmail
+    syncStaleAfterHours: syncStaleAfterHours
+    sources: empty(ferrySource) ? [] : [
+      ferrySource
+    ]
+  }
+}
+
 module eventGrid 'app/eventgrid.bicep' = {
   name: 'eventgrid'
   scope: rg
   params: {
     topicName: '${abbrs.eventGridDomainsTopics}${resourceToken}'
-    location: location
+    location: sourceRegionName
     tags: tags
     functionAppName: functionApp.outputs.name
     storageAccountName: storage.outputs.name
@@ -298,6 +383,10 @@ module eventGrid 'app/eventgrid.bicep' = {
 
 // azd stores these in the environment (.azure/<env>/.env); docs/deployment.md uses them. No keys, no secrets.
 output AZURE_LOCATION string = location
+// the control region used, pinned in the azd environment: a later change of the target regions never moves it
+output MODELFERRY_CONTROL_REGION string = placement.outputs.controlRegion
+output MODELFERRY_DURABLE_TASK_SCHEDULER_ENDPOINT string = useDts ? durableTaskScheduler.outputs.endpoint : ''
+output MODELFERRY_WORKBOOK_ID string = runMonitoring.outputs.workbookId
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name

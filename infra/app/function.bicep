@@ -29,6 +29,9 @@ param deploymentContainerName string
 @description('Name of the Application Insights component.')
 param applicationInsightsName string
 
+@description('Host settings of the chosen Durable backend: empty for Azure Storage; for the Durable Task Scheduler its connection, task hub and the host.json overrides that select the azureManaged provider.')
+param hostSettings object = {}
+
 @description('The product\'s own FERRY_* app settings (names are checked against ferry.settings.SETTINGS).')
 param ferrySettings object
 
@@ -139,7 +142,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
     AZURE_CLIENT_ID: identityClientId
-  }, ferrySettings)
+  }, hostSettings, ferrySettings)
 }
 
 // No FTP and no basic-auth deployment credentials: azd deploys with Entra ID.

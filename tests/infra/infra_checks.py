@@ -47,6 +47,9 @@ KNOWN_ROLES: dict[str, tuple[str, frozenset[str]]] = {
     # Event Grid's own identity writing dead-lettered events: one container, not the account.
     "ba92f5b4-2d11-453d-a403-e96b0029c9fe": ("Storage Blob Data Contributor",
                                              frozenset({"Microsoft.Storage/storageAccounts/blobServices/containers"})),
+    # Durable Task Scheduler backend: the app's data-plane role, on its one task hub (not the scheduler).
+    "0ad04412-c4d5-4796-b79c-f76d14c8d402": ("Durable Task Data Contributor",
+                                             frozenset({"Microsoft.DurableTask/schedulers/taskHubs"})),
 }
 
 # Exactly what the Function App's identity must hold (role name, scope resource type): nothing broader.
@@ -59,6 +62,29 @@ EXPECTED_APP_GRANTS = frozenset({
     ("Monitoring Metrics Publisher", "Microsoft.Insights/components"),
 })
 APP_IDENTITY_PRINCIPAL = "identity.outputs.principalId"
+DTS_GRANT = ("Durable Task Data Contributor", "Microsoft.DurableTask/schedulers/taskHubs")
+
+# The deployment variants the checks run on: Durable backend x placement (main.bicep parameter values). The
+# placement variants differ in what infra/core/placement.bicep lets through (see evaluate_placement); the
+# backends differ in resources, role assignments and app settings.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "storage/control-elsewhere": {"durableBackend": "azureStorage", "allowControlInSourceRegion": False},
+    "storage/control-in-source": {"durableBackend": "azureStorage", "allowControlInSourceRegion": True},
+    "dts/control-elsewhere": {"durableBackend": "dts", "allowControlInSourceRegion": False},
+    "dts/control-in-source": {"durableBackend": "dts", "allowControlInSourceRegion": True},
+}
+
+# The app settings that select the Durable Task Scheduler (name -> rendered value); none of them with Azure Storage.
+DTS_SETTINGS = {
+    "AzureFunctionsJobHost__extensions__durableTask__storageProvider__type": "azureManaged",
+    "AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName":
+        "DURABLE_TASK_SCHEDULER_CONNECTION_STRING",
+    "DURABLE_TASK_SCHEDULER_CONNECTION_STRING":
+        "Endpoint=${durableTaskScheduler.outputs.endpoint};Authentication=ManagedIdentity;"
+        "ClientID=${identity.outputs.clientId}",
+    "TASKHUB_NAME": "durableTaskScheduler.outputs.taskHubName",
+    "AzureFunctionsJobHost__extensions__durableTask__hubName": "durableTaskScheduler.outputs.taskHubName",
+}
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -215,28 +241,100 @@ def resources(bf: BicepFile) -> Iterator[tuple[str, dict, dict | None]]:
         yield symbol, {**res, "body": body if isinstance(body, dict) else {}, "condition": condition}, loop
 
 
-def module_calls(template: Template, rel: str) -> list[tuple[BicepFile, str, dict, dict | None]]:
-    """(calling file, module symbol, params, loop) for every module declaration that deploys file `rel`."""
+def module_calls_with_conditions(template: Template, rel: str) -> list[tuple[BicepFile, str, dict, dict | None,
+                                                                             Any]]:
+    """(calling file, module symbol, params, loop, `if` condition) for every module declaration deploying `rel`."""
     calls = []
     for caller in template.files.values():
         caller_dir = caller.path.parent
         for symbol, mod in caller.section("modules").items():
             target = (caller_dir / str(mod.get("detail", {}).get("path", ""))).resolve()
             if target == (template.root / rel).resolve():
-                loop, _, body = unwrap(mod.get("config"))
-                calls.append((caller, symbol, (body or {}).get("params") or {}, loop))
+                loop, condition, body = unwrap(mod.get("config"))
+                calls.append((caller, symbol, (body or {}).get("params") or {}, loop, condition))
     return calls
+
+
+def module_calls(template: Template, rel: str) -> list[tuple[BicepFile, str, dict, dict | None]]:
+    """(calling file, module symbol, params, loop) for every module declaration that deploys file `rel`."""
+    return [call[:4] for call in module_calls_with_conditions(template, rel)]
 
 
 # ------------------------------------------------------------------------------------------------------------
 # the resolver: possible object keys / possible literal strings of an expression
 
 
-class Resolver:
-    """Follows identifiers through vars, loop items, params and module call sites (no evaluation)."""
+UNKNOWN = object()
 
-    def __init__(self, template: Template):
+
+class Resolver:
+    """Follows identifiers through vars, loop items, params and module call sites.
+
+    No general evaluation: with `assume` (main.bicep parameter values, e.g. one of VARIANTS) the conditions
+    built from those parameters (==, !=, &&, ||, !) are decided, so a conditional keeps only the branch taken and
+    a conditional module that is not deployed contributes nothing; any other condition keeps both sides."""
+
+    def __init__(self, template: Template, assume: dict[str, Any] | None = None):
         self.t = template
+        self.assume = dict(assume or {})
+
+    def value(self, bf: BicepFile, expr: Any) -> Any:
+        """The literal value of `expr` under the assumptions, or UNKNOWN."""
+        if isinstance(expr, (bool, int)):
+            return expr
+        if isinstance(expr, str):
+            bound = self._binding(bf, expr, [])
+            if bound is None:
+                return expr
+            kind, value = bound
+            if kind == "var":
+                return self.value(bf, value.get("value"))
+            if kind == "param":
+                if bf.rel == "main.bicep":
+                    return self.assume.get(expr, UNKNOWN)
+                values = {repr(self.value(f, e)) for f, e, _ in self._param_exprs(bf, expr)}
+                found = [self.value(f, e) for f, e, _ in self._param_exprs(bf, expr)]
+                return found[0] if len(values) == 1 and found else UNKNOWN
+            return UNKNOWN
+        if isinstance(expr, dict) and "operator" in expr:
+            op = expr["operator"]
+            kind, operands = op.get("type"), op.get("operands") or {}
+            if kind in ("equals", "not_equals"):
+                a, b = self.value(bf, operands.get("operand_1")), self.value(bf, operands.get("operand_2"))
+                if a is UNKNOWN or b is UNKNOWN:
+                    return UNKNOWN
+                return (a == b) if kind == "equals" else (a != b)
+            if kind == "not":
+                a = self.value(bf, operands.get("bool_value"))
+                return UNKNOWN if not isinstance(a, bool) else not a
+            if kind in ("and", "or"):
+                a, b = self.value(bf, operands.get("operand_1")), self.value(bf, operands.get("operand_2"))
+                if kind == "and" and (a is False or b is False):
+                    return False
+                if kind == "or" and (a is True or b is True):
+                    return True
+                return a and b if isinstance(a, bool) and isinstance(b, bool) else UNKNOWN
+        return UNKNOWN
+
+    def taken(self, bf: BicepFile, condition: Any) -> bool:
+        """False only when the condition is known to be false under the assumptions."""
+        return condition is None or self.value(bf, condition) is not False
+
+    def branches(self, bf: BicepFile, operands: dict[str, Any]) -> list[Any]:
+        """The branches of a conditional that can be taken."""
+        decided = self.value(bf, operands.get("condition"))
+        if decided is True:
+            return [operands.get("true_value")]
+        if decided is False:
+            return [operands.get("false_value")]
+        return [operands.get("true_value"), operands.get("false_value")]
+
+    def deployed(self, rel: str) -> bool:
+        """Whether file `rel` is deployed under the assumptions (main.bicep always; a module if a call can be)."""
+        if rel == "main.bicep":
+            return True
+        return any(self.deployed(caller.rel) and self.taken(caller, condition)
+                   for caller, _symbol, _params, _loop, condition in module_calls_with_conditions(self.t, rel))
 
     def _binding(self, bf: BicepFile, name: str, loops: list[dict]) -> tuple[str, Any] | None:
         for loop in loops:
@@ -252,8 +350,8 @@ class Resolver:
     def _param_exprs(self, bf: BicepFile, name: str) -> list[tuple[BicepFile, Any, list[dict]]]:
         """What a parameter can be: every call-site argument, or its default when not passed."""
         out = []
-        calls = module_calls(self.t, bf.rel)
-        for caller, _symbol, params, loop in calls:
+        calls = [c for c in module_calls_with_conditions(self.t, bf.rel) if self.taken(c[0], c[4])]
+        for caller, _symbol, params, loop, _condition in calls:
             if name in params:
                 out.append((caller, params[name], [loop] if loop else []))
         default = bf.section("parameters")[name].get("default")
@@ -274,9 +372,7 @@ class Resolver:
             if "operator" in expr:
                 op = expr["operator"]
                 if op.get("type") == "conditional":
-                    operands = op.get("operands", {})
-                    return self.keys(bf, operands.get("true_value"), loops) | \
-                        self.keys(bf, operands.get("false_value"), loops)
+                    return set().union(*(self.keys(bf, v, loops) for v in self.branches(bf, op.get("operands", {}))))
                 return set()
             if "loop_type" in expr or "condition" in expr:
                 loop, _, body = unwrap(expr)
@@ -297,6 +393,11 @@ class Resolver:
             for v in (expr["function"].get("parameters") or {}).values():
                 if v is not None:
                     merged.update(self.items(bf, v))
+            return merged
+        if isinstance(expr, dict) and "operator" in expr and expr["operator"].get("type") == "conditional":
+            merged = {}
+            for branch in self.branches(bf, expr["operator"].get("operands", {})):
+                merged.update(self.items(bf, branch))
             return merged
         if isinstance(expr, dict) and "function" not in expr and "operator" not in expr:
             return {strip_key(k): v for k, v in expr.items()}
@@ -402,14 +503,16 @@ def app_settings_resource(template: Template) -> tuple[BicepFile, dict]:
     raise AssertionError("no Microsoft.Web/sites/config 'appsettings' resource in infra/")
 
 
-def app_setting_names(template: Template) -> set[str]:
+def app_setting_names(template: Template, assume: dict[str, Any] | None = None) -> set[str]:
     bf, res = app_settings_resource(template)
-    return Resolver(template).keys(bf, res["body"].get("properties"))
+    return Resolver(template, assume).keys(bf, res["body"].get("properties"))
 
 
-def check_app_settings(template: Template, settings: dict[str, Any]) -> list[str]:
-    """The app settings are exactly what ferry.settings reads (minus local-only ones), plus the platform's."""
-    names = app_setting_names(template)
+def check_app_settings(template: Template, settings: dict[str, Any], assume: dict[str, Any] | None = None
+                       ) -> list[str]:
+    """The app settings are exactly what ferry.settings reads (minus local-only ones), plus the platform's, plus
+    (Durable Task Scheduler backend only) the settings that select that backend."""
+    names = app_setting_names(template, assume)
     wanted = {n for n, s in settings.items() if not s.local_only}
     local_only = {n for n, s in settings.items() if s.local_only}
     problems = [f"app setting {n} (read by ferry/settings.py) is not set by infra/" for n in sorted(wanted - names)]
@@ -418,7 +521,9 @@ def check_app_settings(template: Template, settings: dict[str, Any]) -> list[str
     problems += [f"app setting {n} is local-only and must not be set in Azure" for n in sorted(names & local_only)]
     # the platform side: identity-based storage and Entra-authenticated telemetry, no connection strings
     bf, res = app_settings_resource(template)
-    items = Resolver(template).items(bf, res["body"].get("properties"))
+    items = Resolver(template, assume).items(bf, res["body"].get("properties"))
+    if assume is not None:
+        problems += check_backend_settings(names, items, assume)
     if items.get("AzureWebJobsStorage__credential") != "managedidentity":
         problems.append("AzureWebJobsStorage__credential must be 'managedidentity'")
     for name in ("AzureWebJobsStorage__clientId", "AzureWebJobsStorage__blobServiceUri",
@@ -431,6 +536,21 @@ def check_app_settings(template: Template, settings: dict[str, Any]) -> list[str
     for name in sorted(names):
         if name == "AzureWebJobsStorage" or name.endswith("__accountKey") or "AccountKey=" in render(items.get(name)):
             problems.append(f"app setting {name} carries a storage key or connection string")
+    return problems
+
+
+def check_backend_settings(names: set[str], items: dict[str, Any], assume: dict[str, Any]) -> list[str]:
+    """dts: the settings of DTS_SETTINGS with exactly those values; azureStorage: none of them (host.json's
+    default provider, the task hub in AzureWebJobsStorage)."""
+    problems = []
+    if assume.get("durableBackend") == "dts":
+        for name, wanted in DTS_SETTINGS.items():
+            got = items.get(name)
+            got = render(got) if isinstance(got, (dict, list)) else got
+            if got != wanted:
+                problems.append(f"app setting {name} is {got!r}, expected {wanted!r} for the dts backend")
+    else:
+        problems += [f"app setting {n} is set without the dts backend" for n in sorted(set(DTS_SETTINGS) & names)]
     return problems
 
 
@@ -459,10 +579,13 @@ def ferry_resource_entry_fields(template: Template) -> set[str]:
     return Resolver(template).keys(template.main, value.get("value"))
 
 
-def role_assignments(template: Template) -> Iterator[dict[str, Any]]:
-    """Every role assignment with its resolved role GUIDs, scope and principal."""
-    resolver = Resolver(template)
+def role_assignments(template: Template, assume: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+    """Every role assignment (of the files deployed under `assume`) with its resolved role GUIDs, scope and
+    principal."""
+    resolver = Resolver(template, assume)
     for bf in template.files.values():
+        if not resolver.deployed(bf.rel):
+            continue
         symbols = {s: (r, lp) for s, r, lp in resources(bf)}
         for symbol, res, loop in resources(bf):
             if res["type"] != "Microsoft.Authorization/roleAssignments":
@@ -487,11 +610,20 @@ def role_assignments(template: Template) -> Iterator[dict[str, Any]]:
             }
 
 
-def check_role_assignments(template: Template) -> list[str]:
+def expected_app_grants(assume: dict[str, Any] | None) -> frozenset[tuple[str, str]]:
+    """What the app identity must hold: EXPECTED_APP_GRANTS, plus the task hub role with the dts backend (without
+    assumptions: both backends' grants together)."""
+    if assume is not None and assume.get("durableBackend") != "dts":
+        return EXPECTED_APP_GRANTS
+    return EXPECTED_APP_GRANTS | {DTS_GRANT}
+
+
+def check_role_assignments(template: Template, assume: dict[str, Any] | None = None) -> list[str]:
     """Known built-in roles only, each scoped to one resource of the right type, and the app identity's exact set."""
     problems = []
     app_grants = set()
-    for ra in role_assignments(template):
+    expected = expected_app_grants(assume)
+    for ra in role_assignments(template, assume):
         where = f"{ra['file']}: role assignment {ra['symbol']}"
         if not ra["guids"]:
             problems.append(f"{where}: roleDefinitionId {ra['definition']} does not resolve to a literal "
@@ -515,9 +647,9 @@ def check_role_assignments(template: Template) -> list[str]:
                 app_grants.add((role_name, ra["scope_type"]))
                 if ra["principal_type"] != "ServicePrincipal":
                     problems.append(f"{where}: the app identity's principalType must be ServicePrincipal")
-    for role, scope_type in sorted(EXPECTED_APP_GRANTS - app_grants):
+    for role, scope_type in sorted(expected - app_grants):
         problems.append(f"the Function App identity is not granted {role} on a {scope_type}")
-    for role, scope_type in sorted(app_grants - EXPECTED_APP_GRANTS):
+    for role, scope_type in sorted(app_grants - expected):
         problems.append(f"the Function App identity is granted {role} on a {scope_type}, which it does not need")
     return problems
 
@@ -634,4 +766,262 @@ def check_event_subscription(template: Template) -> list[str]:
             problems.append(f"{bf.rel}: {symbol} has no identity-based dead-letter destination")
         if get_ci(props, "deadLetterDestination") is not None:
             problems.append(f"{bf.rel}: {symbol} uses a key-based deadLetterDestination")
+    return problems
+
+
+# ------------------------------------------------------------------------------------------------------------
+# placement: the control plane out of the source region
+
+
+class PlacementRefused(Exception):
+    """infra/core/placement.bicep called fail(): the deployment stops with this message."""
+
+
+class Evaluator:
+    """Evaluates the few Bicep expressions of small check/text modules (placement, monitoring queries) with given
+    parameter values: strings with ${} holes, toLower, trim, ==, &&, !, ?:, fail(), loadTextContent, replace,
+    string(). Anything else raises, so a template change the tests cannot follow is noticed."""
+
+    def __init__(self, bf: BicepFile, params: dict[str, Any]):
+        self.bf, self.params = bf, params
+
+    def name(self, name: str) -> Any:
+        if name in self.params:
+            return self.params[name]
+        if name in self.bf.section("variables"):
+            return self.eval(self.bf.section("variables")[name]["value"])
+        if name in self.bf.section("parameters"):
+            raise KeyError(f"{self.bf.rel}: no value given for parameter {name!r}")
+        return re.sub(r"\$\{(\w+)\}", lambda m: str(self.name(m.group(1))), name)  # a literal (maybe with holes)
+
+    def eval(self, expr: Any) -> Any:
+        if isinstance(expr, (bool, int)) or expr is None:
+            return expr
+        if isinstance(expr, str):
+            return self.name(expr)
+        if isinstance(expr, list):
+            return [self.eval(v) for v in expr]
+        if "function" in expr:
+            fn = expr["function"]
+            kind, args = fn.get("type"), [v for v in (fn.get("parameters") or {}).values() if v is not None]
+            if kind == "fail":
+                raise PlacementRefused(self.eval(args[0]))
+            if kind == "load_text_content":
+                return (self.bf.path.parent / args[0]).read_text(encoding="utf-8")
+            values = [self.eval(a) for a in args]
+            if kind == "to_lower":
+                return values[0].lower()
+            if kind == "trim":
+                return values[0].strip()
+            if kind == "replace":
+                return values[0].replace(values[1], values[2])
+            if kind == "string":
+                return values[0] if isinstance(values[0], str) else json.dumps(values[0], separators=(",", ":"))
+            raise NotImplementedError(f"{self.bf.rel}: function {kind}")
+        if "operator" in expr:
+            op = expr["operator"]
+            kind, operands = op.get("type"), op.get("operands") or {}
+            if kind == "conditional":
+                taken = operands["true_value"] if self.eval(operands["condition"]) else operands["false_value"]
+                return self.eval(taken)
+            if kind == "equals":
+                return self.eval(operands["operand_1"]) == self.eval(operands["operand_2"])
+            if kind == "and":
+                return bool(self.eval(operands["operand_1"])) and bool(self.eval(operands["operand_2"]))
+            if kind == "not":
+                return not self.eval(operands["bool_value"])
+            raise NotImplementedError(f"{self.bf.rel}: operator {kind}")
+        raise NotImplementedError(f"{self.bf.rel}: expression {render(expr)}")
+
+
+def evaluate_placement(template: Template, *, source_region: str, control_region: str,
+                       allow_in_source: bool) -> str:
+    """The control region infra/core/placement.bicep lets through; raises PlacementRefused with its message."""
+    bf = template.files["core/placement.bicep"]
+    params = {"sourceRegion": source_region, "controlRegion": control_region,
+              "allowControlInSourceRegion": allow_in_source}
+    return Evaluator(bf, params).eval(bf.section("outputs")["controlRegion"]["value"])
+
+
+CONTROL_PLANE_MODULES = ("identity", "monitoring", "storage", "keyVault", "functionApp", "durableTaskScheduler",
+                         "runMonitoring")
+
+
+def check_placement(template: Template) -> list[str]:
+    """The control plane (and the resource group) in controlRegionName, the Event Grid topic with the source in
+    sourceRegionName; every resource of a module in that module's `location` (or 'global'); and the placement
+    check deployed before the resource group, so a refusal stops the deployment before anything exists."""
+    problems = []
+    main = template.main
+    modules = main.section("modules")
+    where = {}
+    for symbol, mod in modules.items():
+        _, _, body = unwrap(mod.get("config"))
+        where[symbol] = render((body.get("params") or {}).get("location"))
+    for symbol in CONTROL_PLANE_MODULES:
+        if where.get(symbol) != "controlRegionName":
+            problems.append(f"main.bicep: module {symbol} is placed in {where.get(symbol)}, not controlRegionName")
+    if where.get("eventGrid") != "sourceRegionName":
+        problems.append(f"main.bicep: the Event Grid topic is placed in {where.get('eventGrid')}, not with the "
+                        "source (sourceRegionName)")
+    unplaced = {s for s, loc in where.items() if loc != "None"} - set(CONTROL_PLANE_MODULES) - \
+        {"eventGrid", "documentIntelligence"}
+    problems += [f"main.bicep: module {s} has a location but no placement rule in tests/infra"
+                 for s in sorted(unplaced)]
+    (rg,) = [r for _, r, _ in resources(main) if r["type"] == "Microsoft.Resources/resourceGroups"]
+    if render(rg["body"].get("location")) != "controlRegionName":
+        problems.append("main.bicep: the resource group is not in controlRegionName")
+    if "placement" not in (rg["body"].get("dependsOn") or []):
+        problems.append("main.bicep: the resource group does not wait for the placement check (dependsOn)")
+    placement_params = (unwrap(modules.get("placement", {}).get("config"))[2] or {}).get("params") or {}
+    if {k: render(v) for k, v in placement_params.items()} != {
+            "sourceRegion": "sourceRegionName", "controlRegion": "controlRegionName",
+            "allowControlInSourceRegion": "allowControlInSourceRegion"}:
+        problems.append(f"main.bicep: the placement check is not given the regions used: {render(placement_params)}")
+    for bf in template.files.values():
+        if bf.rel == "main.bicep":
+            continue
+        for symbol, res, _ in resources(bf):
+            if res.get("existing") or "location" not in res["body"]:
+                continue
+            location = render(res["body"]["location"])
+            if location not in ("location", "global"):
+                problems.append(f"{bf.rel}: {symbol} is placed in {location}, not the module's location")
+    return problems
+
+
+# ------------------------------------------------------------------------------------------------------------
+# portal monitoring: the workbook and the alert rules over the modelferry.runs records
+
+MONITORING = "app/run-monitoring.bicep"
+RECORD_FIELD = re.compile(r"\brec\['(\w+)'\]")
+KIND_TEST = re.compile(r"rec\['kind'\]\)\s*(?:==\s*'(\w+)'|in\s*\(([^)]*)\))")
+WORKBOOK_PARAMETERS = {"{TimeRange:grain}": "1h", "{TimeRange}": "ago(7d)"}
+
+
+def monitoring_texts(template: Template, params: dict[str, Any] | None = None) -> dict[str, str]:
+    """What the monitoring module deploys: the workbook's serializedData and each alert rule's query, evaluated
+    from its vars (loadTextContent + replace) with the given module parameters."""
+    bf = template.files[MONITORING]
+    params = params or {"syncStaleAfterHours": 12, "sources": ["eastus"]}
+    ev = Evaluator(bf, params)
+    texts = {}
+    for symbol, res, _ in resources(bf):
+        if res["type"] == "Microsoft.Insights/workbooks":
+            texts[symbol] = ev.eval(get_ci(res["body"], "properties", "serializedData"))
+        if res["type"] == "Microsoft.Insights/scheduledQueryRules":
+            (criterion,) = get_ci(res["body"], "properties", "criteria", "allOf")
+            texts[symbol] = ev.eval(criterion["query"])
+    return texts
+
+
+def workbook_queries(serialized: str) -> dict[str, str]:
+    """item name -> KQL of every query item of a workbook (type 3), workbook parameters filled in."""
+    data = json.loads(serialized)
+    out = {}
+    for item in data.get("items") or []:
+        if item.get("type") == 3:
+            query = item["content"]["query"]
+            for placeholder, value in WORKBOOK_PARAMETERS.items():
+                query = query.replace(placeholder, value)
+            out[item["name"]] = query
+    return out
+
+
+def all_queries(template: Template) -> dict[str, str]:
+    """Every KQL query the deployment holds: 'workbook:<item>' and 'alert:<rule symbol>'."""
+    texts = monitoring_texts(template)
+    out = {}
+    for symbol, text in texts.items():
+        if text.lstrip().startswith("{"):
+            out.update({f"workbook:{name}": q for name, q in workbook_queries(text).items()})
+        else:
+            out[f"alert:{symbol}"] = text
+    return out
+
+
+def kql_syntax_errors(query: str) -> list[str]:
+    """Syntax errors of one KQL query, from an ANTLR grammar of the Kusto language (empty: it parses)."""
+    from antlr4 import CommonTokenStream, InputStream
+    from antlr4.error.ErrorListener import ErrorListener
+    from kusto_query_language_parser.parse_tools.KqlLexer import KqlLexer
+    from kusto_query_language_parser.parse_tools.KqlParser import KqlParser
+
+    class Collect(ErrorListener):
+        def __init__(self) -> None:
+            self.errors: list[str] = []
+
+        def syntaxError(self, recognizer, offending, line, column, msg, e):  # ANTLR's method name
+            self.errors.append(f"line {line}:{column} {msg}")
+
+    errors = Collect()
+    lexer = KqlLexer(InputStream(query))
+    lexer.removeErrorListeners()
+    lexer.addErrorListener(errors)
+    parser = KqlParser(CommonTokenStream(lexer))
+    parser.removeErrorListeners()
+    parser.addErrorListener(errors)
+    parser.top()
+    return errors.errors
+
+
+def record_fields_read(query: str) -> set[str]:
+    """The record fields a query reads (every access is written rec['field'])."""
+    return set(RECORD_FIELD.findall(query))
+
+
+def record_kinds_read(query: str) -> set[str]:
+    """The record kinds a query selects (rec['kind'] == 'x' or in ('x', 'y'))."""
+    kinds = set()
+    for single, several in KIND_TEST.findall(query):
+        kinds |= {single} if single else set(re.findall(r"'(\w+)'", several))
+    return kinds
+
+
+def check_monitoring(template: Template, runs_kql: str, fields: set[str], kinds: set[str]) -> list[str]:
+    """Every query starts with the shared `runs` definition, parses, reads only declared fields and kinds; each
+    alert reads a kind the workbook shows, watches the workbook's component and notifies the action group."""
+    problems = []
+    queries = all_queries(template)
+    if not any(k.startswith("workbook:") for k in queries) or not any(k.startswith("alert:") for k in queries):
+        problems.append(f"expected workbook and alert queries, found {sorted(queries)}")
+    workbook_kinds = set()
+    for name, query in sorted(queries.items()):
+        if not query.startswith(runs_kql):
+            problems.append(f"{name}: does not start with the shared runs definition (infra/monitoring/runs.kql)")
+        for error in kql_syntax_errors(query):
+            problems.append(f"{name}: KQL syntax error {error}")
+        for field_name in sorted(record_fields_read(query) - fields):
+            problems.append(f"{name}: reads record field {field_name!r}, which the app does not write")
+        read = record_kinds_read(query)
+        if not read:
+            problems.append(f"{name}: selects no record kind")
+        for kind in sorted(read - kinds):
+            problems.append(f"{name}: selects record kind {kind!r}, which the app does not write")
+        if name.startswith("workbook:"):
+            workbook_kinds |= read
+    for name, query in sorted(queries.items()):
+        if name.startswith("alert:") and not record_kinds_read(query) <= workbook_kinds:
+            problems.append(f"{name}: alerts on records the workbook does not show")
+    bf = template.files[MONITORING]
+    symbols = {s: r for s, r, _ in resources(bf)}
+    (workbook,) = [s for s, r in symbols.items() if r["type"] == "Microsoft.Insights/workbooks"]
+    action_groups = [s for s, r in symbols.items() if r["type"] == "Microsoft.Insights/actionGroups"]
+    if len(action_groups) != 1:
+        return [*problems, f"{MONITORING}: expected one action group, found {action_groups}"]
+    source = render(get_ci(symbols[workbook]["body"], "properties", "sourceId"))
+    receivers = render(get_ci(symbols[action_groups[0]]["body"], "properties", "emailReceivers"))
+    if receivers != "emailReceivers" or \
+            "emailAddress: alertEmail" not in render(bf.section("variables")["emailReceivers"]["value"]):
+        problems.append(f"{MONITORING}: the action group's e-mail receiver is not the alertEmail parameter")
+    for symbol, res in symbols.items():
+        if res["type"] != "Microsoft.Insights/scheduledQueryRules":
+            continue
+        props = res["body"].get("properties") or {}
+        if [render(s) for s in props.get("scopes") or []] != [source]:
+            problems.append(f"{MONITORING}: {symbol} watches {render(props.get('scopes'))}, not the workbook's "
+                            f"{source}")
+        groups = [render(g) for g in get_ci(props, "actions", "actionGroups") or []]
+        if groups != [f"{action_groups[0]}.id"]:
+            problems.append(f"{MONITORING}: {symbol} notifies {groups}, not the action group")
     return problems

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import infra_checks as ic
@@ -48,7 +50,8 @@ def test_every_bicep_file_parses(template: ic.Template) -> None:
     expected = {"main.bicep", "app/identity.bicep", "app/function.bicep", "app/eventgrid.bicep",
                 "app/document-intelligence.bicep", "app/document-intelligence-access.bicep",
                 "app/document-intelligence-key.bicep", "core/monitoring.bicep", "core/storage.bicep",
-                "core/keyvault.bicep"}
+                "core/keyvault.bicep", "core/placement.bicep", "app/durable-task-scheduler.bicep",
+                "app/run-monitoring.bicep"}
     assert set(template.files) == expected
     assert template.main.doc["globals"]["scope"]["value"] == "subscription"
     assert any(r["type"] == "Microsoft.Resources/resourceGroups" for _, r, _ in ic.resources(template.main))
@@ -71,14 +74,38 @@ def test_main_parameters_file_maps_azd_variables(template: ic.Template) -> None:
     assert mapped["environmentName"]["value"] == "${AZURE_ENV_NAME}"
     assert mapped["location"]["value"] == "${AZURE_LOCATION}"
     assert mapped["principalId"]["value"] == "${AZURE_PRINCIPAL_ID}"
+    assert mapped["controlRegion"]["value"] == "${MODELFERRY_CONTROL_REGION}"
+    assert mapped["allowControlInSourceRegion"]["value"] == "${MODELFERRY_ALLOW_CONTROL_IN_SOURCE_REGION=false}"
+    assert mapped["durableBackend"]["value"] == "${MODELFERRY_DURABLE_BACKEND=azureStorage}"
+    assert mapped["alertEmail"]["value"] == "${MODELFERRY_ALERT_EMAIL}"
+    backend = template.main.section("parameters")["durableBackend"]
+    assert next(d["argument"] for d in backend["decorators"] if d["type"] == "allowed") == ["azureStorage", "dts"]
+    assert backend["default"] == "azureStorage"
 
 
-def test_app_settings_are_exactly_what_ferry_reads(template: ic.Template) -> None:
-    assert ic.check_app_settings(template, SETTINGS) == []
-    names = ic.app_setting_names(template)
+@pytest.mark.parametrize("variant", sorted(ic.VARIANTS))
+def test_app_settings_are_exactly_what_ferry_reads(template: ic.Template, variant: str) -> None:
+    assume = ic.VARIANTS[variant]
+    assert ic.check_app_settings(template, SETTINGS, assume) == []
+    names = ic.app_setting_names(template, assume)
     # the comparison is with the live registry, so a setting added to ferry/settings.py shows up here
     assert {n for n, s in SETTINGS.items() if not s.local_only} <= names
     assert "FERRY_KEY_VAULT_CA_BUNDLE" not in names
+    # the backend is chosen by app settings alone (host.json serves both); the host keeps AzureWebJobsStorage
+    assert (set(ic.DTS_SETTINGS) <= names) == (assume["durableBackend"] == "dts")
+    assert not set(ic.DTS_SETTINGS) & names or assume["durableBackend"] == "dts"
+    assert "AzureWebJobsStorage__blobServiceUri" in names
+
+
+def test_host_json_serves_both_backends() -> None:
+    """The azureManaged provider needs extension bundle 4.32.0 or later; host.json names no storage provider (the
+    dts settings override it) and keeps the records the alerts count out of sampling."""
+    host = json.loads((ic.REPO / "host.json").read_text())
+    bundle = host["extensionBundle"]["version"]
+    low = re.fullmatch(r"\[(\d+)\.(\d+)\.(\d+), 5\.0\.0\)", bundle)
+    assert low and tuple(map(int, low.groups())) >= (4, 32, 0), bundle
+    assert "storageProvider" not in host["extensions"]["durableTask"]
+    assert "Trace" in host["logging"]["applicationInsights"]["samplingSettings"]["excludedTypes"].split(";")
 
 
 def test_tuning_defaults_equal_the_settings_module(template: ic.Template) -> None:
@@ -130,11 +157,14 @@ def test_created_accounts_produce_settings_ferry_accepts(template: ic.Template, 
         assert len(abbrs[key] + env["resourceToken"]) <= limit
 
 
-def test_role_assignments_use_verified_roles_on_single_resources(template: ic.Template) -> None:
-    assert ic.check_role_assignments(template) == []
-    grants = {(ic.KNOWN_ROLES[g][0], ra["scope_type"]) for ra in ic.role_assignments(template)
+@pytest.mark.parametrize("variant", sorted(ic.VARIANTS))
+def test_role_assignments_use_verified_roles_on_single_resources(template: ic.Template, variant: str) -> None:
+    assume = ic.VARIANTS[variant]
+    assert ic.check_role_assignments(template, assume) == []
+    grants = {(ic.KNOWN_ROLES[g][0], ra["scope_type"]) for ra in ic.role_assignments(template, assume)
               if ra["principal"] == ic.APP_IDENTITY_PRINCIPAL for g in ra["guids"]}
-    assert grants == ic.EXPECTED_APP_GRANTS
+    dts = {ic.DTS_GRANT} if assume["durableBackend"] == "dts" else set()
+    assert grants == ic.EXPECTED_APP_GRANTS | dts
 
 
 def test_no_key_or_secret_leaves_the_deployment(template: ic.Template) -> None:
@@ -156,7 +186,7 @@ def test_azure_yaml_deploys_the_root_as_a_python_function_app() -> None:
     assert re.search(r"(?m)^name: modelferry$", text)
     assert re.search(r"(?m)^  api:\n    project: \.\n    language: python\n    host: function$", text)
     hooks = re.findall(r"run: (\./\S+)", text)
-    assert len(hooks) == 4
+    assert len(hooks) == 6
     for hook in hooks:
         assert (ic.REPO / hook).is_file(), hook
     posix = (ic.INFRA / "hooks" / "postdeploy.sh").read_text()
@@ -332,3 +362,137 @@ def test_docs_queries_name_registered_functions(app_functions) -> None:
     assert {"copy_model", "copy_model_to_target", "poll_copy"} <= named
     assert named <= set(app_functions), named - set(app_functions)
     assert "start_copy" in app_functions and "/api/copies" in doc
+
+
+# ------------------------------------------------------------------------------------------------------------
+# placement: the control plane out of the source region (both placements), refused unless asked for
+
+
+def test_control_plane_and_topic_are_placed_by_region_role(template: ic.Template) -> None:
+    assert ic.check_placement(template) == []
+    variables = template.main.section("variables")
+    # default control region: the second account (the first target), else the azd location
+    assert ic.render(variables["defaultControlRegion"]["value"]) == \
+        "conditional(greater_than(length(accountRegions), 1), accountRegions[1], to_lower(location))"
+    assert ic.render(variables["controlRegionName"]["value"]) == \
+        "conditional(empty(controlRegion), defaultControlRegion, to_lower(trim(controlRegion)))"
+
+
+@pytest.mark.parametrize(("source", "control", "allow", "expected"), [
+    ("eastus", "westeurope", False, "westeurope"),           # control plane elsewhere: the default case
+    ("eastus", "westeurope", True, "westeurope"),
+    ("eastus", "eastus", True, "eastus"),                    # in the source region, asked for explicitly
+    ("eastus", "EastUS", False, None),                       # refused, whatever the spelling
+    ("eastus", "eastus", False, None),
+])
+def test_placement_check_refuses_the_source_region_unless_asked(template: ic.Template, source, control, allow,
+                                                                expected) -> None:
+    if expected is None:
+        with pytest.raises(ic.PlacementRefused) as refused:
+            ic.evaluate_placement(template, source_region=source, control_region=control, allow_in_source=allow)
+        message = str(refused.value)
+        assert f"control region ({control}) is the source region" in message
+        assert "MODELFERRY_CONTROL_REGION" in message and "MODELFERRY_ALLOW_CONTROL_IN_SOURCE_REGION=true" in message
+        assert "go down together with the source" in message  # says why
+    else:
+        assert ic.evaluate_placement(template, source_region=source, control_region=control,
+                                     allow_in_source=allow) == expected
+
+
+def _preprovision(env: dict[str, str]) -> subprocess.CompletedProcess:
+    hook = ic.INFRA / "hooks" / "preprovision.sh"
+    return subprocess.run(["sh", str(hook)], env={"PATH": os.environ["PATH"], **env}, capture_output=True,
+                          text=True, timeout=30)
+
+
+@pytest.mark.parametrize(("env", "control"), [
+    ({"AZURE_LOCATION": "eastus", "MODELFERRY_TARGET_REGIONS": "westeurope, japaneast"}, "westeurope"),
+    ({"AZURE_LOCATION": "eastus", "MODELFERRY_SOURCE_REGION": "westus2", "MODELFERRY_TARGET_REGIONS": "eastus"},
+     "eastus"),
+    ({"AZURE_LOCATION": "eastus", "MODELFERRY_TARGET_REGIONS": "westeurope",
+      "MODELFERRY_CONTROL_REGION": "northeurope"}, "northeurope"),
+    ({"AZURE_LOCATION": "eastus", "MODELFERRY_ALLOW_CONTROL_IN_SOURCE_REGION": "true"}, "eastus"),
+    ({"AZURE_LOCATION": "eastus", "MODELFERRY_DURABLE_BACKEND": "dts",
+      "MODELFERRY_TARGET_REGIONS": "westeurope"}, "westeurope"),
+])
+def test_preprovision_hook_lets_a_separate_control_region_through(env, control) -> None:
+    done = _preprovision(env)
+    assert done.returncode == 0, done.stderr
+    assert f"control plane in {control}," in done.stdout
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"AZURE_LOCATION": "eastus"}, "the control region (eastus) is the source region"),   # no target at all
+    ({"AZURE_LOCATION": "eastus", "MODELFERRY_TARGET_REGIONS": "westeurope", "MODELFERRY_CONTROL_REGION": "EastUS"},
+     "the control region (eastus) is the source region"),
+    ({"AZURE_LOCATION": "eastus", "MODELFERRY_TARGET_REGIONS": "westeurope", "MODELFERRY_DURABLE_BACKEND": "DTS"},
+     "MODELFERRY_DURABLE_BACKEND is 'DTS'"),
+])
+def test_preprovision_hook_refuses_with_the_reason(env, expected) -> None:
+    done = _preprovision(env)
+    assert done.returncode == 1
+    assert expected in done.stderr
+    powershell = (ic.INFRA / "hooks" / "preprovision.ps1").read_text()
+    assert "MODELFERRY_ALLOW_CONTROL_IN_SOURCE_REGION=true" in powershell and "-cne 'dts'" in powershell
+
+
+@pytest.mark.parametrize(("edit", "expected_part"), [
+    (("main.bicep", "    location: sourceRegionName\n", "    location: controlRegionName\n"),
+     "the Event Grid topic is placed in controlRegionName"),
+    (("main.bicep", "  dependsOn: [\n    placement\n  ]\n", ""), "does not wait for the placement check"),
+    (("app/durable-task-scheduler.bicep", "  location: location\n", "  location: 'eastus'\n"),
+     "scheduler is placed in eastus"),
+    (("main.bicep", "    allowControlInSourceRegion: allowControlInSourceRegion\n",
+      "    allowControlInSourceRegion: true\n"), "the placement check is not given the regions used"),
+])
+def test_placement_mistakes_are_reported(mutate, edit, expected_part) -> None:
+    problems = ic.check_placement(mutate(edit))
+    assert any(expected_part in p for p in problems), problems
+
+
+def test_a_control_plane_module_left_in_the_azd_location_is_reported(mutate) -> None:
+    text = (ic.INFRA / "main.bicep").read_text()
+    block = text[text.index("module keyVault"):]
+    old = block[:block.index("    location: controlRegionName\n") + len("    location: controlRegionName\n")]
+    broken = mutate(("main.bicep", old, old.replace("location: controlRegionName", "location: location")))
+    assert "main.bicep: module keyVault is placed in location, not controlRegionName" in ic.check_placement(broken)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# the Durable Task Scheduler backend: its role and settings, checked to bite
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (("app/durable-task-scheduler.bicep", "  scope: taskHub\n", "  scope: scheduler\n"),
+     "app/durable-task-scheduler.bicep: role assignment appTaskHubAccess: Durable Task Data Contributor is scoped "
+     "to a Microsoft.DurableTask/schedulers; it belongs on Microsoft.DurableTask/schedulers/taskHubs"),
+    # Durable Task Worker instead: not a role this deployment grants, and the app loses its task hub role
+    (("app/durable-task-scheduler.bicep", "'0ad04412-c4d5-4796-b79c-f76d14c8d402'",
+      "'80d0d6b0-f522-40a4-8886-a5a11720c375'"),
+     "the Function App identity is not granted Durable Task Data Contributor on a "
+     "Microsoft.DurableTask/schedulers/taskHubs"),
+])
+def test_dts_role_mistakes_are_reported(mutate, edit, expected) -> None:
+    broken = mutate(edit)
+    assert expected in ic.check_role_assignments(broken, ic.VARIANTS["dts/control-elsewhere"])
+    # the Azure Storage variant deploys no scheduler, so the same mistake is invisible there
+    assert ic.check_role_assignments(broken, ic.VARIANTS["storage/control-elsewhere"]) == []
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (("main.bicep", "storageProvider__type: 'azureManaged'", "storageProvider__type: 'AzureStorage'"),
+     "app setting AzureFunctionsJobHost__extensions__durableTask__storageProvider__type is 'AzureStorage', "
+     "expected 'azureManaged' for the dts backend"),
+    (("main.bicep", ";Authentication=ManagedIdentity;ClientID=${identity.outputs.clientId}'",
+      ";Authentication=ManagedIdentity'"),
+     "app setting DURABLE_TASK_SCHEDULER_CONNECTION_STRING is "
+     "'Endpoint=${durableTaskScheduler.outputs.endpoint};Authentication=ManagedIdentity', expected "
+     "'Endpoint=${durableTaskScheduler.outputs.endpoint};Authentication=ManagedIdentity;"
+     "ClientID=${identity.outputs.clientId}' for the dts backend"),
+    (("main.bicep", "    hostSettings: useDts ? {", "    hostSettings: true ? {"),
+     "app setting TASKHUB_NAME is set without the dts backend"),
+])
+def test_dts_setting_mistakes_are_reported(mutate, edit, expected) -> None:
+    broken = mutate(edit)
+    variant = "storage/control-elsewhere" if "without the dts" in expected else "dts/control-elsewhere"
+    assert expected in ic.check_app_settings(broken, SETTINGS, ic.VARIANTS[variant])

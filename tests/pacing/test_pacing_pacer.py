@@ -1,0 +1,51 @@
+"""ferry.pacer: list pages of one resource spaced at its list rate, across threads; other resources unaffected."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from ferry.orchestration.pacing import interval
+from ferry.pacer import Pacer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self.lock:
+            self.now += seconds
+
+
+def test_pages_are_spaced_at_the_list_rate_and_keys_are_independent():
+    clock = Clock()
+    pacer = Pacer(clock, clock.sleep)
+    waits = [pacer.wait("src", 10) for _ in range(4)]
+    assert waits == pytest.approx([0, interval(10), interval(10), interval(10)])
+    assert pacer.wait("other", 10) == 0  # another resource has its own spacing
+
+
+def test_an_idle_pacer_does_not_wait():
+    clock = Clock()
+    pacer = Pacer(clock, clock.sleep)
+    pacer.wait("src", 10)
+    clock.now += 5
+    assert pacer.wait("src", 10) == 0
+
+
+def test_threads_share_one_spacing():
+    clock = Clock()
+    pacer = Pacer(clock, lambda s: None)  # real threads; the time is only read
+    waits: list[float] = []
+    threads = [threading.Thread(target=lambda: waits.append(pacer.wait("src", 10))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(waits) == pytest.approx([i * interval(10) for i in range(8)])

@@ -190,7 +190,8 @@ def authorize_and_start(run: TargetRun, source: SourceModel, *, new_attempt: boo
         # for the same instant; the activity is woken a little early and sends both calls at that instant
         slot = yield from wait_for_slots(run.context, ((run.job.source, "manage"), (run.job.target, "manage")),
                                          lead=SEND_LEAD)
-        answer = yield from run.ask("authorize_and_start_copy", replace(request, not_before=slot.isoformat()))
+        not_before = slot.isoformat() if slot > run.now else None  # a slot already reached needs no hold
+        answer = yield from run.ask("authorize_and_start_copy", replace(request, not_before=not_before))
         if answer.ok:
             started = CopyStarted.from_dict(answer.value)
             run.copy_started_at = run.now

@@ -32,8 +32,17 @@ def entry(name: str, **extra: Any) -> dict[str, Any]:
 RESOURCES = {"src": entry("src"), "free": entry("free", tier="F0"), "raised": entry("raised", managementRate=20)}
 
 
+def only_our_settings(monkeypatch) -> None:
+    """No FERRY_* setting left behind by another test (settings are process-wide environment variables)."""
+    import os
+
+    for name in [n for n in os.environ if n.startswith("FERRY_")]:
+        monkeypatch.delenv(name)
+
+
 @pytest.fixture
 def configured(monkeypatch):
+    only_our_settings(monkeypatch)
     monkeypatch.setenv("FERRY_RESOURCES", json.dumps(RESOURCES))
     ferry_settings.load.cache_clear()
     yield
@@ -139,9 +148,11 @@ def test_wait_for_slots_chains_the_resources_and_waits_only_when_needed(configur
     assert second.calls[1][1]["at"] == go.isoformat()
 
 
-def test_the_entity_serialises_callers_in_the_product_app_on_devhost(tmp_path):
+def test_the_entity_serialises_callers_in_the_product_app_on_devhost(tmp_path, monkeypatch):
     """The real `resource_budget` function on devhost (the SDK's entity dispatch): signals from many callers end
     in one state that has handed out every slot once."""
+    only_our_settings(monkeypatch)
+    ferry_settings.load.cache_clear()
     settings = {"FERRY_RESOURCES": json.dumps(RESOURCES)}
     clock = VirtualClock(start=T0.timestamp())
     with DevHost.start(REPO, settings=settings, clock=clock, store=tmp_path / "store.sqlite") as host:

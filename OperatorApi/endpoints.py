@@ -49,7 +49,7 @@ def _settings() -> ferry_settings.Settings:
     return ferry_settings.load()
 
 
-def _statuses_since(statuses: list[Any]) -> list[dict[str, Any]]:
+def _as_dicts(statuses: list[Any]) -> list[dict[str, Any]]:
     return [s.to_json() for s in statuses if s]
 
 
@@ -100,7 +100,7 @@ async def _refresh(client: df.DurableOrchestrationClient, settings: ferry_settin
                    targets: list[str], previous: dict[str, Any] | None) -> dict[str, Any]:
     now = datetime.now(UTC)
     found = await client.get_status_by(created_time_from=now - ATTEMPT_WINDOW)
-    attempts, mapping = runs.last_attempts(_statuses_since(found), source)
+    attempts, mapping = runs.last_attempts(_as_dicts(found), source)
     kept = await _entity_state(client, V2_ENTITY, source)  # what syncs recorded (and adopted) for v2 targets
     for target, pairs in (kept if isinstance(kept, dict) else {}).items():
         if isinstance(pairs, dict):
@@ -186,7 +186,7 @@ async def list_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient
         since = runs.parse_since(req.params.get("since"), now)
         found = await (client.get_status_by(created_time_from=since) if since else client.get_status_all())
         rows = []
-        for status in _statuses_since(found):
+        for status in _as_dicts(found):
             uri = client.get_client_response_links(req, status.get("instanceId", ""))["statusQueryGetUri"]
             row = runs.run_row(status, uri)
             if row is not None:

@@ -269,8 +269,10 @@ def _unreachable_cell(inv: Inventory, prev_cell: Mapping[str, Any] | None) -> di
 
 
 def with_age(catalog: Mapping[str, Any], now: datetime, *, cached: bool) -> dict[str, Any]:
-    """The catalog as answered: plus how old it is (`ageSeconds`) and whether it was re-read now."""
+    """The catalog as answered: plus how old it is (`ageSeconds`), whether it was re-read now, and the replicas
+    expiring within EXPIRY_WARNING_DAYS (`expiring`, soonest first)."""
     out = dict(catalog)
+    out["expiring"] = expiring(catalog, now)
     generated = _parse(catalog.get("generatedAt"))
     out["ageSeconds"] = max(0, int((now - generated).total_seconds())) if generated else None
     out["refreshed"] = not cached

@@ -6,7 +6,6 @@
   const code = params.get("code");        // the function key, as Azure passes it (?code=)
   const source = params.get("source");
   const POLL_MS = Number(params.get("pollMs") || 3000);
-  const EXPIRY_DAYS = 30;
   const RUNNING = new Set(["Pending", "Running", "ContinuedAsNew", "Suspended"]);
 
   function api(path, query) {
@@ -81,17 +80,10 @@
     });
     fill(document.querySelector("#matrix tbody"), rows, "matrix-empty");
 
-    const horizon = Date.now() + EXPIRY_DAYS * 86400000;
-    const soon = [];
-    (cat.replicas || []).forEach(function (row) {
-      Object.entries(row.targets || {}).forEach(function ([a, c]) {
-        if (c.modelId && c.expiresAt && Date.parse(c.expiresAt) <= horizon) soon.push([row.id, a, c]);
-      });
-    });
-    soon.sort(function (x, y) { return x[2].expiresAt < y[2].expiresAt ? -1 : 1; });
-    fill(document.querySelector("#expiring tbody"), soon.map(function ([id, a, c]) {
-      const tr = el("tr", { "data-artifact": id, "data-target": a });
-      [id, a + " (" + c.region + ")", c.modelId, when(c.expiresAt)].forEach(function (v) { tr.append(el("td", {}, v)); });
+    fill(document.querySelector("#expiring tbody"), (cat.expiring || []).map(function (e) {
+      const tr = el("tr", { "data-artifact": e.id, "data-target": e.target, class: e.expired ? "expired" : null });
+      [e.id, e.target + " (" + e.region + ")", e.modelId, when(e.expiresAt) + (e.expired ? " (expired)" : "")]
+        .forEach(function (v) { tr.append(el("td", {}, v)); });
       return tr;
     }), "expiring-empty");
   }

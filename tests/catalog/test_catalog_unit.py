@@ -107,6 +107,9 @@ def test_pick_replica_and_its_reasons() -> None:
     assert catalog.failover_export(cat) == {"a": {"westus2": {"endpoint": "https://west.example", "modelId": "a"},
                                                   "eastus2": {"endpoint": "https://east.example", "modelId": "a"}}}
     assert catalog.counts(cat)["west"]["stale"] == 1
+    answered = catalog.with_age(cat, NOW + timedelta(seconds=42), cached=True)
+    assert answered["ageSeconds"] == 42 and answered["refreshed"] is False
+    assert [(e["id"], e["target"]) for e in answered["expiring"]] == [("a", "east")]
 
 
 def test_runs_rows_filters_and_attempts() -> None:

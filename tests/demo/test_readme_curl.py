@@ -41,10 +41,13 @@ def test_every_command_of_the_curl_block_works_in_order(tmp_path: Path) -> None:
 
         lines = [line for line in out.splitlines() if line.strip()]
         copy = json.loads(next(line for line in lines if line.startswith('{"name": "copy_model"')))
-        assert copy["runtimeStatus"] == "Completed", copy  # the copy right after the build succeeded
+        assert copy["runtimeStatus"] == "Completed", copy  # the copy started right after the build succeeded
         assert {alias: t["status"] for alias, t in copy["output"]["targets"].items()} == {
             "westus2": "succeeded", "westeurope": "succeeded"}
         assert re.search(r"on_model_trained: event evt-1 started replication \S+ of invoices-2026", out)
+        runs_api = json.loads(next(line for line in lines if line.startswith('{"runs"')))["runs"]
+        assert [r["kind"] for r in runs_api] == ["copy", "copy"], runs_api  # the HTTP run and the event's run
+        assert {r["instanceId"]: r["runtimeStatus"] for r in runs_api}[copy["instanceId"]] == "Completed"
         listed = json.loads(next(line for line in lines if line.startswith("[{")))
         runs = [i for i in listed if ":" not in i["instanceId"]]  # child ids are "<parent>:<target>"
         assert [i["name"] for i in runs] == ["copy_model", "copy_model"]  # the HTTP run and the event's run

@@ -1,12 +1,14 @@
 """`copy_model_to_target`: copy one source model to one target, recovering from what the Copy API throws.
 
 The workflow, top to bottom (`copy_workflow`):
-1. `check_source`        the source model exists and is ready (a model still training is waited for).
+1. `check_source`        the source model exists and is ready (a model still training is waited for);
+   `copies_before`       v2: which copies of it the target already holds.
 2. `authorize_and_start` authorize on the target and start the copy on the source, in ONE activity, so the
                          authorization's access token never enters history.
 3. `poll`                poll the copy on durable timers (schedule, Retry-After and deadline from
                          `ferry.orchestration.polling`).
-4. `verify`              the model on the target is this source model's copy.
+4. `verify`              the model on the target is this source model's copy; `remove_duplicates` (v2) deletes
+                         copies that an interrupted execution of step 2 made under ids nobody recorded.
 Each phase returns a typed result (`Running`, `Landed`, `Reauthorize`, `Finished`) or raises `TargetCopyFailed`,
 which ends the child *Failed* carrying its result for the parent. Failures are decided by
 `ferry.orchestration.recovery`: throttled/transient → wait and retry; rejected authorization → fresh one and
@@ -34,10 +36,12 @@ from ferry.contracts import (
     CopyPoll,
     CopyStarted,
     Deleted,
+    ListCopies,
     PollCopy,
     SourceModel,
     SourceRef,
     StartCopy,
+    TargetCopies,
     TargetModel,
     TargetRef,
 )
@@ -135,6 +139,7 @@ def copy_model_to_target(context: Any) -> Generator[Any, Any, dict[str, Any]]:
 def copy_workflow(run: TargetRun) -> Steps:
     """Check the source, copy (re-authorizing as needed), verify: the result, or raises TargetCopyFailed."""
     source = yield from check_source(run)
+    yield from copies_before(run)
     new_attempt = True
     while True:
         step = yield from authorize_and_start(run, source, new_attempt=new_attempt)
@@ -165,6 +170,16 @@ def check_source(run: TargetRun) -> Generator[Any, Any, SourceModel]:
             raise run.fail(recovery.source_not_ready_error(run.job.model_id, run.job.source, source.status))
         run.log("source model not ready yet (%s); checking again", source.status)
         yield run.context.create_timer(fire_at)
+
+
+def copies_before(run: TargetRun) -> Steps:
+    """1b. v2: the copies of this model the target holds before this run copies anything (they are not ours)."""
+    if not is_v2(run.job.api_version):
+        return
+    before = yield from run.call("list_target_copies", ListCopies(target=run.job.target,
+                                                                  fingerprint=run.fingerprint),
+                                 TargetCopies, run.deadline, paced=((run.job.target, "list"),))
+    run.copies_before = set(before.ready) | set(before.creating)
 
 
 def authorize_and_start(run: TargetRun, source: SourceModel, *, new_attempt: bool) -> Steps:
@@ -339,11 +354,46 @@ def settle(run: TargetRun) -> Generator[Any, Any, Settled]:
 
 
 def succeed(run: TargetRun, **extra: Any) -> Generator[Any, Any, dict[str, Any]]:
-    """Success, after removing the copies of lost answers other than the one kept."""
-    yield from run.lost.sweep(run.target_model_id,
-                              lost_copy_watch_seconds(run.copy_started_at, run.now, run.policy))
+    """Success, after removing the copies of lost answers and (v2) of interrupted executions, but one."""
+    watch = lost_copy_watch_seconds(run.copy_started_at, run.now, run.policy)
+    yield from run.lost.sweep(run.target_model_id, watch)
+    yield from remove_duplicates(run, watch)
     run.last_error = None
     return run.finish("succeeded", **extra)
+
+
+def remove_duplicates(run: TargetRun, watch_seconds: float) -> Steps:
+    """v2: delete the copies of this model that appeared on the target during this run, but one.
+
+    An execution of `authorize_and_start_copy` killed after its copy POST is run again (at least once), and in
+    v2 each run copies into a NEW service-assigned id that only the killed execution knew. Such copies started
+    before the kept one, so they land within about the time it took: models still being created on the target
+    are watched that long. Of the copies found, the smallest id is kept (so two runs that race converge on the
+    same model instead of deleting each other's) and reported as the target model."""
+    if run.copies_before is None or not run.target_model_id:
+        return
+    until = run.now + timedelta(seconds=max(watch_seconds, 0.0))
+    for check in range(1, MAX_LOST_CHECKS + 1):
+        found = yield from run.call("list_target_copies", ListCopies(target=run.job.target,
+                                                                     fingerprint=run.fingerprint),
+                                    TargetCopies, run.fresh_deadline(), paced=((run.job.target, "list"),))
+        ours = sorted({i for i in found.ready if i not in run.copies_before} | {run.target_model_id})
+        keep = ours[0]
+        for extra in ours[1:]:
+            run.show("cleaning-up")
+            if (yield from run.delete(extra)):
+                run.log("deleted %s, a copy made by an interrupted execution of this run", extra)
+                run.removed_duplicates.append(extra)
+        if keep != run.target_model_id:
+            run.log("keeping %s (a copy of this run, as %s was)", keep, run.target_model_id)
+            run.target_model_id = keep
+        landing = [i for i in found.creating if i not in run.copies_before and i not in ours]
+        if not landing:
+            return
+        fire_at = next_fire_at(run.now, poll_delay(run.policy, check), until)
+        if fire_at is None:
+            return
+        yield run.context.create_timer(fire_at)
 
 
 def adopt_after_failure(run: TargetRun, failure: outcome.TargetCopyFailed) -> Steps:
@@ -382,6 +432,8 @@ class TargetRun:
         self.copy_status: str | None = None
         self.last_error: FerryError | None = None
         self.adopted = False
+        self.copies_before: set[str] | None = None  # v2: copies of the model on the target before this run
+        self.removed_duplicates: list[str] = []  # v2: copies made by interrupted executions, deleted
         self.copy_started_at: datetime | None = None  # when the copy we keep was issued (bounds the lost watch)
 
     @property
@@ -484,7 +536,8 @@ class TargetRun:
         return outcome.target_result(
             target=self.job.target, status=status, target_model_id=self.target_model_id, error=error,
             attempts=self.attempts, duration_seconds=(self.now - self.started).total_seconds(),
-            adopted=self.adopted, cleaned_up_ids=self.lost.cleaned, unresolved_ids=self.lost.unresolved, **extra)
+            adopted=self.adopted, cleaned_up_ids=self.lost.cleaned + self.removed_duplicates,
+            unresolved_ids=self.lost.unresolved, **extra)
 
     def fail(self, error: FerryError, **extra: Any) -> outcome.TargetCopyFailed:
         """The exception that ends the child Failed with its result (raise it)."""

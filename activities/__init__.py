@@ -23,6 +23,7 @@ from ferry.contracts import (
     Answer,
     Contract,
     CopyPlanned,
+    ListCopies,
     PollCopy,
     SourceRef,
     StartCopy,
@@ -110,3 +111,10 @@ def delete_target_model(step: dict) -> dict:
     """Remove an empty/invalid target model left by a failed or abandoned copy."""
     ref = TargetRef.from_dict(step)
     return _answer("delete_target_model", lambda s: steps.delete_target_model(s, ref.target, ref.target_model_id))
+
+
+@bp.activity_trigger(input_name="step")
+def list_target_copies(step: dict) -> dict:
+    """The copies of the source model on a v2 target (to find those an interrupted execution made)."""
+    ref = ListCopies.from_dict(step)
+    return _answer("list_target_copies", lambda s: steps.list_target_copies(s, ref.target, ref.fingerprint))

@@ -257,3 +257,22 @@ class Deleted(Contract):
     """Whether `delete_target_model` removed a model (False: there was none)."""
 
     deleted: bool = False
+
+
+# ------------------------------------------------------------------------------------------ list_target_copies
+
+@dataclass(frozen=True)
+class ListCopies(Contract):
+    """Input of `list_target_copies`: the target and the source model's fingerprint."""
+
+    target: str = ""
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TargetCopies(Contract):
+    """What the target holds of one source model: its ready copies, and the models still being created there
+    (whose content cannot be told yet)."""
+
+    ready: list[str] = field(default_factory=list)
+    creating: list[str] = field(default_factory=list)

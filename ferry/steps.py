@@ -29,8 +29,10 @@ from typing import Any
 
 from ferry import auth as ferry_auth
 from ferry import generations
-from ferry.contracts import CopyPoll, CopyStarted, Deleted, SourceModel, TargetModel
-from ferry.docintel import DocIntelClient, V3Client, client_for
+from ferry.catalog_io import list_models
+from ferry.contracts import CopyPoll, CopyStarted, Deleted, SourceModel, TargetCopies, TargetModel
+from ferry.docintel import DocIntelClient, V3Client, client_for, is_copy_of
+from ferry.docintel.fingerprint import normalize_time
 from ferry.errors import FerryError
 from ferry.generations import validate_model_id
 from ferry.settings import Resource, Settings, UnknownResourceError
@@ -252,3 +254,29 @@ def delete_target_model(settings: Settings, target: str, target_model_id: str) -
     deleted = _client(settings, resource).delete_model(target_model_id)
     log.info("target model %s on %s %s", target_model_id, target, "deleted" if deleted else "was already absent")
     return Deleted(deleted=deleted)
+
+
+def list_target_copies(settings: Settings, target: str, fingerprint: dict[str, Any]) -> TargetCopies:
+    """The copies of one source model (by fingerprint) on a v2 target, and the target's models still creating.
+
+    Why: a v2 copy gets a new service-assigned id each time it is issued, so an execution of
+    `authorize_and_start_copy` killed after its POST leaves a copy under an id nobody recorded; the orchestration
+    compares this list before and after its copy to find and delete such copies."""
+    op = "list_target_copies"
+    resource = _resource(settings, target, op)
+    if not resource.is_v2:
+        return TargetCopies()  # v3+: the target id is deterministic, a re-run copies into the same id
+    client = _client(settings, resource)
+    created = fingerprint.get("createdDateTime")
+    ready, creating = [], []
+    for entry in list_models(settings, target):
+        model_id, status = entry.get("modelId"), str(entry.get("status") or "")
+        if not isinstance(model_id, str):
+            continue
+        if status == "creating":
+            creating.append(model_id)
+        elif status == "ready" and created and normalize_time(entry.get("createdDateTime")) == created:
+            model = client.get_model(model_id)  # same creation time: compare the content too
+            if model is not None and is_copy_of(fingerprint, client.fingerprint(model)):
+                ready.append(model_id)
+    return TargetCopies(ready=sorted(ready), creating=sorted(creating))

@@ -90,10 +90,10 @@ def real_cloud(tmp_path):
         yield cloud
 
 
-def write_settings(cloud, tmp_path: Path) -> Path:
+def write_settings(cloud, tmp_path: Path, api_version: str = "2024-11-30") -> Path:
     state = cloud.state
     resources = {name: {"endpoint": e["endpoint"], "region": e["region"], "resourceId": e["resourceId"],
-                        "apiVersion": "2024-11-30", "keySecretName": f"key-{name}"}
+                        "apiVersion": api_version, "keySecretName": f"key-{name}"}
                  for name, e in state["resources"].items()}
     kv = state["keyVault"]
     values = {"FERRY_RESOURCES": json.dumps(resources), "FERRY_SOURCE": "crash-src", "FERRY_TARGETS": "crash-dst",
@@ -114,18 +114,23 @@ def finish_after_restart(host: HostProcess, iid: str) -> dict:
     return wait_for(done, 60, "the copy to finish after the restart")
 
 
-def assert_one_model_no_orphan(cloud, final: dict, model_id: str) -> list[dict]:
+COPY_KINDS = ("documentModelCopyTo", "v2copy")
+
+
+def assert_one_model_no_orphan(cloud, final: dict, model_id: str | None) -> list[dict]:
+    """Exactly one ready model on the target: `model_id` (v3+), or the one the output names (v2)."""
     assert final["runtimeStatus"] == "Completed", final
     assert final["output"]["status"] == "succeeded", final["output"]
 
     def copies_settled():
-        ops = [op for op in cloud.resource("crash-src").operations() if op["kind"] == "documentModelCopyTo"]
+        ops = [op for op in cloud.resource("crash-src").operations() if op["kind"] in COPY_KINDS]
         return ops if ops and all(op["status"] in ("succeeded", "failed") for op in ops) else None
     # a request the killed process had in flight may still be carried out by the service: let it settle too
     copies = wait_for(copies_settled, 15, "every copy operation to end")
+    kept = final["output"]["targets"]["crash-dst"]["targetModelId"]
     target_models = cloud.resource("crash-dst").models()
-    assert [m["modelId"] for m in target_models] == [model_id]
-    assert target_models[0]["status"] == "ready"
+    assert [m["modelId"] for m in target_models] == [model_id or kept], (final["output"], target_models)
+    assert target_models[0]["status"] == "ready" and kept == target_models[0]["modelId"]
     return copies
 
 
@@ -181,3 +186,57 @@ def test_sigkill_during_the_copy_activity_then_restart(real_cloud, tmp_path):
         host.stop()
 
     assert_one_model_no_orphan(cloud, final, model_id)
+
+
+@pytest.mark.parametrize("api_version", ["v2.1", "2024-11-30"])
+def test_repeated_sigkills_inside_the_copy_activity_leave_exactly_one_model(real_cloud, tmp_path, api_version):
+    """Killed three times while `authorize_and_start_copy` waits on its copy POST: every killed execution's POST
+    is still carried out by the service (v2: each into a NEW service-assigned id), the activity runs again after
+    each restart, and the run still ends with exactly one model on the target, the one its output names."""
+    kills = 3
+    cloud = real_cloud
+    settings_file = write_settings(cloud, tmp_path, api_version)
+    src, dst = cloud.resource("crash-src"), cloud.resource("crash-dst")
+    v2 = api_version.startswith("v2")
+    model_id = src.seed_model("v2" if v2 else "v3", None if v2 else "crash-model-3",
+                              **({} if v2 else {"description": "to be copied", "api_version": api_version}))
+    src.fail_next("copy", kills, "slow", seconds=2.0)  # each killed execution's copy POST answers only after 2 s
+
+    host = HostProcess(settings_file, tmp_path / "store.sqlite", free_port(), tmp_path / "devhost.log")
+    try:
+        host.start()
+        resp = requests.post(f"{host.url}/api/copies", json={"modelId": model_id}, timeout=30)
+        assert resp.status_code == 202, resp.text
+        iid = resp.json()["id"]
+
+        def done():
+            body = requests.get(f"{host.url}/runtime/webhooks/durabletask/instances/{iid}", timeout=5).json()
+            return body if body.get("runtimeStatus") in ("Completed", "Failed", "Terminated") else None
+
+        def authorized(n):
+            return sum(e["operation"] == "authorizeCopy" for e in dst.request_log()) >= n
+
+        killed = 0
+        for kill in range(1, kills + 1):
+            # v3+: once the first killed execution's copy has landed, a re-run finds the id taken and the run
+            # ends without another copy POST, so fewer kills may be possible there
+            wait_for(lambda n=kill: authorized(n) or done(), 30, f"execution {kill} of the activity")
+            if not authorized(kill):
+                break
+            time.sleep(0.3)  # now inside the slow copy POST
+            assert sum(e["operation"] == "copy" for e in src.request_log()) == kill - 1  # not answered yet
+            host.kill()
+            killed += 1
+            host.start()
+        final = wait_for(done, 90, "the copy to finish after the restarts")
+    finally:
+        host.stop()
+
+    copies = assert_one_model_no_orphan(cloud, final, None if v2 else model_id)
+    assert killed == kills if v2 else killed >= 2
+    if v2:  # each killed execution's POST was carried out (a copy each); all but one were deleted, and reported
+        assert len(copies) == kills + 1
+        result = final["output"]["targets"]["crash-dst"]
+        assert len(result["cleanedUpTargetModelIds"]) == kills, result
+    else:  # v3+: the re-runs authorized the same id, so the service refused or joined the copies into it
+        assert 1 <= len(copies) <= kills + 1

@@ -33,6 +33,7 @@ class Target:
         self.rec_holder = rec_holder
         self.lands = dict(lands)  # id -> seconds after start when the model appears (None: never)
         self.deleted = []
+        self.hidden = set()  # ids whose copy is not started yet (a killed execution's POST, still to come)
 
     def _now(self):
         rec = self.rec_holder[0]
@@ -54,17 +55,25 @@ class Target:
     def ids(self):
         return sorted(i for i, at in self.lands.items() if at is not None and self._now() >= at)
 
+    def creating(self):
+        return sorted(i for i, at in self.lands.items() if at is not None and self._now() < at
+                      and i not in self.hidden)
 
-def run(lands, authorize, poll=None):
+
+def run(lands, authorize, poll=None, killed=()):
+    """`killed`: ids copied by executions of authorize_and_start_copy that were killed: their copies start with
+    the first execution the orchestration sees (they were never answered, so it never learns their ids)."""
     from fake_durable import Recorder
 
     rec = Recorder()
     rec.start = rec.now
     holder = [rec]
     target = Target(holder, lands)
+    target.hidden = set(killed)
     results = list(authorize)
 
     def authorize_and_start_copy(_step):
+        target.hidden.clear()
         return results.pop(0) if len(results) > 1 else results[0]
 
     acts = {
@@ -73,6 +82,7 @@ def run(lands, authorize, poll=None):
         "poll_copy": poll or (lambda _s: ok({"status": "succeeded", "targetModelId": KEPT})),
         "get_target_model": target.get,
         "delete_target_model": target.delete,
+        "list_target_copies": lambda _s: ok({"ready": target.ids(), "creating": target.creating()}),
     }
     data = {"modelId": SOURCE_ID, "source": "east", "target": "west", "targetModelId": None, "apiVersion": "v2.1",
             "degrade": False, "policy": POLICY.to_dict()}
@@ -140,3 +150,31 @@ def test_every_lost_id_but_the_kept_one_is_resolved_and_failures_still_fail_clea
                             [lost_answer(), lost_answer(second_lost), STARTED], poll=lambda _s: failed_poll)
     assert result["status"] == "failed" and result["error"]["code"] == "Boom"
     assert result["unresolvedTargetModelIds"] == [LOST, second_lost] and not target.deleted
+
+
+# ------------------------------------------------------- v2: copies made by an interrupted (killed) execution
+
+OLD, DUP_LOW, DUP_HIGH = ("00000000-0000-0000-0000-000000000001", "aaaaaaaa-1111-0000-0000-000000000000",
+                          "cccccccc-1111-0000-0000-000000000000")
+
+
+def test_a_copy_made_by_a_killed_execution_is_deleted_and_an_older_copy_is_left_alone():
+    # OLD: a copy from an earlier run (there before this run); DUP_HIGH: the copy a killed execution made
+    result, rec, target = run({OLD: 0.0, DUP_HIGH: 0.5, KEPT: 0.0}, [STARTED], killed=[DUP_HIGH])
+    assert result["status"] == "succeeded" and result["targetModelId"] == KEPT
+    assert result["cleanedUpTargetModelIds"] == [DUP_HIGH] and target.ids() == [OLD, KEPT]
+    before = calls(rec, "list_target_copies")[0]
+    assert before["fingerprint"] == FP and before["target"] == "west"
+
+
+def test_a_killed_executions_copy_still_landing_is_waited_for_then_deleted():
+    result, rec, target = run({DUP_HIGH: 6.0, KEPT: 0.0}, [STARTED], killed=[DUP_HIGH])
+    assert result["status"] == "succeeded" and result["targetModelId"] == KEPT
+    assert result["cleanedUpTargetModelIds"] == [DUP_HIGH] and target.ids() == [KEPT]
+    assert seconds_between(rec.start, rec.now) >= 6.0  # watched until it landed
+
+
+def test_duplicates_converge_on_the_smallest_id_so_racing_runs_keep_the_same_model():
+    result, _, target = run({DUP_LOW: 0.5, KEPT: 0.0}, [STARTED], killed=[DUP_LOW])
+    assert result["status"] == "succeeded" and result["targetModelId"] == DUP_LOW
+    assert result["cleanedUpTargetModelIds"] == [KEPT] and target.ids() == [DUP_LOW]

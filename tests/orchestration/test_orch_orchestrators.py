@@ -45,6 +45,7 @@ def activities(**overrides):
         "poll_copy": script(ok({"status": "running"}), ok({"status": "succeeded", "targetModelId": "m1"})),
         "get_target_model": script(ok({"exists": True, "status": "ready", "fingerprint": FP})),
         "delete_target_model": script(ok({"deleted": True})),
+        "list_target_copies": script(ok({"ready": [], "creating": []})),
     }
     base.update(overrides)
     return base

@@ -224,7 +224,7 @@ def test_repeated_sigkills_inside_the_copy_activity_leave_exactly_one_model(real
             if not authorized(kill):
                 break
             time.sleep(0.3)  # now inside the slow copy POST
-            assert sum(e["operation"] == "copy" for e in src.request_log()) == kill - 1  # not answered yet
+            assert sum(e["operation"] == "copy" for e in src.request_log()) < kill  # this POST not answered yet
             host.kill()
             killed += 1
             host.start()

@@ -53,6 +53,26 @@ def _as_dicts(statuses: list[Any]) -> list[dict[str, Any]]:
     return [s.to_json() for s in statuses if s]
 
 
+MAX_STATUS_PAGES = 200
+
+
+async def list_statuses(client: Any, since: datetime | None) -> list[Any]:
+    """Every orchestration created since `since` (None: all). The SDK's `get_status_by` returns one page (the
+    oldest instances first, 100 on the local host) and no continuation, so page by creation time: ask again
+    from the newest creation time seen until a page brings nothing new."""
+    seen: dict[str, Any] = {}
+    cursor = since
+    for _ in range(MAX_STATUS_PAGES):
+        page = [s for s in await client.get_status_by(created_time_from=cursor) if s]
+        fresh = [s for s in page if s.instance_id not in seen]
+        seen.update((s.instance_id, s) for s in fresh)
+        times = [s.created_time for s in page if s.created_time is not None]
+        if not fresh or not times:
+            break
+        cursor = max(times)
+    return list(seen.values())
+
+
 # ------------------------------------------------------------------------------------------------ entity
 
 
@@ -99,7 +119,7 @@ async def _entity_state(client: df.DurableOrchestrationClient, name: str, key: s
 async def _refresh(client: df.DurableOrchestrationClient, settings: ferry_settings.Settings, source: str,
                    targets: list[str], previous: dict[str, Any] | None) -> dict[str, Any]:
     now = datetime.now(UTC)
-    found = await client.get_status_by(created_time_from=now - ATTEMPT_WINDOW)
+    found = await list_statuses(client, now - ATTEMPT_WINDOW)
     attempts, mapping = runs.last_attempts(_as_dicts(found), source)
     kept = await _entity_state(client, V2_ENTITY, source)  # what syncs recorded (and adopted) for v2 targets
     for target, pairs in (kept if isinstance(kept, dict) else {}).items():
@@ -184,7 +204,7 @@ async def list_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient
         kind = runs.parse_kind(req.params.get("kind"))
         failed = runs.parse_flag("failed", req.params.get("failed"))
         since = runs.parse_since(req.params.get("since"), now)
-        found = await (client.get_status_by(created_time_from=since) if since else client.get_status_all())
+        found = await list_statuses(client, since)
         rows = []
         for status in _as_dicts(found):
             uri = client.get_client_response_links(req, status.get("instanceId", ""))["statusQueryGetUri"]

@@ -33,7 +33,7 @@ from azure.core.exceptions import ClientAuthenticationError
 from ferry import keys
 from ferry.errors import FerryError
 
-log = logging.getLogger("ferry.auth")
+log = logging.getLogger("modelferry.auth")
 
 COGNITIVE_SCOPE = "https://cognitiveservices.azure.com/.default"
 KEY_HEADER = "Ocp-Apim-Subscription-Key"

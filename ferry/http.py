@@ -28,7 +28,7 @@ from urllib3.util.retry import Retry
 from ferry import __version__
 from ferry.errors import FerryError, classify
 
-log = logging.getLogger("ferry.http")
+log = logging.getLogger("modelferry.http")
 
 USER_AGENT = f"modelferry/{__version__}"
 CONNECT_TIMEOUT = 5.0

@@ -45,7 +45,7 @@ from azure.core.exceptions import (
 
 from ferry.errors import FerryError
 
-log = logging.getLogger("ferry.keys")
+log = logging.getLogger("modelferry.keys")
 
 DEFAULT_CACHE_SECONDS = 300.0
 # At most one forced re-read (after a 401) per secret per this many seconds; read when a provider is created.

@@ -165,8 +165,8 @@ def test_logs_info_per_call_warning_per_failure_and_no_secrets(fake_service, cap
         call(fake_service, path="/ok?api-version=2023-07-31&sig=supersecret")
         with pytest.raises(FerryError):
             call(fake_service, path="/bad?api-version=2023-07-31")
-    infos = [r.getMessage() for r in caplog.records if r.name == "ferry.http" and r.levelno == logging.INFO]
-    warnings = [r.getMessage() for r in caplog.records if r.name == "ferry.http" and r.levelno == logging.WARNING]
+    infos = [r.getMessage() for r in caplog.records if r.name == "modelferry.http" and r.levelno == logging.INFO]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "modelferry.http" and r.levelno == logging.WARNING]
     assert re.search(r"test_op GET /ok\?api-version=2023-07-31 on res -> 200 in \d+ ms \(apim-request-id rid-123\)",
                      infos[0])
     assert "-> 400" in infos[1] and any("1002" in w and "rid-456" in w for w in warnings)

@@ -102,7 +102,7 @@ def test_stale_key_served_when_vault_throttles(vault, provider, ticker, caplog):
     provider.get("fr-key")
     ticker.now += 301
     vault.throttle_next(100, retry_after=5)
-    with caplog.at_level(logging.WARNING, logger="ferry.keys"):
+    with caplog.at_level(logging.WARNING, logger="modelferry.keys"):
         assert provider.get("fr-key") == "key-A"
     assert [e["status"] for e in vault.request_log][-1] == 429
     assert sum(e["status"] == 429 for e in vault.request_log) == 1  # no SDK retries while a fallback exists
@@ -235,7 +235,7 @@ def test_key_provider_without_vault_uri():
 
 
 def test_local_ca_only_for_loopback_vaults(caplog):
-    with caplog.at_level(logging.WARNING, logger="ferry.keys"):
+    with caplog.at_level(logging.WARNING, logger="modelferry.keys"):
         client = keys.make_secret_client("https://myvault.vault.azure.net/", ca_bundle="/tmp/ca.pem",
                                          credential=object())
     assert "ignored" in caplog.text

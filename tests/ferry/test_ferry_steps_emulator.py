@@ -326,7 +326,7 @@ def test_logs_one_info_line_per_call_and_never_keys_or_tokens(cloud, caplog):
             steps.check_source_model(s, "src", model_id)
         checked = steps.check_source_model(s, "src", model_id)
         run_copy(cloud, s, model_id)
-    calls = [r for r in caplog.records if r.name == "ferry.http" and r.levelno == logging.INFO]
+    calls = [r for r in caplog.records if r.name == "modelferry.http" and r.levelno == logging.INFO]
     assert len(calls) >= 6
     assert all("apim-request-id" in r.getMessage() for r in calls)
     assert any(r.levelno == logging.WARNING and "429" in r.getMessage() for r in caplog.records)

@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 from ferry.errors import FerryError
@@ -41,8 +42,13 @@ _HINTS = {
                             "target's API version accepts.",
     "IncompatibleApiVersions": "Copy between resources of the same API family (v2 with v2, v3+ with v3+).",
 }
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_NOT_BRACKET = re.compile(rb"[^\[\]{}]")
+# Nesting is counted on the brackets outside strings. A string runs to its closing quote or, unterminated, to the
+# end of the body, so every match consumes what it scans and the pass stays linear on hostile input.
+_STRING = re.compile(rb'"(?:[^"\\]|\\.|\\\Z)*(?:"|\Z)', re.DOTALL)
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+_STEP = [0] * 256
+_STEP[ord("[")] = _STEP[ord("{")] = 1
+_STEP[ord("]")] = _STEP[ord("}")] = -1
 
 
 class RequestError(FerryError):
@@ -85,13 +91,10 @@ def read_body(raw: bytes | None) -> Any:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise RequestError("InvalidJson", f"the body is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    depth = deepest = 0
-    for char in _NOT_BRACKET.sub(b"", _STRING.sub(b'""', raw)):
-        depth += 1 if char in b"[{" else -1
-        deepest = max(deepest, depth)
-        if deepest > MAX_JSON_DEPTH:
-            raise RequestError("InvalidJson", f"the body nests arrays/objects more than {MAX_JSON_DEPTH} levels "
-                               "deep; a copy request is a flat object")
+    brackets = _NOT_BRACKET.sub(b"", _STRING.sub(b"", raw))
+    if max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > MAX_JSON_DEPTH:
+        raise RequestError("InvalidJson", f"the body nests arrays/objects more than {MAX_JSON_DEPTH} levels "
+                           "deep; a copy request is a flat object")
     try:
         return json.loads(text)
     except (ValueError, RecursionError) as exc:

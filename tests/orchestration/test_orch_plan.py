@@ -1,5 +1,7 @@
 """Request validation: every 400/413 case of POST /api/copies, decided by `read_body` and `plan_request`."""
 
+import time
+
 import pytest
 
 from ferry.orchestration.plan import (
@@ -155,3 +157,13 @@ def test_brackets_inside_strings_do_not_count_as_nesting():
     assert read_body('\ufeff{"modelId": "m1"}'.encode()) == {"modelId": "m1"}
 
 
+
+
+@pytest.mark.parametrize("pattern", [b'"\\', b'a"', b"[]", b'"[', b"\\"])
+def test_hostile_bodies_at_the_limit_are_refused_in_linear_time(pattern):
+    # a quadratic scan of `"\"\"\"…` (every quote a string start that never closes) takes minutes at this size
+    raw = (pattern * (MAX_REQUEST_BYTES // len(pattern)))[:MAX_REQUEST_BYTES]
+    started = time.perf_counter()
+    with pytest.raises(RequestError) as info:
+        read_body(raw)
+    assert info.value.code == "InvalidJson" and time.perf_counter() - started < 3.0

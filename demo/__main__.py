@@ -51,7 +51,13 @@ def show_replicas(stack: LocalStack) -> None:
     modelferry(["replicas", "--refresh", "--url", stack.host_url])
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    # First of all: SIGTERM unwinds like Ctrl-C, so one arriving while the stack starts still stops what was started.
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__)
     parser.add_argument("--up", action="store_true", help="start the local stack and keep it running until Ctrl-C")
     parser.add_argument("--port", type=int, default=None,
@@ -79,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     except (RuntimeError, TimeoutError) as exc:  # the stack did not come up as ours; it has been stopped
         print(f"{label}: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # interrupted while starting or running the main job: everything is stopped
+        say("interrupted; local stack stopped")
+        return 130
     finally:
         lock.release()
 
@@ -92,11 +101,9 @@ def _run(up: bool, stack: LocalStack, lock: StackLock) -> int:
             emulators_pid=stack.pid("emulators"), workdir=str(stack.workdir),
             started=f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC"))
         if up:
-            print_endpoints(stack)
-            stop = threading.Event()
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
             try:
-                stop.wait()
+                print_endpoints(stack)
+                threading.Event().wait()  # until Ctrl-C or SIGTERM (raised as KeyboardInterrupt)
             except KeyboardInterrupt:
                 pass
             say("stopping ...")

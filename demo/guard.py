@@ -57,6 +57,7 @@ class StackLock:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self._fd: int | None = None
+        self._recorded = False
 
     def acquire(self, label: str) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -81,11 +82,13 @@ class StackLock:
         tmp = self.workdir / (RECORD_NAME + ".tmp")
         tmp.write_text(json.dumps(asdict(record), indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, self.workdir / RECORD_NAME)
+        self._recorded = True
 
     def release(self) -> None:
         if self._fd is None:
             return
-        (self.workdir / RECORD_NAME).unlink(missing_ok=True)
+        if self._recorded:  # a refused start leaves an earlier stack's description alone
+            (self.workdir / RECORD_NAME).unlink(missing_ok=True)
         os.close(self._fd)  # closing the descriptor drops the lock
         self._fd = None
 
@@ -117,10 +120,16 @@ def check_port(port: int, workdir: Path, label: str) -> None:
 
 
 def _who_listens(port: int, workdir: Path) -> str:
-    for candidate in sorted(workdir.parent.glob(f"*/{RECORD_NAME}")):
+    for candidate in sorted({*workdir.parent.glob(f"*/{RECORD_NAME}"), workdir / RECORD_NAME}):
         record = read_record(candidate.parent)
-        if record and record.port == port and _alive(record.pid):
+        if record is None or record.port != port:
+            continue
+        if _alive(record.pid):
             return record.describe()
+        orphans = [pid for pid in (record.devhost_pid, record.emulators_pid) if _alive(pid)]
+        if orphans:  # the launcher was killed (SIGKILL) and its children live on
+            return (record.describe() + f"\n  its launcher (pid {record.pid}) is gone; stop what it left running with: "
+                    f"kill {' '.join(map(str, orphans))}")
     lines = []
     pid = listener_pid(port)
     if pid is not None:

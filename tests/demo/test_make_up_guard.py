@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
+import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -76,6 +80,81 @@ def test_a_second_make_up_is_refused_and_the_first_stack_is_untouched(tmp_path: 
         assert second.record()["instance_id"] != record["instance_id"]
     finally:
         assert second.stop() == 0
+
+
+def test_after_the_launcher_was_killed_its_orphans_are_named_and_left_alone(tmp_path: Path) -> None:
+    port = free_port()
+    workdir = tmp_path / ".local" / "demo" / str(port)
+    first = start_up(port, workdir)
+    record = first.record()
+    first.proc.send_signal(signal.SIGKILL)  # the launcher dies; devhost and the emulators live on
+    first.proc.wait(timeout=30)
+    first.proc.stdout.close()
+    try:
+        before = _snapshot(workdir)
+        again = run_demo("--up", "--port", str(port), "--workdir", str(workdir))
+        assert again.returncode == 1, again.stdout + again.stderr
+        msg = again.stderr
+        assert f"port {port} is already in use" in msg and f"launcher (pid {record['pid']}) is gone" in msg
+        assert f"kill {record['devhost_pid']} {record['emulators_pid']}" in msg
+        assert _snapshot(workdir) == before  # its description, store and logs are still there
+        status = requests.get(f"http://127.0.0.1:{port}/admin/host/status", timeout=10).json()
+        assert status["instanceId"] == record["instance_id"]
+    finally:
+        for pid in (record["devhost_pid"], record["emulators_pid"]):
+            _stop_pid(pid)
+
+
+def _processes_using(folder: Path) -> list[int]:
+    """Pids whose command line names `folder` (the stack's children are started with paths inside it)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if str(folder) in (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_sigterm_while_the_stack_starts_stops_what_was_started(tmp_path: Path) -> None:
+    workdir = tmp_path / "stack"
+    proc = subprocess.Popen([sys.executable, "-m", "demo", "--up", "--port", "0", "--workdir", str(workdir)],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not set(_processes_using(workdir)) - {proc.pid}:  # the emulators are spawned; devhost is not up yet
+            assert time.monotonic() < deadline and proc.poll() is None, "the stack never started its children"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) in (0, 130)
+        deadline = time.monotonic() + 30
+        while (left := _processes_using(workdir)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not left, f"left running: {left}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pid in _processes_using(workdir):
+            _stop_pid(pid)
+
+
+def _stop_pid(pid: int) -> None:
+    """Stop a process this test started indirectly (the orphaned devhost / emulators), by its pid."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
 
 
 def test_a_port_held_by_another_program_is_refused_before_anything_is_written(tmp_path: Path) -> None:

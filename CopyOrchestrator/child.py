@@ -45,9 +45,9 @@ from ferry.contracts import (
     TargetModel,
     TargetRef,
 )
-from ferry.docintel.fingerprint import is_copy_of
 from ferry.errors import FerryError, internal_error
 from ferry.generations import is_v2
+from ferry.kinds import kind_named
 from ferry.orchestration import outcome, progress, recovery
 from ferry.orchestration.lost_answers import MAX_LOST_CHECKS, Found, LostAnswers
 from ferry.orchestration.polling import (
@@ -159,7 +159,7 @@ def check_source(run: TargetRun) -> Generator[Any, Any, SourceModel]:
     not_ready_waits = 0
     while True:
         source = yield from run.call("check_source_model", SourceRef(source=run.job.source,
-                                                                      model_id=run.job.model_id),
+                                                                      model_id=run.job.model_id, kind=run.job.kind),
                                      SourceModel, run.deadline, paced=((run.job.source, "get"),))
         if source.ready:
             run.fingerprint = source.fingerprint or {}
@@ -191,7 +191,7 @@ def authorize_and_start(run: TargetRun, source: SourceModel, *, new_attempt: boo
     run.show("authorizing")
     request = StartCopy(source=run.job.source, target=run.job.target, source_model_id=run.job.model_id,
                         target_model_id=run.job.target_model_id, degrade=run.job.degrade,
-                        description=source.description, tags=source.tags)
+                        description=source.description, tags=source.tags, kind=run.job.kind)
     retries = recovery.Retries()
     while True:
         if retries.total:
@@ -417,6 +417,7 @@ class TargetRun:
     def __init__(self, context: Any, job: ChildInput) -> None:
         self.context = context
         self.job = job
+        self.kind = kind_named(job.kind)  # what differs between models and classifiers (ferry.kinds)
         self.policy = job.policy
         self.started = context.current_utc_datetime
         self.deadline = deadline_at(self.started, self.policy)
@@ -445,11 +446,11 @@ class TargetRun:
         return deadline_at(self.now, self.policy)
 
     def on_target(self, model_id: str | None) -> TargetRef:
-        return TargetRef(target=self.job.target, target_model_id=model_id)
+        return TargetRef(target=self.job.target, target_model_id=model_id, kind=self.job.kind)
 
     def is_copy(self, found: TargetModel) -> bool:
-        """Whether a model on the target is this source model's copy."""
-        return bool(is_copy_of(self.fingerprint, found.fingerprint or {}))
+        """Whether a model (or classifier) on the target is this source artifact's copy."""
+        return bool(self.kind.is_copy_of(self.fingerprint, found.fingerprint or {}))
 
     # -- durable calls ------------------------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@ Children get deterministic ids (`<parent id>:<alias>`), at most FERRY_MAX_PARALL
 sliding window on `task_any`, so one slow target does not hold a batch back), and every child's result is
 collected even when it failed: a failed child ends Failed (the portal shows it) and the parent records the
 result it carried. The custom status shows each target's stage; the output is
-`{modelId, source, status: succeeded|partial|failed, targets: {alias: {status, targetModelId, error}}}`.
+`{modelId, source, status: succeeded|partial|failed, targets: {alias: {status, targetModelId, error}}}` (a
+classifier's request and output name `classifierId` instead: `ferry.kinds`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from ferry import telemetry
 from ferry.contracts import Answer, ChildInput, CopyPlanned
 from ferry.errors import FerryError
+from ferry.kinds import kind_named
 from ferry.orchestration import ids, outcome, progress
 
 from .child import NAME as CHILD_NAME
@@ -27,10 +29,10 @@ NAME = "copy_model"
 
 
 def copy_model(context: Any) -> Generator[Any, Any, dict[str, Any]]:
-    """Orchestrator body. Input: {modelId, source?, targets?, targetModelId?} (aliases only)."""
+    """Orchestrator body. Input: {modelId | classifierId, source?, targets?, targetModelId?} (aliases only)."""
     request = context.get_input() or {}
     started = context.current_utc_datetime
-    requested_model = request.get("modelId") if isinstance(request, dict) else None
+    requested_model = request.get("modelId") or request.get("classifierId") if isinstance(request, dict) else None
     requested_source = request.get("source") if isinstance(request, dict) else None
 
     answer = Answer.from_dict((yield context.call_activity("plan_copy", request)))
@@ -43,7 +45,7 @@ def copy_model(context: Any) -> Generator[Any, Any, dict[str, Any]]:
         return outcome.parent_output(model_id=requested_model, source=requested_source, results={}, error=error)
 
     plan = CopyPlanned.from_dict(answer.value)
-    model_id, source = plan.request["modelId"], plan.request["source"]
+    model_id, source = plan.request[kind_named(plan.kind).request_field], plan.request["source"]
     policy = plan.policy
     child_ids = {t.alias: ids.child_instance_id(context.instance_id, t.alias) for t in plan.targets}
     entries = {t.alias: progress.parent_target_entry(stage="queued", instance_id=child_ids[t.alias])
@@ -51,7 +53,7 @@ def copy_model(context: Any) -> Generator[Any, Any, dict[str, Any]]:
 
     def show(stage: str = "copying") -> None:
         context.set_custom_status(progress.parent_status(model_id=model_id, source=source, targets=entries,
-                                                         stage=stage))
+                                                         stage=stage, kind=plan.kind))
 
     pending = list(plan.targets)
     running: list[tuple[Any, str]] = []
@@ -62,7 +64,7 @@ def copy_model(context: Any) -> Generator[Any, Any, dict[str, Any]]:
             alias = target.alias
             child_input = ChildInput(model_id=model_id, source=source, target=alias,
                                      target_model_id=target.target_model_id, api_version=target.api_version,
-                                     degrade=target.degrade, policy=policy)
+                                     degrade=target.degrade, policy=policy, kind=plan.kind)
             task = context.call_sub_orchestrator(CHILD_NAME, child_input.to_dict(), child_ids[alias])
             running.append((task, alias))
             entries[alias] = progress.parent_target_entry(stage="copying", instance_id=child_ids[alias])
@@ -88,9 +90,10 @@ def copy_model(context: Any) -> Generator[Any, Any, dict[str, Any]]:
         if not context.is_replaying:
             log.info("%s [%s] target %s: %s", context.instance_id, NAME, alias, result.get("status"))
             telemetry.log_copy_target_finished(instance_id=child_ids[alias], source=source, artifact_id=model_id,
-                                               result=result)
+                                               result=result, artifact_kind=plan.kind)
 
     output = outcome.parent_output(model_id=model_id, source=source, results=results,
-                                   duration_seconds=(context.current_utc_datetime - started).total_seconds())
+                                   duration_seconds=(context.current_utc_datetime - started).total_seconds(),
+                                   kind=plan.kind)
     show(output["status"])
     return output

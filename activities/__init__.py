@@ -62,11 +62,12 @@ def _plan(settings: ferry_settings.Settings, request: Any) -> CopyPlanned:
         target = settings.resource(alias)
         targets.append(TargetPlan(
             alias=alias, api_version=target.api_version,
-            # v3+: the target model id is the source's unless the request names one; v2: the service assigns it.
+            # v3+: the target model id is the source's unless the request names one (a classifier keeps its id);
+            # v2: the service assigns it.
             target_model_id=None if target.is_v2 else (plan.target_model_id or plan.model_id),
             degrade=settings.copy_degrade(plan.source, alias)))
     return CopyPlanned(request=plan.to_input(), source_api_version=settings.resource(plan.source).api_version,
-                       targets=targets, policy=CopyPolicy.from_settings(settings))
+                       targets=targets, policy=CopyPolicy.from_settings(settings), kind=plan.kind)
 
 
 @bp.activity_trigger(input_name="request")
@@ -79,7 +80,7 @@ def plan_copy(request: dict) -> dict:
 def check_source_model(step: dict) -> dict:
     """The source model exists and is ready; its fingerprint (to recognise copies of it)."""
     ref = SourceRef.from_dict(step)
-    return _answer("check_source_model", lambda s: steps.check_source_model(s, ref.source, ref.model_id))
+    return _answer("check_source_model", lambda s: steps.check_source_model(s, ref.source, ref.model_id, ref.kind))
 
 
 @bp.activity_trigger(input_name="step")
@@ -88,7 +89,7 @@ def authorize_and_start_copy(step: dict) -> dict:
     start = StartCopy.from_dict(step)
     return _answer("authorize_and_start_copy", lambda s: steps.authorize_and_start_copy(
         s, start.source, start.target, start.source_model_id, start.target_model_id, start.degrade,
-        description=start.description, tags=start.tags, not_before=start.not_before))
+        description=start.description, tags=start.tags, not_before=start.not_before, kind_name=start.kind))
 
 
 @bp.activity_trigger(input_name="step")
@@ -103,14 +104,16 @@ def poll_copy(step: dict) -> dict:
 def get_target_model(step: dict) -> dict:
     """The model on the target, if any, with its fingerprint."""
     ref = TargetRef.from_dict(step)
-    return _answer("get_target_model", lambda s: steps.get_target_model(s, ref.target, ref.target_model_id))
+    return _answer("get_target_model", lambda s: steps.get_target_model(s, ref.target, ref.target_model_id,
+                                                                                  ref.kind))
 
 
 @bp.activity_trigger(input_name="step")
 def delete_target_model(step: dict) -> dict:
     """Remove an empty/invalid target model left by a failed or abandoned copy."""
     ref = TargetRef.from_dict(step)
-    return _answer("delete_target_model", lambda s: steps.delete_target_model(s, ref.target, ref.target_model_id))
+    return _answer("delete_target_model", lambda s: steps.delete_target_model(s, ref.target,
+                                                                                        ref.target_model_id, ref.kind))
 
 
 @bp.activity_trigger(input_name="step")

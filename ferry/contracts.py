@@ -132,6 +132,7 @@ class CopyPlanned(Contract):
     source_api_version: str = ""
     targets: list[TargetPlan] = field(default_factory=list)
     policy: CopyPolicy = field(default_factory=CopyPolicy)
+    kind: str = "model"  # ferry.kinds: what the request copies ("model" | "classifier")
 
 
 # ---------------------------------------------------------------------------------------- copy_model_to_target
@@ -149,6 +150,7 @@ class ChildInput(Contract):
     api_version: str = ""
     degrade: bool = False
     policy: CopyPolicy = field(default_factory=CopyPolicy)
+    kind: str = "model"  # ferry.kinds: "model" | "classifier"; `model_id`s are that kind's ids
 
 
 # ------------------------------------------------------------------------------------------ check_source_model
@@ -159,13 +161,16 @@ class SourceRef(Contract):
 
     source: str = ""
     model_id: str = ""
+    kind: str = "model"
 
 
 @dataclass(frozen=True)
 class SourceModel(Contract):
     """The source model: `status` "creating" | "ready"; its fingerprint identifies copies of it (ferry.docintel).
 
-    `description`/`tags` (v3+) travel to authorizeCopy: the service takes them from the authorization."""
+    `description`/`tags` (v3+) travel to authorizeCopy: the service takes them from the authorization.
+    `dependencies` (`ferry.kinds.Dependency` dicts): what must be on the target first (a 2024-11-30 composed
+    model's classifier and components)."""
 
     model_id: str = ""
     source: str = ""
@@ -175,6 +180,7 @@ class SourceModel(Contract):
     fingerprint: dict[str, Any] = field(default_factory=dict)
     description: str | None = None
     tags: dict[str, str] | None = None
+    dependencies: list[dict[str, str]] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------------------ authorize_and_start_copy
@@ -193,6 +199,7 @@ class StartCopy(Contract):
     description: str | None = None
     tags: dict[str, str] | None = None
     not_before: str | None = None
+    kind: str = "model"
 
 
 @dataclass(frozen=True)
@@ -240,6 +247,7 @@ class TargetRef(Contract):
 
     target: str = ""
     target_model_id: str | None = None
+    kind: str = "model"
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,13 @@ from ferry import settings as ferry_settings
 from ferry.catalog import iso
 from ferry.catalog_io import model_capacity
 from ferry.errors import FerryError
+from ferry.kinds.classifier import CLASSIFIER
 
 log = logging.getLogger("modelferry.doctor")
 
-CLASSIFIER_COPY_REGIONS = ("eastus", "westus2", "westeurope")
-"""Regions where the service copies custom classifiers (documentClassifiers:copyTo)."""
-CLASSIFIER_COPY_API_VERSION = "2024-11-30"
+CLASSIFIER_COPY_REGIONS = CLASSIFIER.regions or ()
+"""Regions where the service copies custom classifiers (defined once, in `ferry.kinds.classifier`)."""
+CLASSIFIER_COPY_API_VERSION = " or ".join(CLASSIFIER.api_versions or ())
 CAPACITY_WARNING = 0.9  # warn when a resource holds this share of its model limit
 
 
@@ -35,7 +36,7 @@ def _problem(where: str, code: str, message: str, fix: str, severity: str = "err
 
 def classifier_copy(region: str, api_version: str) -> dict[str, Any]:
     """Whether classifiers can be copied to/from a resource in `region` at `api_version`, and why not."""
-    if api_version != CLASSIFIER_COPY_API_VERSION:
+    if api_version not in (CLASSIFIER.api_versions or ()):
         return {"supported": False, "reason": f"classifier copy needs apiVersion {CLASSIFIER_COPY_API_VERSION}"}
     if region not in CLASSIFIER_COPY_REGIONS:
         return {"supported": False, "reason": f"classifier copy is available only in "

@@ -64,18 +64,19 @@ V3_MODEL_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._~-]{1,63}$")
 """v3/v4 model ids: 2–64 characters, letters, digits and . _ ~ -, starting with a letter or digit."""
 
 
-def validate_model_id(api_version: str, model_id: Any) -> str | None:
-    """Why `model_id` cannot be a model id at `api_version` (a sentence for a 400), or None when it can."""
+def validate_model_id(api_version: str, model_id: Any, kind: str = "model") -> str | None:
+    """Why `model_id` cannot be the id of a `kind` ("model" | "classifier") at `api_version` (a sentence for a
+    400), or None when it can. Classifier ids follow the v3+ model id rule."""
     if not is_supported(api_version):
         return f"API version {api_version!r} is not supported (use one of {', '.join(API_VERSIONS)})"
     if not isinstance(model_id, str) or not model_id:
-        return "modelId must be a non-empty string"
+        return f"{kind}Id must be a non-empty string"
     if is_v2(api_version):
         if not V2_MODEL_ID.match(model_id):
             return (f"modelId {model_id[:100]!r} is not a model id of API version {api_version}: v2 model ids "
                     "are GUIDs such as 2a766146-bb85-4907-b438-23e6a35cb114")
         return None
     if not V3_MODEL_ID.match(model_id):
-        return (f"modelId {model_id[:100]!r} is not a model id of API version {api_version}: 2–64 characters, "
+        return (f"{kind}Id {model_id[:100]!r} is not a {kind} id of API version {api_version}: 2–64 characters, "
                 "letters, digits and . _ ~ -, starting with a letter or digit")
     return None

@@ -86,7 +86,8 @@ def run_row(status: Mapping[str, Any], status_uri: str | None = None) -> dict[st
     row: dict[str, Any] = {"instanceId": status.get("instanceId"), "kind": kind, "name": status.get("name"),
                            "runtimeStatus": runtime, "createdTime": normalize_time(status.get("createdTime")),
                            "lastUpdatedTime": normalize_time(status.get("lastUpdatedTime"))}
-    artifact = given.get("modelId") or out.get("modelId") or custom.get("modelId")
+    artifact = (given.get("modelId") or out.get("modelId") or custom.get("modelId") or given.get("classifierId")
+                or out.get("classifierId"))
     if kind == "copy" and artifact:
         row["artifactId"] = artifact
     source = out.get("source") or given.get("source") or custom.get("source")

@@ -35,6 +35,7 @@ from ferry.docintel import DocIntelClient, V3Client, client_for, is_copy_of
 from ferry.docintel.fingerprint import normalize_time
 from ferry.errors import FerryError
 from ferry.generations import validate_model_id
+from ferry.kinds import Kind, kind_named
 from ferry.settings import Resource, Settings, UnknownResourceError
 
 log = logging.getLogger("modelferry.steps")
@@ -86,13 +87,17 @@ def _client(settings: Settings, resource: Resource) -> DocIntelClient:
     return client_for(resource, ferry_auth.authenticator(resource, settings))
 
 
-def _invalid_id(resource: Resource, model_id: Any, operation: str, role: str) -> FerryError | None:
-    problem = validate_model_id(resource.api_version, model_id)
+def _invalid_id(resource: Resource, model_id: Any, operation: str, role: str, kind: Kind | None = None
+                ) -> FerryError | None:
+    what = kind.name if kind else "model"
+    problem = validate_model_id(resource.api_version, model_id, what)
+    if problem is None:
+        problem = kind.copy_refusal(resource.api_version, resource.region) if kind else None
     if problem is None:
         return None
     return FerryError(kind="terminal", code="InvalidModelId", message=f"{role} {problem}",
-                      hint=f"Use a model ID that the {role} resource {resource.alias!r} "
-                           f"(apiVersion {resource.api_version}) can have.",
+                      hint=f"Use a {what} ID that the {role} resource {resource.alias!r} "
+                           f"(apiVersion {resource.api_version}, region {resource.region}) can have and copy.",
                       operation=operation, api_version=resource.api_version, resource=resource.alias)
 
 
@@ -100,45 +105,50 @@ def _invalid_id(resource: Resource, model_id: Any, operation: str, role: str) ->
 # steps
 
 
-def check_source_model(settings: Settings, source: str, model_id: str) -> SourceModel:
-    """Does the source model exist, and is it ready to be copied? Returns its fingerprint."""
+def check_source_model(settings: Settings, source: str, model_id: str, kind_name: str | None = None
+                       ) -> SourceModel:
+    """Does the source model (or artifact of kind `kind_name`) exist, and is it ready to be copied? Returns its
+    fingerprint and what must be copied before it (`ferry.kinds`)."""
     op = "check_source_model"
+    kind = kind_named(kind_name)
     resource = _resource(settings, source, op)
-    invalid = _invalid_id(resource, model_id, op, "source")
+    invalid = _invalid_id(resource, model_id, op, "source", kind)
     if invalid:
         raise invalid
     client = _client(settings, resource)
-    model = client.get_model(model_id)
+    model = client.get_model(model_id, kind=kind)
     if model is None and isinstance(client, V3Client):
-        building = _being_built(client, resource, source, model_id)
+        building = _being_built(client, resource, source, model_id, kind)
         if building is not None:
             return building
     if model is None:
-        raise FerryError(kind="not_found", code="ModelNotFound",
-                         message=f"model {model_id!r} does not exist on source {source!r}",
-                         hint="Check the model ID and the source alias; the model must exist (and have finished "
-                              "training) on the source resource.", status=404, operation=op,
+        raise FerryError(kind="not_found", code="ModelNotFound" if kind.name == "model" else "ClassifierNotFound",
+                         message=f"{kind.name} {model_id!r} does not exist on source {source!r}",
+                         hint=f"Check the {kind.name} ID and the source alias; the {kind.name} must exist (and have "
+                              "finished training) on the source resource.", status=404, operation=op,
                          api_version=resource.api_version, resource=source)
     status = client.model_status(model)
     if status == "invalid":
         raise FerryError(kind="terminal", code="ModelInvalid",
-                         message=f"model {model_id!r} on source {source!r} is invalid (its training failed)",
-                         hint="Train the model again on the source and copy the new model.", operation=op,
+                         message=f"{kind.name} {model_id!r} on source {source!r} is invalid (its training failed)",
+                         hint=f"Train the {kind.name} again on the source and copy the new one.", operation=op,
                          api_version=resource.api_version, resource=source)
     v3_plus = not resource.is_v2
     return SourceModel(model_id=model_id, source=source, api_version=resource.api_version, status=status,
-                       ready=status == "ready", fingerprint=client.fingerprint(model),
+                       ready=status == "ready", fingerprint=client.fingerprint(model, kind),
                        description=model.get("description") if v3_plus else None,
-                       tags=model.get("tags") if v3_plus else None)
+                       tags=model.get("tags") if v3_plus else None,
+                       dependencies=[d.to_dict() for d in kind.dependencies(model)] if v3_plus else [])
 
 
-def _being_built(client: V3Client, resource: Resource, source: str, model_id: str) -> SourceModel | None:
+def _being_built(client: V3Client, resource: Resource, source: str, model_id: str, kind: Kind
+                 ) -> SourceModel | None:
     """A v3+ model that does not exist yet: "creating" while its build/compose runs; its build's error if the
     build failed; None if no build of it is known (so: ModelNotFound)."""
-    build = client.find_build(model_id)
+    build = client.find_build(model_id, kind)
     status = str((build or {}).get("status") or "")
     if status in ("notStarted", "running"):
-        log.info("model %s on %s is still being built (%s %s)", model_id, source, build.get("kind"), status)
+        log.info("%s %s on %s is still being built (%s %s)", kind.name, model_id, source, build.get("kind"), status)
         return SourceModel(model_id=model_id, source=source, api_version=resource.api_version, status="creating",
                            ready=False)
     if status != "failed":
@@ -156,10 +166,11 @@ def _being_built(client: V3Client, resource: Resource, source: str, model_id: st
 def authorize_and_start_copy(settings: Settings, source: str, target: str, source_model_id: str,
                              target_model_id: str | None = None, degrade: bool = False, *,
                              description: str | None = None, tags: dict[str, str] | None = None,
-                             not_before: str | None = None) -> CopyStarted:
+                             not_before: str | None = None, kind_name: str | None = None) -> CopyStarted:
     """Authorize a copy on the target and start it on the source, in one step (the token stays here); both calls
     go out no earlier than `not_before` (the rate-budget slot, see `hold_until`)."""
     op = "authorize_and_start_copy"
+    kind = kind_named(kind_name)
     src = _resource(settings, source, op)
     dst = _resource(settings, target, op)
     if generations.copy_family(src.api_version) != generations.copy_family(dst.api_version):
@@ -169,7 +180,7 @@ def authorize_and_start_copy(settings: Settings, source: str, target: str, sourc
                                  "the other way round",
                          hint="Configure both resources with API versions of the same generation (v2.x, or "
                               "2022-08-31 and later) in FERRY_RESOURCES.", operation=op, resource=target)
-    invalid = _invalid_id(src, source_model_id, op, "source")
+    invalid = _invalid_id(src, source_model_id, op, "source", kind)
     if invalid:
         raise invalid
     if dst.is_v2:
@@ -181,7 +192,7 @@ def authorize_and_start_copy(settings: Settings, source: str, target: str, sourc
                              api_version=dst.api_version, resource=target)
     else:
         target_model_id = target_model_id or source_model_id
-        invalid = _invalid_id(dst, target_model_id, op, "target")
+        invalid = _invalid_id(dst, target_model_id, op, "target", kind)
         if invalid:
             raise invalid
     if source == target and not dst.is_v2 and target_model_id == source_model_id:
@@ -197,11 +208,12 @@ def authorize_and_start_copy(settings: Settings, source: str, target: str, sourc
     authorization = target_client.authorize_copy(
         model_id=target_model_id if v3_plus else None,
         description=description if v3_plus else None,
-        tags=tags if v3_plus else None)
+        tags=tags if v3_plus else None, kind=kind)
     operation_url = None
     for attempt in range(1, COPY_POST_ATTEMPTS + 1):
         try:
-            operation_url = source_client.start_copy(source_model_id, authorization, target=dst, degrade=degrade)
+            operation_url = source_client.start_copy(source_model_id, authorization, target=dst, degrade=degrade,
+                                                     kind=kind)
             break
         except FerryError as exc:
             if exc.kind != "throttled" or attempt == COPY_POST_ATTEMPTS:
@@ -229,30 +241,35 @@ def poll_copy(settings: Settings, source: str, operation_url: str, *,
                     retry_after=state.retry_after, service_status=state.service_status)
 
 
-def get_target_model(settings: Settings, target: str, target_model_id: str) -> TargetModel:
-    """The model on the target, if any, with its status and fingerprint."""
+def get_target_model(settings: Settings, target: str, target_model_id: str, kind_name: str | None = None
+                     ) -> TargetModel:
+    """The model (or artifact of kind `kind_name`) on the target, if any, with its status and fingerprint."""
     op = "get_target_model"
+    kind = kind_named(kind_name)
     resource = _resource(settings, target, op)
-    invalid = _invalid_id(resource, target_model_id, op, "target")
+    invalid = _invalid_id(resource, target_model_id, op, "target", kind)
     if invalid:
         raise invalid
     client = _client(settings, resource)
-    model = client.get_model(target_model_id)
+    model = client.get_model(target_model_id, kind=kind)
     if model is None:
         return TargetModel(exists=False, model_id=target_model_id)
-    return TargetModel(exists=True, model_id=target_model_id, fingerprint=client.fingerprint(model),
+    return TargetModel(exists=True, model_id=target_model_id, fingerprint=client.fingerprint(model, kind),
                        status=client.model_status(model))
 
 
-def delete_target_model(settings: Settings, target: str, target_model_id: str) -> Deleted:
-    """Delete a model on the target (cleanup of a failed/timed-out copy)."""
+def delete_target_model(settings: Settings, target: str, target_model_id: str, kind_name: str | None = None
+                        ) -> Deleted:
+    """Delete a model (or artifact of kind `kind_name`) on the target (cleanup of a failed/timed-out copy)."""
     op = "delete_target_model"
+    kind = kind_named(kind_name)
     resource = _resource(settings, target, op)
-    invalid = _invalid_id(resource, target_model_id, op, "target")
+    invalid = _invalid_id(resource, target_model_id, op, "target", kind)
     if invalid:
         raise invalid
-    deleted = _client(settings, resource).delete_model(target_model_id)
-    log.info("target model %s on %s %s", target_model_id, target, "deleted" if deleted else "was already absent")
+    deleted = _client(settings, resource).delete_model(target_model_id, kind=kind)
+    log.info("target %s %s on %s %s", kind.name, target_model_id, target,
+             "deleted" if deleted else "was already absent")
     return Deleted(deleted=deleted)
 
 

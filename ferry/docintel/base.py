@@ -17,6 +17,7 @@ import requests
 
 from ferry import http as ferry_http
 from ferry.errors import FerryError
+from ferry.kinds import MODEL_KIND, Kind
 from ferry.settings import Resource
 
 COPY_STATUSES = ("notStarted", "running", "succeeded", "failed")
@@ -127,27 +128,36 @@ class DocIntelClient(ABC):
 
     # -- interface ------------------------------------------------------------------------------------------
     @abstractmethod
-    def _model_url(self, model_id: str) -> str:
-        """The model's URL on this resource (with the api-version query where the generation has one)."""
+    def _model_url(self, model_id: str, kind: Kind | None = None) -> str:
+        """The URL of the model (or artifact of `kind`) on this resource (with the api-version query where the
+        generation has one)."""
 
-    def _model_read_url(self, model_id: str) -> str:
-        return self._model_url(model_id)
+    def _model_read_url(self, model_id: str, kind: Kind | None = None) -> str:
+        return self._model_url(model_id, kind)
 
-    def get_model(self, model_id: str) -> dict[str, Any] | None:
-        """The model's details, or None if the resource has no model with this id."""
+    def only_models(self, kind: Kind | None, operation: str) -> None:
+        """Refuse an artifact kind this generation cannot copy (v2 has models only)."""
+        if kind is not None and kind.name != MODEL_KIND:
+            raise self._error("KindNotSupported", f"API version {self.api_version} cannot copy a {kind.name}",
+                              f"Copy {kind.name}s between resources at apiVersion "
+                              f"{' or '.join(kind.api_versions or ())}.", operation)
+
+    def get_model(self, model_id: str, *, kind: Kind | None = None) -> dict[str, Any] | None:
+        """The details of the model (or artifact of `kind`), or None if the resource has no such id."""
         op = "get_model"
         try:
-            response = self._call("GET", self._model_read_url(model_id), operation=op)
+            response = self._call("GET", self._model_read_url(model_id, kind), operation=op)
         except FerryError as exc:
             if exc.kind == "not_found":
                 return None
             raise
         return self._json(response, op)
 
-    def delete_model(self, model_id: str) -> bool:
-        """Delete the model; False if it did not exist."""
+    def delete_model(self, model_id: str, *, kind: Kind | None = None) -> bool:
+        """Delete the model (or artifact of `kind`); False if it did not exist."""
         try:
-            self._call("DELETE", self._model_url(model_id), operation="delete_model", expected=(200, 202, 204))
+            self._call("DELETE", self._model_url(model_id, kind), operation="delete_model",
+                       expected=(200, 202, 204))
         except FerryError as exc:
             if exc.kind == "not_found":
                 return False
@@ -159,17 +169,17 @@ class DocIntelClient(ABC):
         """"creating" | "ready" | "invalid" (v3+ models exist only once ready)."""
 
     @abstractmethod
-    def fingerprint(self, model: dict[str, Any]) -> dict[str, Any]:
-        """What lets `is_copy_of` recognise a copy of this model (see ferry.docintel.fingerprint)."""
+    def fingerprint(self, model: dict[str, Any], kind: Kind | None = None) -> dict[str, Any]:
+        """What lets the kind's `is_copy_of` recognise a copy of this model / artifact (see ferry.kinds)."""
 
     @abstractmethod
     def authorize_copy(self, *, model_id: str | None, description: str | None = None,
-                       tags: dict[str, str] | None = None) -> CopyAuthorization:
+                       tags: dict[str, str] | None = None, kind: Kind | None = None) -> CopyAuthorization:
         """On the TARGET: authorize a copy into it (v2: service-assigned id, `model_id` must be None)."""
 
     @abstractmethod
     def start_copy(self, model_id: str, authorization: CopyAuthorization, *, target: Resource,
-                   degrade: bool = False) -> str:
+                   degrade: bool = False, kind: Kind | None = None) -> str:
         """On the SOURCE: start copying `model_id` with `authorization`; returns the Operation-Location URL."""
 
     @abstractmethod

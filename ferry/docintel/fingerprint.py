@@ -50,7 +50,7 @@ def normalize_time(value: Any) -> str | None:
     return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _digest(content: Any) -> str:
+def digest(content: Any) -> str:
     blob = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
 
@@ -79,7 +79,7 @@ def fingerprint_v2(model: dict[str, Any]) -> dict[str, Any]:
         "modelName": info.get("modelName"),
         "isComposed": content["isComposed"],
         "documentCount": len(train.get("trainingDocuments") or []),
-        "digest": _digest(content),
+        "digest": digest(content),
     }
 
 
@@ -95,7 +95,7 @@ def fingerprint_v3(model: dict[str, Any]) -> dict[str, Any]:
     names = sorted(SELF if name == model_id else name for name in doc_types)
     # Only what every API version renders the same way: field schemas and per-doc-type build modes (a v4
     # target may add top-level buildMode / warnings that a 2023-07-31 source does not show).
-    specs = sorted(_digest({"fieldSchema": spec.get("fieldSchema"), "buildMode": spec.get("buildMode")})
+    specs = sorted(digest({"fieldSchema": spec.get("fieldSchema"), "buildMode": spec.get("buildMode")})
                    for spec in doc_types.values())
     fields = sum(len(spec.get("fieldSchema") or {}) for spec in doc_types.values())
     return {
@@ -108,9 +108,9 @@ def fingerprint_v3(model: dict[str, Any]) -> dict[str, Any]:
         "tags": dict(list((model.get("tags") or {}).items())[:10]) or None,
         "docTypeCount": len(names),
         "docTypes": names if len(names) <= MAX_NAMES else None,
-        "namesDigest": _digest(names),
+        "namesDigest": digest(names),
         "fieldCount": fields,
-        "digest": _digest({"specs": specs, "classifierId": model.get("classifierId")}),
+        "digest": digest({"specs": specs, "classifierId": model.get("classifierId")}),
     }
 
 

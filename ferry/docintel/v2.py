@@ -18,6 +18,7 @@ from ferry.docintel.base import CopyAuthorization, CopyStatus, DocIntelClient, d
 from ferry.docintel.fingerprint import fingerprint_v2
 from ferry.errors import classify, parse_retry_after
 from ferry.generations import V2_MODEL_ID
+from ferry.kinds import Kind
 from ferry.settings import Resource
 
 MODEL_ID = V2_MODEL_ID
@@ -33,21 +34,23 @@ class V2Client(DocIntelClient):
     def base(self) -> str:
         return f"{self.resource.endpoint}/formrecognizer/{self.api_version}"
 
-    def _model_url(self, model_id: str) -> str:
+    def _model_url(self, model_id: str, kind: Kind | None = None) -> str:
+        self.only_models(kind, "get_model")
         return f"{self.base}/custom/models/{quote(model_id, safe='')}"
 
-    def _model_read_url(self, model_id: str) -> str:
-        return f"{self._model_url(model_id)}?includeKeys=true"
+    def _model_read_url(self, model_id: str, kind: Kind | None = None) -> str:
+        return f"{self._model_url(model_id, kind)}?includeKeys=true"
 
     def model_status(self, model: dict[str, Any]) -> str:
         return str((model.get("modelInfo") or {}).get("status") or "creating")
 
-    def fingerprint(self, model: dict[str, Any]) -> dict[str, Any]:
+    def fingerprint(self, model: dict[str, Any], kind: Kind | None = None) -> dict[str, Any]:
         return fingerprint_v2(model)
 
     def authorize_copy(self, *, model_id: str | None, description: str | None = None,
-                       tags: dict[str, str] | None = None) -> CopyAuthorization:
+                       tags: dict[str, str] | None = None, kind: Kind | None = None) -> CopyAuthorization:
         op = "authorize_copy"
+        self.only_models(kind, op)
         if model_id is not None:
             raise self._error("TargetModelIdNotSupported",
                               f"API version {self.api_version} assigns target model ids itself; "
@@ -66,8 +69,9 @@ class V2Client(DocIntelClient):
                                  expires_at=decode_v2_expiry(payload.get("expirationDateTimeTicks")))
 
     def start_copy(self, model_id: str, authorization: CopyAuthorization, *, target: Resource,
-                   degrade: bool = False) -> str:
+                   degrade: bool = False, kind: Kind | None = None) -> str:
         op = "copy"
+        self.only_models(kind, op)
         # The authorization goes in as the service wrote it (spliced, not re-serialised).
         head = json.dumps({"targetResourceId": target.resource_id, "targetResourceRegion": target.region})
         body = head[:-1].encode() + b', "copyAuthorization": ' + authorization.raw.strip() + b"}"

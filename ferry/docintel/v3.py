@@ -16,13 +16,13 @@ from urllib.parse import quote, urlsplit
 
 from ferry import generations
 from ferry.docintel.base import CopyAuthorization, CopyStatus, DocIntelClient
-from ferry.docintel.fingerprint import fingerprint_v3
 from ferry.errors import canceled_error, classify, parse_retry_after
+from ferry.kinds import Kind
+from ferry.kinds.model import MODEL
 from ferry.settings import Resource
 
 MODEL_ID = generations.V3_MODEL_ID
 _OPERATION_PATH = re.compile(r"^/(formrecognizer|documentintelligence)/operations/[^/]+$", re.IGNORECASE)
-BUILD_KINDS = frozenset({"documentModelBuild", "documentModelCompose"})
 MAX_OPERATION_PAGES = 20  # the operations list holds 24 h of operations; stop looking after this many pages
 _STATUS = {"notstarted": "notStarted", "running": "running", "succeeded": "succeeded", "failed": "failed",
            "canceled": "failed", "cancelled": "failed", "skipped": "failed"}
@@ -40,8 +40,8 @@ class V3Client(DocIntelClient):
     def query(self) -> str:
         return f"api-version={self.api_version}"
 
-    def _model_url(self, model_id: str, suffix: str = "") -> str:
-        return f"{self.base}/documentModels/{quote(model_id, safe='')}{suffix}?{self.query}"
+    def _model_url(self, model_id: str, kind: Kind | None = None, suffix: str = "") -> str:
+        return f"{self.base}/{(kind or MODEL).collection}/{quote(model_id, safe='')}{suffix}?{self.query}"
 
     def model_status(self, model: dict[str, Any]) -> str:
         """A v3+ model is visible only once ready, except what an interrupted copy (3013) leaves behind: a
@@ -51,25 +51,26 @@ class V3Client(DocIntelClient):
             return "invalid"
         return "ready" if model.get("docTypes") else "invalid"
 
-    def fingerprint(self, model: dict[str, Any]) -> dict[str, Any]:
-        return fingerprint_v3(model)
+    def fingerprint(self, model: dict[str, Any], kind: Kind | None = None) -> dict[str, Any]:
+        return (kind or MODEL).fingerprint(model)
 
-    def find_build(self, model_id: str) -> dict[str, Any] | None:
-        """The latest build/compose operation (summary) of `model_id` on this resource, or None.
+    def find_build(self, model_id: str, kind: Kind | None = None) -> dict[str, Any] | None:
+        """The latest build/compose operation (summary) of `model_id` (an artifact of `kind`) on this resource.
 
         Why: in v3+ a model being built does not exist yet (GET answers 404); the source's operations list
         (kept 24 h) tells "still being built" and "its build failed" apart from "no such model"."""
         op = "list_operations"
         url: str | None = f"{self.base}/operations?{self.query}"
         latest: dict[str, Any] | None = None
+        kind = kind or MODEL
         for _ in range(MAX_OPERATION_PAGES):
             if url is None:
                 break
             body = self._json(self._call("GET", url, operation=op), op)
             body = body if isinstance(body, dict) else {}
             for summary in body.get("value") or []:
-                if (isinstance(summary, dict) and summary.get("kind") in BUILD_KINDS
-                        and _model_id_from(summary.get("resourceLocation")) == model_id
+                if (isinstance(summary, dict) and summary.get("kind") in kind.build_operations
+                        and _artifact_id_from(summary.get("resourceLocation"), kind) == model_id
                         and (latest is None or str(summary.get("createdDateTime") or "")
                              >= str(latest.get("createdDateTime") or ""))):
                     latest = summary
@@ -85,32 +86,33 @@ class V3Client(DocIntelClient):
         return error if isinstance(error, dict) else {}
 
     def authorize_copy(self, *, model_id: str | None, description: str | None = None,
-                       tags: dict[str, str] | None = None) -> CopyAuthorization:
+                       tags: dict[str, str] | None = None, kind: Kind | None = None) -> CopyAuthorization:
         op = "authorize_copy"
+        kind = kind or MODEL
         if not model_id:
             raise self._error("TargetModelIdRequired", "a target model id is required for v3+ authorizeCopy",
                               "Pass the target model ID (by default the source model ID).", op)
-        body: dict[str, Any] = {"modelId": model_id}
+        body: dict[str, Any] = {kind.request_field: model_id}
         if description:
             body["description"] = description
         if tags:
             body["tags"] = tags
-        response = self._call("POST", f"{self.base}/documentModels:authorizeCopy?{self.query}", operation=op,
+        response = self._call("POST", f"{self.base}/{kind.collection}:authorizeCopy?{self.query}", operation=op,
                               json_body=body)
         payload = self._json(response, op)
-        if not isinstance(payload, dict) or "accessToken" not in payload or "targetModelId" not in payload:
+        if not isinstance(payload, dict) or "accessToken" not in payload or kind.target_id_field not in payload:
             raise self._error("InvalidAuthorization", "the authorizeCopy response is not a copy authorization",
                               "Check the target's endpoint and apiVersion in FERRY_RESOURCES.", op,
                               status=response.status_code)
         return CopyAuthorization(raw=response.content, payload=payload,
-                                 target_model_id=str(payload["targetModelId"]),
+                                 target_model_id=str(payload[kind.target_id_field]),
                                  expires_at=payload.get("expirationDateTime"))
 
     def start_copy(self, model_id: str, authorization: CopyAuthorization, *, target: Resource,
-                   degrade: bool = False) -> str:
+                   degrade: bool = False, kind: Kind | None = None) -> str:
         op = "copy"
         headers = {"x-ms-forms-copy-degrade": "true"} if degrade else None
-        response = self._call("POST", self._model_url(model_id, ":copyTo"), operation=op, expected=(202,),
+        response = self._call("POST", self._model_url(model_id, kind, ":copyTo"), operation=op, expected=(202,),
                               data=authorization.raw, headers=headers)
         return self._operation_location(response, op)
 
@@ -119,7 +121,8 @@ class V3Client(DocIntelClient):
         response, body, word = self._read_copy_operation(operation_url, _OPERATION_PATH)
         status = _STATUS.get(word.lower(), "running")
         result = body.get("result") if isinstance(body.get("result"), dict) else None
-        target_id = (result or {}).get("modelId") or _model_id_from(body.get("resourceLocation")) or target_model_id
+        target_id = ((result or {}).get("modelId") or (result or {}).get("classifierId")
+                     or _artifact_id_from(body.get("resourceLocation")) or target_model_id)
         error = None
         if status == "failed":
             if isinstance(body.get("error"), dict):
@@ -133,10 +136,15 @@ class V3Client(DocIntelClient):
                           result=result)
 
 
-def _model_id_from(location: Any) -> str | None:
-    """The model id at the end of a resourceLocation URL (…/documentModels/{id}?api-version=…)."""
+def _artifact_id_from(location: Any, kind: Kind | None = None) -> str | None:
+    """The id at the end of a resourceLocation URL (…/documentModels/{id}?api-version=…, or
+    …/documentClassifiers/{id}…); with `kind`, only a location in that kind's collection."""
     if not isinstance(location, str):
         return None
     path = urlsplit(location).path
-    marker = "/documentModels/"
-    return path.rsplit(marker, 1)[1] or None if marker in path else None
+    collections = [kind.collection] if kind else ["documentModels", "documentClassifiers"]
+    for collection in collections:
+        marker = f"/{collection}/"
+        if marker in path:
+            return path.rsplit(marker, 1)[1] or None
+    return None

@@ -1,4 +1,6 @@
-"""`ModelTrained` events: recognise them and take the copy request out of `data: {"modelId", "source"?}`.
+"""`ModelTrained` events: recognise them and take the copy request out of `data: {"modelId" | "classifierId",
+"source"?}` (a trained classifier is announced by the same event type, carrying `classifierId`: one Event Grid
+subscription filter covers both kinds).
 
 Why pure: Event Grid retries any delivery the function fails, so a malformed event must be *dropped* with a clear
 log line rather than raise; and other event types on the same topic must be ignored. The trigger extracts plain
@@ -13,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 EVENT_TYPE = "ModelTrained"
-_SHAPE = '{"modelId": "...", "source"?: "<alias>"}'
-# What an event may ask for: the model and its source; the targets are always FERRY_TARGETS. Other data fields
-# (the training pipeline's own) are not part of the request.
-REQUEST_FIELDS = ("modelId", "source")
+_SHAPE = '{"modelId": "..." | "classifierId": "...", "source"?: "<alias>"}'
+# What an event may ask for: the model (or classifier) and its source; the targets are always FERRY_TARGETS.
+# Other data fields (the training pipeline's own) are not part of the request.
+REQUEST_FIELDS = ("modelId", "classifierId", "source")
 
 
 @dataclass(frozen=True)

@@ -34,14 +34,16 @@ def _safe(text: str, limit: int) -> str:
 
 
 def request_prefix(plan_input: dict[str, Any]) -> str:
-    """`copy-<modelId>-<hash of the normalized request>`: identical requests share it, whatever the target order."""
+    """`copy-<modelId>-<hash of the normalized request>`: identical requests share it, whatever the target order.
+    A classifier's request hashes `classifierId` instead, so it never shares a prefix with a model of that id."""
+    field = "classifierId" if plan_input.get("classifierId") is not None else "modelId"
     normalized = {
-        "modelId": plan_input["modelId"],
+        field: plan_input[field],
         "source": plan_input["source"],
         "targets": sorted(plan_input["targets"]),
         "targetModelId": plan_input.get("targetModelId"),
     }
-    return f"copy-{_safe(plan_input['modelId'], 48)}-{_digest(normalized)}"
+    return f"copy-{_safe(plan_input[field], 48)}-{_digest(normalized)}"
 
 
 def run_instance_id(prefix: str, run: int) -> str:
@@ -70,7 +72,8 @@ def next_run_id(prefix: str, instance_ids: Iterable[str]) -> str:
 
 
 def event_instance_id(event_id: str, event_source: str | None, source_alias: str, model_id: str) -> str:
-    """`evt-<modelId>-<hash of event id + event source + source alias>`: one replication per delivered event."""
+    """`evt-<modelId>-<hash of event id + event source + source alias>`: one replication per delivered event
+    (`model_id`: the model's or classifier's id)."""
     key = {"id": event_id, "eventSource": event_source or "", "source": source_alias}
     return f"evt-{_safe(model_id, 48)}-{_digest(key, 24)}"
 

@@ -93,20 +93,31 @@ def aggregate_status(results: dict[str, dict[str, Any]]) -> str:
     return "failed" if ok == 0 else "partial"
 
 
+def artifact_fields(model_id: str | None, kind: str = "model") -> dict[str, Any]:
+    """How outputs and statuses name what is copied: `{"modelId": id}`, or `{"classifierId": id, "kind":
+    "classifier"}` for a classifier."""
+    if kind == "classifier":
+        return {"classifierId": model_id, "kind": kind}
+    return {"modelId": model_id}
+
+
 def parent_output(*, model_id: str, source: str, results: dict[str, dict[str, Any]],
-                  error: FerryError | None = None, duration_seconds: float | None = None) -> dict[str, Any]:
-    """The parent's output: `{modelId, source, status, targets: {alias: {status, targetModelId, error}}}`."""
+                  error: FerryError | None = None, duration_seconds: float | None = None, kind: str = "model"
+                  ) -> dict[str, Any]:
+    """The parent's output: `{modelId, source, status, targets: {alias: {status, targetModelId, error}}}`
+    (a classifier's: `classifierId` and `kind` instead of `modelId`; `targetModelId` is the target's id)."""
     targets = {}
     for alias in sorted(results):
         r = results[alias]
         entry = {"status": r.get("status"), "targetModelId": r.get("targetModelId"), "error": r.get("error")}
         for extra in ("attempts", "durationSeconds", "alreadyPresent", "cleanedUp", "adopted",
-                      "cleanedUpTargetModelIds", "unresolvedTargetModelIds", "instanceId"):
+                      "cleanedUpTargetModelIds", "unresolvedTargetModelIds", "instanceId", "dependencies",
+                      "recomposed"):
             if extra in r:
                 entry[extra] = r[extra]
         targets[alias] = entry
-    output: dict[str, Any] = {"modelId": model_id, "source": source, "status": aggregate_status(results),
-                              "targets": targets}
+    output: dict[str, Any] = {**artifact_fields(model_id, kind), "source": source,
+                              "status": aggregate_status(results), "targets": targets}
     if error is not None:
         output["status"] = "failed"
         output["error"] = public_error(error)

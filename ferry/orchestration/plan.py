@@ -1,5 +1,5 @@
-"""The one validation of a copy request: body bytes → JSON → `{modelId, source?, targets?, targetModelId?}` →
-a `CopyPlan`.
+"""The one validation of a copy request: body bytes → JSON → `{modelId | classifierId, source?, targets?,
+targetModelId?}` → a `CopyPlan`.
 
 Why here and pure: the HTTP trigger must answer 400/413 before anything starts, the Event Grid trigger must drop
 a malformed event with a clear log line, and the parent orchestration's plan step must refuse input started
@@ -19,18 +19,28 @@ from typing import Any
 
 from ferry.errors import FerryError
 from ferry.generations import is_v2, validate_model_id
+from ferry.kinds import CLASSIFIER_KIND, MODEL_KIND, kind_named
+from ferry.kinds.classifier import CLASSIFIER
 
-_ALLOWED_KEYS = frozenset({"modelId", "source", "targets", "targetModelId"})
+_ALLOWED_KEYS = frozenset({"modelId", "classifierId", "source", "targets", "targetModelId"})
 # A copy request is a flat object of a few hundred bytes; anything far larger or deeper is not one, and refusing
 # it before parsing keeps a hostile body from costing memory or recursion.
 MAX_REQUEST_BYTES = 256 * 1024
 MAX_JSON_DEPTH = 32
-REQUEST_SHAPE = '{"modelId": "...", "source": "<alias>"?, "targets": ["<alias>", ...]?, "targetModelId": "..."?}'
+REQUEST_SHAPE = ('{"modelId": "..." | "classifierId": "...", "source": "<alias>"?, "targets": ["<alias>", ...]?, '
+                 '"targetModelId": "..."?}')
 _HINTS = {
     "InvalidJson": f"Send a JSON object such as {REQUEST_SHAPE} with Content-Type: application/json.",
     "RequestTooLarge": f"A copy request is a small JSON object; send {REQUEST_SHAPE}.",
     "InvalidRequest": f"Send a JSON object {REQUEST_SHAPE}: ids and aliases are strings, targets a list.",
-    "MissingModelId": "Add 'modelId': the id of the model to copy from the source resource.",
+    "MissingModelId": "Add 'modelId' (the id of the model to copy from the source resource) or 'classifierId' "
+                      "(the id of the classifier to copy).",
+    "AmbiguousArtifact": "Send either 'modelId' or 'classifierId': one copy request copies one model or one "
+                         "classifier.",
+    "ClassifierCopyNotSupported": f"Copy classifiers between resources at apiVersion "
+                                  f"{' or '.join(CLASSIFIER.api_versions or ())} in the regions "
+                                  f"{', '.join(CLASSIFIER.regions or ())} (set FERRY_RESOURCES, or name such "
+                                  "resources in 'source' and 'targets').",
     "MissingSource": "Name the source resource in 'source' or set the app setting FERRY_SOURCE.",
     "NoTargets": "Name target resources in 'targets' or set the app setting FERRY_TARGETS.",
     "UnknownAlias": "Use aliases that are keys of the app setting FERRY_RESOURCES (or add the resource there).",
@@ -104,23 +114,28 @@ def read_body(raw: bytes | None) -> Any:
 @dataclass(frozen=True)
 class ResourceView:
     """The non-secret facts about one configured resource that validating a request needs (the degrade header
-    is resolved from the settings by the plan step: `Settings.copy_degrade`)."""
+    is resolved from the settings by the plan step: `Settings.copy_degrade`). `region`: classifier copy is
+    limited to a few regions."""
 
     api_version: str
+    region: str = ""
 
 
 @dataclass(frozen=True)
 class CopyPlan:
-    """A validated request: one source model, one or more distinct targets, aliases known to settings."""
+    """A validated request: one source model (or classifier: `kind`), one or more distinct targets, aliases known
+    to settings. `model_id` is the artifact's id whatever its kind."""
 
     model_id: str
     source: str
     targets: tuple[str, ...]
     target_model_id: str | None = None
+    kind: str = MODEL_KIND
 
     def to_input(self) -> dict[str, Any]:
-        """The parent orchestration's input (aliases and ids only)."""
-        data: dict[str, Any] = {"modelId": self.model_id, "source": self.source, "targets": list(self.targets)}
+        """The parent orchestration's input (aliases and ids only): `modelId` or `classifierId`."""
+        data: dict[str, Any] = {kind_named(self.kind).request_field: self.model_id, "source": self.source,
+                                "targets": list(self.targets)}
         if self.target_model_id is not None:
             data["targetModelId"] = self.target_model_id
         return data
@@ -170,10 +185,17 @@ def plan_request(
     unknown = sorted(str(key) for key in set(body) - _ALLOWED_KEYS)
     if unknown:
         raise RequestError("InvalidRequest", f"unknown field(s) {_names(unknown[:5])}; allowed: "
-                           "modelId, source, targets, targetModelId (aliases only, never URLs or keys)")
-    model_id = _id_field(body, "modelId", "the id of the model to copy")
+                           "modelId or classifierId, source, targets, targetModelId (aliases only, never URLs or "
+                           "keys)")
+    kind = CLASSIFIER_KIND if body.get("classifierId") is not None else MODEL_KIND
+    if kind == CLASSIFIER_KIND and body.get("modelId") is not None:
+        raise RequestError("AmbiguousArtifact", "the request names both 'modelId' and 'classifierId'")
+    field = kind_named(kind).request_field
+    model_id = _id_field(body, field, f"the id of the {kind} to copy")
     if not model_id:
-        raise RequestError("MissingModelId", "'modelId' is required: the id of the model to copy from the source")
+        raise RequestError("MissingModelId", f"'{field}' is required: the id of the {kind} to copy from the "
+                           "source (or 'classifierId' for a classifier)" if kind == MODEL_KIND else
+                           f"'{field}' must be a non-empty id")
     known = ", ".join(sorted(resources)) or "(none configured)"
 
     if body.get("source") is None:
@@ -213,9 +235,11 @@ def plan_request(
             raise RequestError("SourceAmongTargets", f"'{source}' is the source and cannot also be a target")
 
     src_version = resources[source].api_version
-    problem = validate_model_id(src_version, model_id)
+    problem = validate_model_id(src_version, model_id, kind)
     if problem:
         raise RequestError("InvalidModelId", f"source '{source}': {problem}")
+    if kind == CLASSIFIER_KIND:
+        _check_classifier_copy(source, targets, resources, body)
     family_v2 = is_v2(src_version)
     mixed = [t for t in targets if is_v2(resources[t].api_version) != family_v2]
     if mixed:
@@ -237,9 +261,27 @@ def plan_request(
             problem = validate_model_id(resources[t].api_version, target_model_id)
             if problem:
                 raise RequestError("InvalidTargetModelId", f"targetModelId on '{t}': {problem}")
-    return CopyPlan(model_id=model_id, source=source, targets=tuple(targets), target_model_id=target_model_id)
+    return CopyPlan(model_id=model_id, source=source, targets=tuple(targets), target_model_id=target_model_id,
+                    kind=kind)
+
+
+def _check_classifier_copy(source: str, targets: list[str], resources: Mapping[str, ResourceView],
+                           body: Mapping[str, Any]) -> None:
+    """A classifier copy needs every resource at an API version with classifier copy, in a region with it; and
+    a classifier keeps its id (no `targetModelId`)."""
+    if body.get("targetModelId") is not None:
+        raise RequestError("InvalidTargetModelId", "'targetModelId' does not apply to a classifier: a classifier "
+                           "is copied under its own id; leave 'targetModelId' out")
+    refused = [(role, alias, CLASSIFIER.copy_refusal(resources[alias].api_version, resources[alias].region))
+               for role, alias in [("source", source)] + [("target", t) for t in targets]]
+    refused = [(role, alias, why) for role, alias, why in refused if why]
+    if refused:
+        raise RequestError("ClassifierCopyNotSupported", "; ".join(
+            f"{role} '{alias}': {why}" for role, alias, why in refused[:5]) +
+            f". Classifier copy needs apiVersion {' or '.join(CLASSIFIER.api_versions or ())} and the regions "
+            f"{', '.join(CLASSIFIER.regions or ())}")
 
 
 def resources_view(settings: Any) -> dict[str, ResourceView]:
     """alias → ResourceView from a validated `ferry.settings.Settings` (duck-typed)."""
-    return {r.alias: ResourceView(api_version=r.api_version) for r in settings.resources}
+    return {r.alias: ResourceView(api_version=r.api_version, region=r.region) for r in settings.resources}

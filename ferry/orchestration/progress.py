@@ -47,9 +47,11 @@ def child_status(*, target: str, stage: str, attempts: int, target_model_id: str
 
 
 def parent_status(*, model_id: str, source: str, targets: dict[str, dict[str, Any]],
-                  stage: str = "copying") -> dict[str, Any]:
-    """Status of `copy_model`: one line per target (`stage`, `attempts`, `targetModelId`, child id, error code)."""
-    return bounded({"modelId": model_id, "source": source, "stage": stage,
+                  stage: str = "copying", kind: str = "model") -> dict[str, Any]:
+    """Status of `copy_model`: one line per target (`stage`, `attempts`, `targetModelId`, child id, error code);
+    a classifier's names `classifierId` instead of `modelId`."""
+    name = "classifierId" if kind == "classifier" else "modelId"
+    return bounded({name: model_id, "source": source, "stage": stage,
                     "targets": {alias: dict(entry) for alias, entry in targets.items()}})
 
 
@@ -93,6 +95,6 @@ def bounded(status: dict[str, Any], limit: int = MAX_STATUS_CHARS) -> dict[str, 
             doc["truncated"] = True
     if _size(doc) > limit:
         doc = {k: (_short(v, 64) if isinstance(v, str) else v) for k, v in doc.items()
-               if k in ("modelId", "source", "stage", "target", "attempts", "targetCounts")}
+               if k in ("modelId", "classifierId", "source", "stage", "target", "attempts", "targetCounts")}
         doc["truncated"] = True
     return doc

@@ -1,13 +1,15 @@
 """End-to-end harness: the local cloud (emulators) and the real app on devhost, sharing ONE virtual clock.
 
-One `LocalCloud` for the session holds, for every API version, a source and two targets: `<v>-src` and `<v>-a`
-read their keys from the emulated Key Vault (real SecretClient + DefaultAzureCredential through the emulated
-managed-identity endpoint), `<v>-b` is keyless (managed-identity bearer token). Extra resources: a CMK source
-(`cmk-src`) for the degrade rule. One `DevHost` serves the app over HTTP with function keys enforced. Copy
-durations, authorization expiry and durable timers all move on the shared clock, so a copy takes virtual seconds.
+One `LocalCloud` for the session holds, for every API version, a source and two targets: `<v>-src` and `<v>-a` read
+their keys from the emulated Key Vault (real SecretClient + DefaultAzureCredential through the emulated managed-
+identity endpoint), `<v>-b` is keyless (managed-identity bearer token). Extra resources: a CMK source (`cmk-src`)
+for the degrade rule; 2024-11-30 resources in the classifier-copy regions (`cls-src` East US, `cls-a` West US 2,
+`cls-b` West Europe, keyless) and one outside them (`cls-far`, North Europe). One `DevHost` serves the app over HTTP
+with function keys enforced. Copy durations, authorization expiry and durable timers all move on the shared clock,
+so a copy takes virtual seconds.
 
-Tests use unique model ids, so they need no reset; helpers clear injected faults after each test. Every log
-record of the session is captured (`LOG_LINES`) for the secrets scan.
+Tests use unique model ids, so they need no reset; helpers clear injected faults after each test. Every log record
+of the session is captured (`LOG_LINES`) for the secrets scan.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 
 import pytest
 import requests
-from e2e_support import COPY_SECONDS, REGIONS, REPO, VERSIONS, alias, resource_id
+from e2e_support import CLASSIFIER_REGIONS, COPY_SECONDS, REGIONS, REPO, VERSIONS, alias, resource_id
 
 from devhost.engine.clock import VirtualClock
 from devhost.http.keys import HostKeys
@@ -149,9 +151,11 @@ def cloud_config(resource_keys: dict[str, list[str]]) -> dict[str, Any]:
     resources = []
     names = [(alias(v, role), v) for v in VERSIONS for role in ("src", "a", "b")]
     names += [("cmk-src", "2024-11-30"), ("cmk-a", "2024-11-30")]
+    names += [(name, "2024-11-30") for name in CLASSIFIER_REGIONS]
     for i, (name, _version) in enumerate(names):
         resource_keys[name] = [secrets.token_hex(16), secrets.token_hex(16)]
-        resources.append({"name": name, "region": REGIONS[i % len(REGIONS)], "port": 0,
+        region = CLASSIFIER_REGIONS.get(name) or REGIONS[i % len(REGIONS)]
+        resources.append({"name": name, "region": region, "port": 0,
                           "keys": resource_keys[name], "resourceId": resource_id(name),
                           "cmk": name == "cmk-src", "copySeconds": COPY_SECONDS, "trainSeconds": 1.0})
     vault = {f"key-{name}": keys[0] for name, keys in resource_keys.items() if not name.endswith("-b")}
@@ -165,6 +169,7 @@ def app_settings(cloud: LocalCloud) -> dict[str, str]:
     ferry_resources = {}
     versions = {alias(v, role): v for v in VERSIONS for role in ("src", "a", "b")}
     versions |= {"cmk-src": "2024-11-30", "cmk-a": "2024-11-30"}
+    versions |= {name: "2024-11-30" for name in CLASSIFIER_REGIONS}
     for name, entry in state["resources"].items():
         item = {"endpoint": entry["endpoint"], "region": entry["region"], "resourceId": entry["resourceId"],
                 "apiVersion": versions[name], "cmk": entry["cmk"]}

@@ -9,6 +9,8 @@ REPO = Path(__file__).resolve().parents[2]
 VERSIONS = ("v2.0", "v2.1", "2022-08-31", "2023-07-31", "2024-11-30")
 SUB = "00000000-0000-0000-0000-0000000000e2"
 COPY_SECONDS = 3.0
+# 2024-11-30 resources for classifier and composed copies: three in the classifier-copy regions, one outside them
+CLASSIFIER_REGIONS = {"cls-src": "eastus", "cls-a": "westus2", "cls-b": "westeurope", "cls-far": "northeurope"}
 REGIONS = ("eastus", "westus2", "westeurope", "northeurope", "centralus", "uksouth", "japaneast", "francecentral")
 
 

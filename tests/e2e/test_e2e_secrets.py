@@ -1,10 +1,10 @@
 """No key and no access token ever reaches durable state or logs.
 
-Runs a copy for every API version (key-based source/target and a keyless managed-identity target), rotates a
-key mid-way, then scans the devhost SQLite store (database, WAL and shared-memory files: inputs, outputs, custom
-statuses, history) and every log record of the session for each resource key (also the rotated ones), each copy
-authorization access token the emulated targets issued and each managed-identity token the emulated identity
-endpoint issued.
+Runs a copy for every API version (key-based source/target and a keyless managed-identity target) and a classifier
+copy (key-based and keyless targets), rotates a key mid-way, then scans the devhost SQLite store (database, WAL and
+shared-memory files: inputs, outputs, custom statuses, history) and every log record of the session for each
+resource key (also the rotated ones), each copy authorization access token the emulated targets issued and each
+managed-identity token the emulated identity endpoint issued.
 """
 
 from pathlib import Path
@@ -42,6 +42,10 @@ def test_no_key_or_token_in_store_or_logs(env):
         resp = env.post_copy({"modelId": model_id, "source": src, "targets": [a, b]})
         status = env.wait(resp.json()["id"])
         assert status["output"]["status"] == "succeeded", status["output"]
+    # a classifier copy: its authorizations (targetClassifierId + accessToken) must not leak either
+    classifier_id = env.cloud.resource("cls-src").seed_classifier(f"cls-secrets-{len(env.instances())}")
+    resp = env.post_copy({"classifierId": classifier_id, "source": "cls-src", "targets": ["cls-a", "cls-b"]})
+    assert env.wait(resp.json()["id"])["output"]["status"] == "succeeded"
     # a rotation in the middle: the new key must not leak either (another resource than the rotation test's,
     # as ferry.keys forces at most one re-read per secret every 30 s)
     version = "2023-07-31"
@@ -55,6 +59,13 @@ def test_no_key_or_token_in_store_or_logs(env):
     assert out["status"] == "succeeded", out
 
     env.collect_tokens()
+    classifier_tokens = set()
+    for name in ("cls-a", "cls-b"):
+        handle = env.cloud.resource(name)
+        with handle.world.lock:
+            classifier_tokens |= {token for token, auth in handle.backend.authorizations.items()
+                                  if auth.artifact == "classifier" and auth.model_id == classifier_id}
+    assert len(classifier_tokens) == 2 and classifier_tokens <= env.issued_tokens
     keys = {k for pair in env.resource_keys.values() for k in pair}
     authorization_tokens = {t for t in env.issued_tokens if not t.startswith("emu-mi.")}
     identity_tokens = {t for t in env.issued_tokens if t.startswith("emu-mi.")}

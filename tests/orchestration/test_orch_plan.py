@@ -167,3 +167,38 @@ def test_hostile_bodies_at_the_limit_are_refused_in_linear_time(pattern):
     with pytest.raises(RequestError) as info:
         read_body(raw)
     assert info.value.code == "InvalidJson" and time.perf_counter() - started < 3.0
+
+
+# ------------------------------------------------------------------------------------------------- classifiers
+
+CLS = {"east": ResourceView("2024-11-30", "eastus"), "west": ResourceView("2024-11-30", "westus2"),
+       "far": ResourceView("2024-11-30", "northeurope"), "old": ResourceView("2023-07-31", "westeurope")}
+
+
+def test_a_classifier_request_plans_a_classifier_copy_under_its_own_id():
+    plan = plan_request({"classifierId": "cls-1", "source": "east", "targets": ["west"]}, CLS,
+                        default_source=None)
+    assert plan.kind == "classifier" and plan.model_id == "cls-1" and plan.target_model_id is None
+    assert plan.to_input() == {"classifierId": "cls-1", "source": "east", "targets": ["west"]}
+
+
+@pytest.mark.parametrize("body, code, words", [
+    ({"classifierId": "cls-1", "modelId": "m-1", "source": "east", "targets": ["west"]}, "AmbiguousArtifact",
+     ["both"]),
+    ({"classifierId": "cls-1", "source": "east", "targets": ["far"]}, "ClassifierCopyNotSupported",
+     ["target 'far'", "northeurope", "eastus, westus2, westeurope"]),
+    ({"classifierId": "cls-1", "source": "far", "targets": ["east"]}, "ClassifierCopyNotSupported",
+     ["source 'far'"]),
+    ({"classifierId": "cls-1", "source": "east", "targets": ["old"]}, "ClassifierCopyNotSupported",
+     ["apiVersion 2024-11-30", "2023-07-31"]),
+    ({"classifierId": "cls-1", "source": "east", "targets": ["west"], "targetModelId": "x-1"},
+     "InvalidTargetModelId", ["own id"]),
+    ({"classifierId": "", "source": "east", "targets": ["west"]}, "MissingModelId", ["classifierId"]),
+])
+def test_classifier_requests_that_cannot_run(body, code, words):
+    with pytest.raises(RequestError) as caught:
+        plan_request(body, CLS, default_source=None)
+    assert caught.value.code == code
+    text = caught.value.message + " " + caught.value.hint
+    for word in words:
+        assert word in text, (word, text)

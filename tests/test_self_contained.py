@@ -36,7 +36,7 @@ _FILE_PARENTS = re.compile(
     r"(?P<chain>(?:\.parent(?!s))*)(?:\.parents\[(?P<index>\d+)\])?(?P<tail>(?:\.parent(?!s))*)")
 _DIRNAME = re.compile(r"((?:os\.path\.dirname\(\s*)+)(?:os\.path\.(?:abspath|realpath)\(\s*)?__file__")
 _MD_LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)]*)?\)")
-_RECORDING_CITE = re.compile(r"tests/recordings/([\w.…-]+\.(?:json|yaml))")
+_RECORDING_CITE = re.compile(r"(?<![\w.-])(?:tests/)?recordings/([\w.…-]+\.(?:json|yaml))")
 _SKIP_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".ico", ".pdf", ".zip", ".gz", ".whl", ".pyc", ".db"}
 
 
@@ -193,6 +193,7 @@ def test_cited_recordings_must_exist():
     cite = "# real: tests/recordings/2022-08-31…fail_bad_model_id.json"
     assert _scan(cite, exists=lambda p: p.endswith("fail_bad_model_id.json")) == []
     assert _scan(cite, exists=lambda p: False)
+    assert _scan("# real: " + "recordings/" + "v2.1…gone.yaml", exists=lambda p: False)  # a bare path too
 
 
 def test_depth_is_counted_from_the_file():

@@ -114,7 +114,7 @@ class LocalStack:
         config_file = self.workdir / "cloud.json"
         config_file.write_text(json.dumps(self.cloud_config(), indent=2))
         self._spawn("emulators", [sys.executable, "-m", "emulators", "--config", str(config_file)])
-        self.state = json.loads(self._wait_for_file(state_file, timeout=30).read_text())
+        self.state = self._wait_for_json(state_file, timeout=30)
 
         settings_file = self.workdir / "local.settings.json"
         settings_file.write_text(json.dumps({"IsEncrypted": False, "Values": self.app_settings()}, indent=2))
@@ -181,13 +181,15 @@ class LocalStack:
                 log = (self.workdir / f"{name}.log").read_text(errors="replace")[-3000:]
                 raise RuntimeError(f"{' '.join(proc.args[1:3])} exited with {proc.returncode}:\n{log}")
 
-    def _wait_for_file(self, path: Path, timeout: float) -> Path:
+    def _wait_for_json(self, path: Path, timeout: float) -> dict:
+        """The state the local cloud writes once everything listens: waits for content that parses, not existence."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._check_alive()
-            if path.exists() and path.stat().st_size:
-                return path
-            time.sleep(0.05)
+            try:
+                return json.loads(path.read_text())
+            except (FileNotFoundError, ValueError):
+                time.sleep(0.05)
         raise TimeoutError(f"the local cloud did not write {path} within {timeout:.0f}s")
 
     def _wait_for_host(self, timeout: float) -> None:

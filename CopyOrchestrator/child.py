@@ -67,7 +67,7 @@ T = TypeVar("T", bound=Contract)
 Steps = Generator[Any, Any, Any]
 Paced = tuple[tuple[str, str], ...]  # (resource alias, rate group) budgets a call waits for
 # How long before its rate-budget slot the authorize+copy activity is woken (it holds the calls until the slot).
-SEND_LEAD = timedelta(milliseconds=300)
+SEND_LEAD = timedelta(milliseconds=500)
 
 
 # ------------------------------------------------------------------------------------------ phase results

@@ -4,9 +4,10 @@
 out together, in one activity) and waits on a durable timer until that instant:
 * it reserves on each budget in turn, each no earlier than the previous slot; when a later budget has no room at
   that instant, the earlier slots are given back (`release`, a signal) and reserved again at the later instant;
-* a slot is only worth something if the call goes out at it: when the answer arrives, or the timer fires, more
-  than LATE_SECONDS after the slot (a busy host, slow queues), the slots are given back and reserved again from
-  the current time plus the round trip just observed, so late callers do not all go at once.
+* with a `lead` (the caller's activity holds its calls until the slot), a slot is only worth something if the
+  caller is awake in time: when the answer arrives, or the timer fires, more than LATE after `slot - lead` (a busy
+  host, slow queues), the slots are given back and reserved again from the current time plus the round trip just
+  observed plus the lead, so late callers do not all go at once.
 Both loops are bounded (MAX_ROUNDS); past them the call goes anyway (a 429 is still handled by the caller).
 Cost in history: two events per reservation (EventSent, EventRaised), one per release, two for the timer
 (TimerCreated, TimerFired) when one is needed, plus the episodes they wake: 4–6 events in the common case.
@@ -38,20 +39,23 @@ def wait_for_slots(context: Any, needs: Sequence[tuple[str, str]], lead: timedel
                    ) -> Generator[Any, Any, datetime]:
     """Reserve `(alias, group)` slots for one instant and wait until it; returns the instant the calls may go.
 
-    With `lead`, the timer fires that much before the instant: for an activity that holds its calls until the
-    instant itself (`ferry.steps.hold_until`), so its dispatch time does not shift them."""
+    With `lead`, the slots are asked for no earlier than `lead` from now and the timer fires `lead` before them:
+    for an activity that holds its calls until the instant itself (`ferry.steps.hold_until`), so neither the
+    entity's answer time nor the activity's dispatch time shifts them; and a caller woken more than LATE after
+    `at - lead` reserves again. Without `lead` (fast groups such as get, where only bursts matter), the first
+    slots are kept however late."""
     held: dict[int, datetime] = {}
-    at: datetime = context.current_utc_datetime
+    at: datetime = context.current_utc_datetime + lead
     for _ in range(MAX_ROUNDS):
         asked = context.current_utc_datetime
         at = yield from _reserve_together(context, needs, at, held)
         round_trip = context.current_utc_datetime - asked
         if at - lead > context.current_utc_datetime:
             yield context.create_timer(at - lead)
-        if context.current_utc_datetime - at <= LATE:
+        if not lead or context.current_utc_datetime - (at - lead) <= LATE:
             return at
         _release(context, needs, held)
-        at = context.current_utc_datetime + round_trip
+        at = context.current_utc_datetime + round_trip + lead
     return context.current_utc_datetime
 
 

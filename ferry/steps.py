@@ -9,8 +9,10 @@ What the orchestration relies on:
   failed is "terminal" "ModelInvalid"; a v2 model still training comes back with status "creating".
 - `authorize_and_start_copy`: one step, so the authorization (it holds an access token) is neither returned,
   logged nor put into an exception. v3+ passes the source's description/tags to authorizeCopy (a copy takes
-  them from the authorization, not from the source). A 429 on the copy POST is retried inline with the SAME
-  authorization (a gateway 429 did not consume it), up to `COPY_POST_ATTEMPTS` times; a 409 on authorize is
+  them from the authorization, not from the source). Both calls wait for the rate-budget slot the orchestration
+  got (`not_before`, `hold_until`). An unpaced 429 on the copy POST is retried inline with the SAME
+  authorization (a gateway 429 did not consume it), up to `COPY_POST_ATTEMPTS` times (a paced one is not: the
+  orchestration takes a new slot); a 409 on authorize is
   kind "model_exists" (decide with `get_target_model` + `is_copy_of`). Any failure of the copy POST carries the
   authorized target id in `FerryError.target_model_id`: after a lost answer (kind "transient") a copy into that
   id may be running, and in v2 a re-issue gets a NEW id, so the orchestration must remember it.
@@ -210,13 +212,17 @@ def authorize_and_start_copy(settings: Settings, source: str, target: str, sourc
         description=description if v3_plus else None,
         tags=tags if v3_plus else None, kind=kind)
     operation_url = None
-    for attempt in range(1, COPY_POST_ATTEMPTS + 1):
+    # A paced call (`not_before` given) is not retried here: a retry after Retry-After would bypass the rate
+    # budget and, landing a whole second later, collide with the next paced call; the orchestration waits and
+    # takes a new slot instead (at the cost of a fresh authorization on the target, itself paced).
+    attempts = 1 if not_before else COPY_POST_ATTEMPTS
+    for attempt in range(1, attempts + 1):
         try:
             operation_url = source_client.start_copy(source_model_id, authorization, target=dst, degrade=degrade,
                                                      kind=kind)
             break
         except FerryError as exc:
-            if exc.kind != "throttled" or attempt == COPY_POST_ATTEMPTS:
+            if exc.kind != "throttled" or attempt == attempts:
                 # The id (never the token) goes with the error: after a lost answer the copy may be running.
                 exc.target_model_id = authorization.target_model_id
                 raise

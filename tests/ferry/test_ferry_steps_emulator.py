@@ -230,6 +230,19 @@ def test_throttling_that_persists_raises_throttled_with_retry_after(cloud, waits
     assert len(waits) == steps.COPY_POST_ATTEMPTS - 1
 
 
+def test_a_paced_copy_post_is_not_retried_inline(cloud, waits, monkeypatch):
+    """With a rate-budget slot (`not_before`), a 429 goes back to the orchestration, which takes a new slot: an
+    inline retry a Retry-After later would bypass the budget."""
+    s = settings_for(cloud, "2024-11-30")
+    model_id = seed(cloud, "src", "2024-11-30")
+    cloud.resource("src").fail_next("copy", 1, "429", retry_after=1)
+    monkeypatch.setattr(steps, "_now", lambda: 2_000_000_000.0)  # the slot is long past: no hold either
+    with pytest.raises(FerryError) as info:
+        steps.authorize_and_start_copy(s, "src", "dst", model_id, not_before="2026-01-01T00:00:00+00:00")
+    assert info.value.kind == "throttled" and info.value.target_model_id == model_id
+    assert waits == [] and cloud.resource("src").request_counts().get("copy") == 1
+
+
 def test_5xx_on_copy_post_is_not_retried(cloud):
     s = settings_for(cloud, "2024-11-30")
     model_id = seed(cloud, "src", "2024-11-30")

@@ -69,15 +69,17 @@ def budgets(rates: dict[str, float], queued: dict[str, int]):
 
 def test_every_call_with_a_rate_budget_reserves_it_first():
     rec = Recorder()
+    rec.on_entity = budgets({"manage": 5, "get": 50}, {})
     calls: list = []
     result, rec = run_orchestrator(copy_model_to_target, child_input(), activities=activities(rec, calls),
                                    instance_id="p:west", recorder=rec)
     assert result["status"] == "succeeded"
     reserved = [(key, data["group"]) for name, key, op, data in rec.entities if op == "reserve"]
     assert reserved == [("east", "get"), ("east", "manage"), ("west", "manage")]
-    sent = next(c[2] for c in calls if c[0] == "authorize_and_start_copy")
-    assert sent["notBefore"] is None  # an idle budget: no timer, nothing for the activity to hold
-    assert all(t[2] > t[1] for t in rec.timers)
+    _, woken, sent = next(c for c in calls if c[0] == "authorize_and_start_copy")
+    # an idle budget: no timer; the slot is SEND_LEAD ahead, and the activity holds its calls until then
+    assert datetime.fromisoformat(sent["notBefore"]) == woken + SEND_LEAD
+    assert len(rec.timers) == 1  # the poll's, none for pacing
 
 
 def test_a_busy_source_budget_holds_the_copy_until_its_slot():

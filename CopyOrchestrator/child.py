@@ -191,7 +191,8 @@ def authorize_and_start(run: TargetRun, source: SourceModel, *, new_attempt: boo
     run.show("authorizing")
     request = StartCopy(source=run.job.source, target=run.job.target, source_model_id=run.job.model_id,
                         target_model_id=run.job.target_model_id, degrade=run.job.degrade,
-                        description=source.description, tags=source.tags, kind=run.job.kind)
+                        description=source.description, tags=source.tags, kind=run.job.kind,
+                        source_created=source.created)
     retries = recovery.Retries()
     while True:
         if retries.total:

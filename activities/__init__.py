@@ -89,7 +89,8 @@ def authorize_and_start_copy(step: dict) -> dict:
     start = StartCopy.from_dict(step)
     return _answer("authorize_and_start_copy", lambda s: steps.authorize_and_start_copy(
         s, start.source, start.target, start.source_model_id, start.target_model_id, start.degrade,
-        description=start.description, tags=start.tags, not_before=start.not_before, kind_name=start.kind))
+        description=start.description, tags=start.tags, not_before=start.not_before, kind_name=start.kind,
+        source_created=start.source_created))
 
 
 @bp.activity_trigger(input_name="step")
@@ -121,3 +122,6 @@ def list_target_copies(step: dict) -> dict:
     """The copies of the source model on a v2 target (to find those an interrupted execution made)."""
     ref = ListCopies.from_dict(step)
     return _answer("list_target_copies", lambda s: steps.list_target_copies(s, ref.target, ref.fingerprint))
+
+
+from activities import sync as _sync  # noqa: E402, F401  (registers the sync activities on `bp`)

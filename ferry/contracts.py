@@ -181,6 +181,7 @@ class SourceModel(Contract):
     description: str | None = None
     tags: dict[str, str] | None = None
     dependencies: list[dict[str, str]] = field(default_factory=list)
+    created: str | None = None  # v3+: createdDateTime as the service wrote it (the copy's provenance records it)
 
 
 # ------------------------------------------------------------------------------------ authorize_and_start_copy
@@ -200,6 +201,7 @@ class StartCopy(Contract):
     tags: dict[str, str] | None = None
     not_before: str | None = None
     kind: str = "model"
+    source_created: str | None = None  # the source's createdDateTime, for the copy's provenance tags
 
 
 @dataclass(frozen=True)

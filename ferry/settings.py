@@ -132,6 +132,20 @@ SETTINGS: dict[str, Setting] = _registry(
     Setting("FERRY_KEY_CACHE_SECONDS", False, "300", "How long a resource key read from Key Vault is reused "
             "before it is read again, in seconds (0–86400; 0 = read every time). A 401 from the service "
             "forces one early re-read (key rotation). Default 300 s."),
+    Setting("FERRY_SYNC_SCHEDULE", False, "0 0 */6 * * *", "When the estate sync runs on its own: an NCRONTAB "
+            "expression with six fields (second minute hour day month day-of-week, UTC), as Azure Functions "
+            "timer triggers use; set it empty to turn the scheduled sync off (the timer function is then not "
+            "registered). Default 0 0 */6 * * * (every 6 "
+            "hours): models "
+            "that arrive without a ModelTrained event (trained in Studio, rebuilt by hand) are replicated within "
+            "6 hours, and a sync that finds everything up to date costs only list calls (one per page of models "
+            "per resource), well inside the service's list budget. A scheduled run that finds a sync of the "
+            "source running starts nothing."),
+    Setting("FERRY_SYNC_MAX_PARALLEL_COPIES", False, "20", "How many copies one sync runs at the same time, "
+            "across all its targets (1–500). Each copy spends most of its time waiting for the service, so "
+            "keeping the source's model-management budget (S0: 5 copy calls per second) busy needs about "
+            "5 × the copy time in flight; default 20 suits copies of about 4 s. Raising it does not exceed the "
+            "service's limits: throttled calls wait their Retry-After."),
 )
 
 def default_of(name: str) -> str:
@@ -141,6 +155,36 @@ def default_of(name: str) -> str:
         raise KeyError(f"{name} has no default")
     return default
 
+
+DEFAULT_SYNC_SCHEDULE = default_of("FERRY_SYNC_SCHEDULE")
+_NCRONTAB_FIELD = re.compile(r"^[0-9A-Za-z*/,\-]+$")
+
+
+def schedule_problem(value: str) -> str | None:
+    """Why `value` is not a six-field NCRONTAB expression (a sentence), or None when it looks like one."""
+    fields_ = value.split()
+    if len(fields_) != 6:
+        return (f"{value!r} has {len(fields_)} fields; an NCRONTAB schedule has six: second minute hour day month "
+                "day-of-week, e.g. '0 0 */6 * * *' (every 6 hours)")
+    bad = [f for f in fields_ if not _NCRONTAB_FIELD.match(f)]
+    if bad:
+        return f"{value!r}: field(s) {', '.join(bad)} are not NCRONTAB fields (digits, names, * / , -)"
+    return None
+
+
+def sync_timer_schedule(environ: Mapping[str, str] | None = None) -> str | None:
+    """The schedule to register the sync timer with, read once when the app is indexed: None when
+    FERRY_SYNC_SCHEDULE is set empty (the timer is not registered at all: nothing wakes up), the default when it
+    is unset, else its value — or the default when it is invalid, which the trigger then reports as
+    InvalidSettings without starting anything."""
+    env = os.environ if environ is None else environ
+    raw = env.get("FERRY_SYNC_SCHEDULE")
+    if raw is None:
+        return DEFAULT_SYNC_SCHEDULE
+    value = raw.strip()
+    if not value:
+        return None
+    return value if schedule_problem(value) is None else DEFAULT_SYNC_SCHEDULE
 
 def settings_markdown(*, include_local_only: bool = True) -> str:
     """The settings table for the README (| setting | required | default | meaning |), from `SETTINGS`."""
@@ -245,6 +289,8 @@ class Settings:
     max_authorization_attempts: int = int(default_of("FERRY_MAX_AUTHORIZATION_ATTEMPTS"))
     max_transient_retries: int = int(default_of("FERRY_MAX_TRANSIENT_RETRIES"))
     key_cache_seconds: float = float(default_of("FERRY_KEY_CACHE_SECONDS"))
+    sync_schedule: str | None = default_of("FERRY_SYNC_SCHEDULE")  # None: the scheduled sync is off
+    sync_max_parallel_copies: int = int(default_of("FERRY_SYNC_MAX_PARALLEL_COPIES"))
     _by_alias: dict[str, Resource] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -290,6 +336,8 @@ class Settings:
             "maxAuthorizationAttempts": self.max_authorization_attempts,
             "maxTransientRetries": self.max_transient_retries,
             "keyCacheSeconds": self.key_cache_seconds,
+            "syncSchedule": self.sync_schedule,
+            "syncMaxParallelCopies": self.sync_max_parallel_copies,
         }
 
 
@@ -506,6 +554,13 @@ def parse(environ: Mapping[str, str]) -> Settings:
     if degrade is None:
         problems.append(("FERRY_ALLOW_CMK_DEGRADE", f"{degrade_raw!r} is not a boolean; set true or false"))
 
+    schedule_raw = environ.get("FERRY_SYNC_SCHEDULE")
+    sync_schedule = DEFAULT_SYNC_SCHEDULE if schedule_raw is None else (schedule_raw.strip() or None)
+    if sync_schedule is not None and schedule_problem(sync_schedule):
+        problems.append(("FERRY_SYNC_SCHEDULE", f"{schedule_problem(sync_schedule)}; or set it empty to turn the "
+                                                "scheduled sync off"))
+    sync_parallel = int(_number(environ, "FERRY_SYNC_MAX_PARALLEL_COPIES", 1, 500, problems, integer=True))
+
     if problems:
         raise SettingsError(problems)
     for name in sorted(k for k in environ if k.startswith("FERRY_") and k not in SETTINGS):
@@ -515,6 +570,7 @@ def parse(environ: Mapping[str, str]) -> Settings:
         copy_deadline_seconds=deadline, poll_initial_seconds=poll_initial, poll_backoff_factor=poll_factor,
         poll_max_seconds=poll_max, max_parallel_targets=parallel, allow_cmk_degrade=bool(degrade),
         max_authorization_attempts=attempts, max_transient_retries=transient_retries, key_cache_seconds=key_cache,
+        sync_schedule=sync_schedule, sync_max_parallel_copies=sync_parallel,
     )
 
 

@@ -38,6 +38,7 @@ from ferry.docintel.fingerprint import normalize_time
 from ferry.errors import FerryError
 from ferry.generations import validate_model_id
 from ferry.kinds import Kind, kind_named
+from ferry.provenance import provenance_tags
 from ferry.settings import Resource, Settings, UnknownResourceError
 
 log = logging.getLogger("modelferry.steps")
@@ -140,7 +141,8 @@ def check_source_model(settings: Settings, source: str, model_id: str, kind_name
                        ready=status == "ready", fingerprint=client.fingerprint(model, kind),
                        description=model.get("description") if v3_plus else None,
                        tags=model.get("tags") if v3_plus else None,
-                       dependencies=[d.to_dict() for d in kind.dependencies(model)] if v3_plus else [])
+                       dependencies=[d.to_dict() for d in kind.dependencies(model)] if v3_plus else [],
+                       created=model.get("createdDateTime") if v3_plus else None)
 
 
 def _being_built(client: V3Client, resource: Resource, source: str, model_id: str, kind: Kind
@@ -168,9 +170,14 @@ def _being_built(client: V3Client, resource: Resource, source: str, model_id: st
 def authorize_and_start_copy(settings: Settings, source: str, target: str, source_model_id: str,
                              target_model_id: str | None = None, degrade: bool = False, *,
                              description: str | None = None, tags: dict[str, str] | None = None,
-                             not_before: str | None = None, kind_name: str | None = None) -> CopyStarted:
+                             not_before: str | None = None, kind_name: str | None = None,
+                             source_created: str | None = None) -> CopyStarted:
     """Authorize a copy on the target and start it on the source, in one step (the token stays here); both calls
-    go out no earlier than `not_before` (the rate-budget slot, see `hold_until`)."""
+    go out no earlier than `not_before` (the rate-budget slot, see `hold_until`).
+
+    v3+: the copy's tags are the source's own `tags` with ModelFerry's provenance over them
+    (`ferry.provenance.provenance_tags`; `source_created` is the source's createdDateTime as the service wrote it),
+    so sync, prune and the replica catalog recognise the copy from the target's model list alone."""
     op = "authorize_and_start_copy"
     kind = kind_named(kind_name)
     src = _resource(settings, source, op)
@@ -210,7 +217,10 @@ def authorize_and_start_copy(settings: Settings, source: str, target: str, sourc
     authorization = target_client.authorize_copy(
         model_id=target_model_id if v3_plus else None,
         description=description if v3_plus else None,
-        tags=tags if v3_plus else None, kind=kind)
+        # models carry ModelFerry's provenance (classifiers have no tags: recognised by id and the fields kept)
+        tags=provenance_tags(source_resource=src.resource_id, source_model_id=source_model_id,
+                             source_created=source_created, own_tags=tags)
+        if v3_plus and kind.name == "model" else (tags if v3_plus else None), kind=kind)
     operation_url = None
     # A paced call (`not_before` given) is not retried here: a retry after Retry-After would bypass the rate
     # budget and, landing a whole second later, collide with the next paced call; the orchestration waits and

@@ -117,6 +117,8 @@ def app_settings(cloud: Any) -> dict[str, str]:
     kv = state["keyVault"]
     return {"FERRY_RESOURCES": json.dumps(entries), "FERRY_SOURCE": "src", "FERRY_TARGETS": "west,europe",
             "FERRY_KEY_VAULT_URI": kv["uri"], "FERRY_KEY_VAULT_CA_BUNDLE": kv["caBundle"],
+            # no scheduled sync: the idle virtual clock would jump to its next occurrence and sync the estate
+            "FERRY_SYNC_SCHEDULE": "",
             **managed_identity_environment(kv["identityEndpoint"], kv["identityHeader"])}
 
 

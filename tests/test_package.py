@@ -18,7 +18,9 @@ RUNTIME_IMPORTS = {"azure", "requests", "urllib3"}  # requirements.txt (urllib3 
 EXPECTED_FUNCTIONS = {"start_copy", "on_model_trained", "copy_model", "copy_model_to_target", "plan_copy",
                       "check_source_model", "authorize_and_start_copy", "poll_copy", "get_target_model",
                       "delete_target_model", "list_target_copies", "resource_budget", "replica_catalog",
-                      "list_replicas", "get_replica", "list_runs", "doctor", "dashboard"}
+                      "list_replicas", "get_replica", "list_runs", "doctor", "dashboard",
+                      "start_sync", "sync_on_schedule", "sync_estate", "sync_chunk", "v2_replicas", "sync_prepare",
+                      "sync_plan", "sync_prune"}
 
 
 def _ignored(rel: str, patterns: list[str]) -> bool:
@@ -43,7 +45,8 @@ def test_only_the_app_is_packaged() -> None:
     files = packaged_files()
     tops = {rel.split("/")[0] for rel in files}
     assert tops == {"function_app.py", "host.json", "requirements.txt", "README.md", "HttpStart",
-                    "EventGridStart", "CopyOrchestrator", "activities", "ResourceBudget", "ferry", "OperatorApi"}, tops
+                    "EventGridStart", "CopyOrchestrator", "activities", "ResourceBudget", "ferry", "OperatorApi",
+                    "SyncStart", "SyncOrchestrator"}, tops
 
 
 def test_packaged_code_imports_only_itself_the_stdlib_and_runtime_requirements() -> None:

@@ -7,7 +7,9 @@ Why a common interface: `ferry.steps` (and so the orchestration) must not care w
 from __future__ import annotations
 
 import re
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +23,11 @@ from ferry.kinds import MODEL_KIND, Kind
 from ferry.settings import Resource
 
 COPY_STATUSES = ("notStarted", "running", "succeeded", "failed")
+LIST_PAGE_ATTEMPTS = 4
+MAX_LIST_WAIT = 10.0
+"""A throttled list page is read again inside the activity (waiting its Retry-After, at most MAX_LIST_WAIT s),
+so one 429 in the middle of a 5,000-model inventory does not start the whole listing over."""
+_sleep = time.sleep  # replaced in tests
 
 
 @dataclass(frozen=True, repr=False)
@@ -68,6 +75,11 @@ def decode_v2_expiry(value: Any) -> str | None:
     if value > 10**15:  # .NET ticks: 100 ns since 0001-01-01
         return iso_utc((value - 621355968000000000) / 10**7)
     return iso_utc(value)
+
+
+def int_or_none(value: Any) -> int | None:
+    """A count/limit from a service body: an int, or None when absent or not a number."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class DocIntelClient(ABC):
@@ -163,6 +175,44 @@ class DocIntelClient(ABC):
                 return False
             raise
         return True
+
+    def next_page_url(self, url: Any, operation: str) -> str | None:
+        """A list's `nextLink`, only if it points at this resource (the credential goes nowhere else); None at
+        the end of the list (absent or empty)."""
+        if not url:
+            return None
+        try:
+            parts, mine = urlsplit(str(url)), urlsplit(self.resource.endpoint)
+            same_origin = (parts.scheme == mine.scheme and (parts.hostname or "") == (mine.hostname or "")
+                           and parts.port == mine.port)
+        except (ValueError, TypeError, AttributeError):
+            same_origin = False
+        if not same_origin:
+            raise self._error("InvalidNextLink", f"the list's nextLink {str(url)[:200]!r} is not on resource "
+                              f"{self.resource.alias!r} ({self.resource.endpoint})",
+                              "Check the resource's endpoint in FERRY_RESOURCES (a gateway may rewrite links).",
+                              operation)
+        return str(url)
+
+    def _list_page(self, url: str, operation: str) -> dict[str, Any]:
+        """One page of a list, waited out and read again while throttled (bounded)."""
+        for attempt in range(1, LIST_PAGE_ATTEMPTS + 1):
+            try:
+                body = self._json(self._call("GET", url, operation=operation), operation)
+                return body if isinstance(body, dict) else {}
+            except FerryError as exc:
+                if exc.kind != "throttled" or attempt == LIST_PAGE_ATTEMPTS:
+                    raise
+                _sleep(min(exc.retry_after if exc.retry_after is not None else 1.0, MAX_LIST_WAIT))
+        raise AssertionError("unreachable")
+
+    @abstractmethod
+    def list_models(self) -> Iterator[dict[str, Any]]:
+        """Every custom model of the resource (all pages, `nextLink` followed), as the list returns them."""
+
+    @abstractmethod
+    def get_info(self) -> dict[str, int | None]:
+        """{"count", "limit"}: how many custom models the resource holds and may hold (info / list summary)."""
 
     @abstractmethod
     def model_status(self, model: dict[str, Any]) -> str:

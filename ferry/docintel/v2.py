@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-from ferry.docintel.base import CopyAuthorization, CopyStatus, DocIntelClient, decode_v2_expiry
+from ferry.docintel.base import CopyAuthorization, CopyStatus, DocIntelClient, decode_v2_expiry, int_or_none
 from ferry.docintel.fingerprint import fingerprint_v2
 from ferry.errors import classify, parse_retry_after
 from ferry.generations import V2_MODEL_ID
@@ -40,6 +41,25 @@ class V2Client(DocIntelClient):
 
     def _model_read_url(self, model_id: str, kind: Kind | None = None) -> str:
         return f"{self._model_url(model_id, kind)}?includeKeys=true"
+
+    def list_models(self) -> Iterator[dict[str, Any]]:
+        """GET custom/models?op=full, page by page: each `modelList` entry is a ModelInfo."""
+        op = "list_models"
+        url: str | None = f"{self.base}/custom/models?op=full"
+        while url:
+            body = self._list_page(url, op)
+            for item in body.get("modelList") or []:
+                if isinstance(item, dict):
+                    yield item
+            url = self.next_page_url(body.get("nextLink"), op)
+
+    def get_info(self) -> dict[str, int | None]:
+        """GET custom/models?op=summary → summary {count, limit}."""
+        op = "get_info"
+        body = self._json(self._call("GET", f"{self.base}/custom/models?op=summary", operation=op), op)
+        summary = (body or {}).get("summary") if isinstance(body, dict) else None
+        summary = summary if isinstance(summary, dict) else {}
+        return {"count": int_or_none(summary.get("count")), "limit": int_or_none(summary.get("limit"))}
 
     def model_status(self, model: dict[str, Any]) -> str:
         return str((model.get("modelInfo") or {}).get("status") or "creating")

@@ -11,11 +11,12 @@ with innererror.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from ferry import generations
-from ferry.docintel.base import CopyAuthorization, CopyStatus, DocIntelClient
+from ferry.docintel.base import CopyAuthorization, CopyStatus, DocIntelClient, int_or_none
 from ferry.errors import canceled_error, classify, parse_retry_after
 from ferry.kinds import Kind
 from ferry.kinds.model import MODEL
@@ -24,6 +25,7 @@ from ferry.settings import Resource
 MODEL_ID = generations.V3_MODEL_ID
 _OPERATION_PATH = re.compile(r"^/(formrecognizer|documentintelligence)/operations/[^/]+$", re.IGNORECASE)
 MAX_OPERATION_PAGES = 20  # the operations list holds 24 h of operations; stop looking after this many pages
+PREBUILT_PREFIX = "prebuilt-"  # the service's own models, listed with the custom ones; never copied
 _STATUS = {"notstarted": "notStarted", "running": "running", "succeeded": "succeeded", "failed": "failed",
            "canceled": "failed", "cancelled": "failed", "skipped": "failed"}
 
@@ -42,6 +44,25 @@ class V3Client(DocIntelClient):
 
     def _model_url(self, model_id: str, kind: Kind | None = None, suffix: str = "") -> str:
         return f"{self.base}/{(kind or MODEL).collection}/{quote(model_id, safe='')}{suffix}?{self.query}"
+
+    def list_models(self) -> Iterator[dict[str, Any]]:
+        """GET documentModels, page by page (`value`, `nextLink`); prebuilt models are left out."""
+        op = "list_models"
+        url: str | None = f"{self.base}/documentModels?{self.query}"
+        while url:
+            body = self._list_page(url, op)
+            for item in body.get("value") or []:
+                if isinstance(item, dict) and not str(item.get("modelId", "")).startswith(PREBUILT_PREFIX):
+                    yield item
+            url = self.next_page_url(body.get("nextLink"), op)
+
+    def get_info(self) -> dict[str, int | None]:
+        """GET info → customDocumentModels {count, limit}."""
+        op = "get_info"
+        body = self._json(self._call("GET", f"{self.base}/info?{self.query}", operation=op), op)
+        models = (body or {}).get("customDocumentModels") if isinstance(body, dict) else None
+        models = models if isinstance(models, dict) else {}
+        return {"count": int_or_none(models.get("count")), "limit": int_or_none(models.get("limit"))}
 
     def model_status(self, model: dict[str, Any]) -> str:
         """A v3+ model is visible only once ready, except what an interrupted copy (3013) leaves behind: a

@@ -185,6 +185,7 @@ def app_settings(cloud: LocalCloud) -> dict[str, str]:
         "FERRY_KEY_VAULT_CA_BUNDLE": kv["caBundle"],
         "FERRY_COPY_DEADLINE_SECONDS": "600",
         "FERRY_MAX_PARALLEL_TARGETS": "4",
+        "FERRY_SYNC_SCHEDULE": "",  # the virtual clock crosses 6-hour marks: no scheduled sync of the shared source
         "IDENTITY_ENDPOINT": kv["identityEndpoint"],
         "IDENTITY_HEADER": kv["identityHeader"],
     }

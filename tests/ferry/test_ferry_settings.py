@@ -41,7 +41,7 @@ def test_registry_matches_the_contract():
                 "FERRY_KEY_VAULT_CA_BUNDLE", "FERRY_COPY_DEADLINE_SECONDS", "FERRY_POLL_INITIAL_SECONDS",
                 "FERRY_POLL_MAX_SECONDS", "FERRY_POLL_BACKOFF_FACTOR", "FERRY_MAX_PARALLEL_TARGETS",
                 "FERRY_ALLOW_CMK_DEGRADE", "FERRY_MAX_AUTHORIZATION_ATTEMPTS", "FERRY_MAX_TRANSIENT_RETRIES",
-                "FERRY_KEY_CACHE_SECONDS"}
+                "FERRY_KEY_CACHE_SECONDS", "FERRY_SYNC_SCHEDULE", "FERRY_SYNC_MAX_PARALLEL_COPIES"}
     assert set(fs.SETTINGS) == expected
     assert [n for n, s in fs.SETTINGS.items() if s.required] == ["FERRY_RESOURCES"]
     assert [n for n, s in fs.SETTINGS.items() if s.local_only] == ["FERRY_KEY_VAULT_CA_BUNDLE"]

@@ -116,7 +116,8 @@ def test_copy_end_to_end(cloud, api_version):
     checked = steps.check_source_model(s, "src", model_id)
     assert checked.ready and checked.status == "ready" and checked.api_version == api_version
     json.dumps(checked.to_dict())
-    started, done = run_copy(cloud, s, model_id, description=checked.description, tags=checked.tags)
+    started, done = run_copy(cloud, s, model_id, description=checked.description, tags=checked.tags,
+                             source_created=checked.created)
     assert set(started.to_dict()) == {"operationUrl", "targetModelId", "authorizationExpiresAt"}
     assert started.operation_url.startswith(cloud.resource("src").endpoint)
     if family(api_version) == "v3":
@@ -132,7 +133,10 @@ def test_copy_end_to_end(cloud, api_version):
     on_target = cloud.resource("dst").model(started.target_model_id)
     assert on_target is not None and on_target["status"] == "ready"
     if family(api_version) == "v3":
-        assert on_target["description"] == "invoices" and on_target["tags"] == {"team": "ap"}
+        # the source's own tags, with ModelFerry's provenance merged over them (set at authorizeCopy)
+        assert on_target["description"] == "invoices" and on_target["tags"] == {
+            "team": "ap", "modelferry.sourceResource": cloud.resource("src").resource_id,
+            "modelferry.sourceModelId": model_id, "modelferry.sourceCreated": checked.created}
     json.dumps([started.to_dict(), done.to_dict(), target.to_dict()])
 
 

@@ -97,7 +97,8 @@ def test_start_returns_only_ids_never_the_authorization(env, monkeypatch):
     seen = {}
 
     def start(settings, source, target, model_id, target_model_id, degrade, *, description=None, tags=None,
-              not_before=None, kind_name=None):
+              not_before=None, kind_name=None,
+              source_created=None):
         seen.update(source=source, target=target, degrade=degrade, description=description, tags=tags,
                     not_before=not_before, kind=kind_name)
         return CopyStarted(operation_url="http://127.0.0.1:1/op/1", target_model_id="m1",

@@ -1,0 +1,32 @@
+"""Blueprint of the estate sync: orchestrators `sync_estate` (plan + chunks) and `sync_chunk`, entity
+`v2_replicas` (the durable v2 mapping). Bodies live in their modules as plain generator functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.durable_functions as df
+
+from .chunk import sync_chunk as _chunk_body
+from .entity import v2_replicas as _entity_body
+from .estate import sync_estate as _estate_body
+
+bp = df.Blueprint()
+
+
+@bp.orchestration_trigger(context_name="context")
+def sync_estate(context: df.DurableOrchestrationContext) -> Any:
+    """Every model of a source → every target: inventory, plan, execute in chunks."""
+    return (yield from _estate_body(context))
+
+
+@bp.orchestration_trigger(context_name="context")
+def sync_chunk(context: df.DurableOrchestrationContext) -> Any:
+    """One chunk of a sync's rows through the copy workflow."""
+    return (yield from _chunk_body(context))
+
+
+@bp.entity_trigger(context_name="context")
+def v2_replicas(context: df.DurableEntityContext) -> None:
+    """The v2 mapping (source id → target id per target) of one source."""
+    _entity_body(context)

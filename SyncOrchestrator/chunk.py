@@ -1,0 +1,143 @@
+"""`sync_chunk`: run one chunk of a sync's rows — copies, replacements of stale replicas, prunes.
+
+Each copy is a `copy_model_to_target` sub-orchestration with a deterministic id (`<chunk id>:<model>:<target>`,
+hashed down to the 100-character limit), so a host killed mid-sync resumes the same copies and never starts a
+second one. At most `window` copies run at once (a sliding window: one slow copy does not hold the others).
+
+A stale replica (`onStale: replace`) is deleted only after the source model was checked ready, right before its
+copy starts, so the target is without a replica for as short a time as possible; the item says how long
+(`gapSeconds`). A prune deletes only after re-checking, on the service, that the target model still is
+ModelFerry's copy and its source is still gone (`sync_prune`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator
+from datetime import datetime, timedelta
+from typing import Any
+
+from CopyOrchestrator.child import NAME as COPY_CHILD
+from ferry.contracts import ChildInput
+from ferry.errors import FerryError
+from ferry.orchestration import ids, outcome
+from ferry.orchestration.policy import CopyPolicy
+from ferry.orchestration.polling import transient_delay
+
+log = logging.getLogger("modelferry.orchestration")
+
+NAME = "sync_chunk"
+STEP_ATTEMPTS = 4  # a throttled/transient check, delete or prune is tried this many times (durable timers)
+
+
+def sync_chunk(context: Any) -> Generator[Any, Any, dict[str, Any]]:
+    """Orchestrator body. Input: {source, rows, policy, targets: {alias: {apiVersion, degrade}}, window}."""
+    data = context.get_input() or {}
+    rows: list[dict[str, Any]] = list(data.get("rows") or [])
+    window = max(int(data.get("window") or 1), 1)
+    pending = list(rows)
+    running: list[tuple[Any, dict[str, Any], datetime | None]] = []
+    items: list[dict[str, Any]] = []
+    while pending or running:
+        while pending and len(running) < window:
+            row = pending.pop(0)
+            started = yield from _start(context, data, row)
+            if isinstance(started, dict):
+                items.append(started)  # finished before any copy (prune, or a replacement that could not start)
+            else:
+                running.append((started[0], row, started[1]))
+        if not running:
+            break
+        context.set_custom_status({"stage": "copying", "done": len(items), "total": len(rows)})
+        done = yield context.task_any([task for task, _, _ in running])
+        index = next(i for i, (task, _, _) in enumerate(running) if task is done)
+        task, row, deleted_at = running.pop(index)
+        items.append(_copied(context, row, getattr(task, "result", None), deleted_at))
+    context.set_custom_status({"stage": "done", "done": len(items), "total": len(rows)})
+    return {"items": items}
+
+
+def _start(context: Any, data: dict[str, Any], row: dict[str, Any]
+           ) -> Generator[Any, Any, dict[str, Any] | tuple[Any, datetime | None]]:
+    """Start one row: the copy task (with when its stale replica was deleted), or the row's finished item."""
+    source, target = data["source"], row["target"]
+    target_model_id = row.get("targetModelId") or row["id"]
+    if row["action"] == "prune":
+        value, error = yield from _step(context, "sync_prune", {
+            "source": source, "target": target, "targetModelId": target_model_id, "sourceModelId": row["id"]})
+        if error:
+            return _item(row, "failed", error=_public(error))
+        if value.get("skipped"):
+            return _item(row, "skipped", reason=value["skipped"])
+        return _item(row, "pruned")
+    deleted_at = None
+    if row["action"] == "stale":
+        checked, error = yield from _step(context, "check_source_model", {"source": source, "modelId": row["id"]})
+        if not error and not checked.get("ready"):
+            error = {"code": "SourceModelNotReady", "message": f"source model {row['id']} is "
+                     f"{checked.get('status')}; its stale replica was left in place",
+                     "hint": "Sync again once the source model is ready."}
+        if error:
+            return _item(row, "failed", error=_public(error))
+        _, error = yield from _step(context, "delete_target_model", {"target": target,
+                                                                     "targetModelId": target_model_id})
+        if error:
+            return _item(row, "failed", error=_public(error))
+        deleted_at = context.current_utc_datetime
+    facts = (data.get("targets") or {}).get(target) or {}
+    v2 = str(facts.get("apiVersion", "")).startswith("v2")
+    child_input = ChildInput(model_id=row["id"], source=source, target=target,
+                             target_model_id=None if v2 else row["id"], api_version=str(facts.get("apiVersion", "")),
+                             degrade=bool(facts.get("degrade")), policy=CopyPolicy.from_dict(data.get("policy")))
+    child_id = ids.child_instance_id(f"{context.instance_id}:{row['id']}", target)
+    return context.call_sub_orchestrator(COPY_CHILD, child_input.to_dict(), child_id), deleted_at
+
+
+def _copied(context: Any, row: dict[str, Any], value: Any, deleted_at: datetime | None) -> dict[str, Any]:
+    """The item of a finished copy (from the child's result, or its failure)."""
+    if isinstance(value, dict):
+        result = value
+    else:
+        result = outcome.result_from_child_failure(
+            value if isinstance(value, BaseException) else Exception(f"unexpected child output {value!r}"),
+            row["target"])
+    gap = (context.current_utc_datetime - deleted_at).total_seconds() if deleted_at is not None else None
+    target_model_id = result.get("targetModelId")
+    extra: dict[str, Any] = {"throttled": result.get("throttled")}
+    if target_model_id and target_model_id != row["id"]:
+        extra["targetModelId"] = target_model_id
+        extra["v2Copy"] = target_model_id if result.get("status") == "succeeded" else None
+    if result.get("status") == "succeeded":
+        return _item(row, "replaced" if row["action"] == "stale" else "copied",
+                     gapSeconds=round(gap, 3) if gap is not None else None, **extra)
+    return _item(row, "failed", error=result.get("error"), gapSeconds=round(gap, 3) if gap is not None else None,
+                 **extra)
+
+
+def _step(context: Any, name: str, payload: dict[str, Any]
+          ) -> Generator[Any, Any, tuple[dict[str, Any], dict[str, Any] | None]]:
+    """One activity, retried on durable timers while throttled/transient: (value, error)."""
+    for attempt in range(1, STEP_ATTEMPTS + 1):
+        envelope = yield context.call_activity(name, payload)
+        if envelope.get("ok"):
+            return envelope.get("value") or {}, None
+        error = envelope.get("error") or {}
+        if not error.get("retryable") or attempt == STEP_ATTEMPTS:
+            return {}, error
+        delay = transient_delay(attempt, error.get("retryAfter"))
+        yield context.create_timer(context.current_utc_datetime + timedelta(seconds=delay))
+    return {}, {"code": "StepFailed", "message": name, "hint": "see the host log"}
+
+
+def _public(error: dict[str, Any]) -> dict[str, str]:
+    """What the output shows of an activity's error: code, message, hint."""
+    return FerryError.from_dict(error).public()
+
+
+def _item(row: dict[str, Any], result: str, **extra: Any) -> dict[str, Any]:
+    item = {k: row[k] for k in ("id", "kind", "target", "action") if k in row}
+    if row.get("targetModelId"):
+        item["targetModelId"] = row["targetModelId"]
+    item["result"] = result
+    item.update({k: v for k, v in extra.items() if v is not None})
+    return item

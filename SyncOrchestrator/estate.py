@@ -1,0 +1,178 @@
+"""`sync_estate`: keep every model of a source replicated to every target — plan, then execute in chunks.
+
+Top to bottom: validate and freeze the tuning (`sync_prepare`) → read the v2 mapping (durable entity, v2 sources
+only) → inventory + plan in one activity (`sync_plan`; only rows that need work enter history) → a dry run
+returns the plan → otherwise the rows that need work run in chunks of `CHUNK_ROWS`, each a `sync_chunk`
+sub-orchestration (`<sync id>:c<n>`) that runs its rows through the copy workflow (`copy_model_to_target`, so
+every recovery case applies). Chunking keeps every history small: 1,500 copies are 60 chunks here (about 200
+events) and at most a few hundred events in each chunk, never one history of thousands. The custom status shows
+progress per target; the output lists only the rows that are not up to date.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Generator
+from datetime import timedelta
+from typing import Any
+
+import azure.durable_functions as df
+
+from ferry.errors import FerryError
+from ferry.orchestration import sync_plan
+from ferry.orchestration.polling import transient_delay
+from ferry.orchestration.sync_request import SyncRequest
+
+from .chunk import NAME as CHUNK_NAME
+from .entity import NAME as ENTITY_NAME
+
+log = logging.getLogger("modelferry.orchestration")
+
+NAME = "sync_estate"
+CHUNK_ROWS = 25  # rows per chunk sub-orchestration: each chunk's history stays at a few hundred events
+CHUNK_WINDOW = 10  # copies one chunk runs at once; more parallelism runs more chunks side by side
+PLAN_ATTEMPTS = 4  # a throttled/transient inventory is planned again on durable timers this many times
+
+
+def sync_estate(context: Any) -> Generator[Any, Any, dict[str, Any]]:
+    """Orchestrator body. Input: a sync request (normalized by the starters; re-validated here)."""
+    raw = context.get_input() or {}
+    raw_source = raw.get("source") if isinstance(raw, dict) else None
+    _show(context, "preparing", raw_source, {}, None)
+
+    prepared = yield context.call_activity("sync_prepare", raw)
+    if not prepared.get("ok"):
+        return _rejected(context, raw, prepared.get("error") or {})
+    facts = prepared["value"]
+    request = SyncRequest.from_input(facts["request"])
+    entity = df.EntityId(ENTITY_NAME, request.source)
+    v2 = facts["sourceGeneration"] == "v2"
+    v2_map = (yield context.call_entity(entity, "get")) if v2 else {}
+
+    _show(context, "planning", request.source, {}, None)
+    plan, error = yield from _plan(context, request, v2_map or {})
+    if error is not None:
+        output = sync_plan.sync_output(request, None, [], error=FerryError.from_dict(error).public())
+        _show(context, "failed", request.source, {}, None)
+        _log(context, "planning failed: %s", error.get("code"))
+        return output
+    if v2 and not request.dry_run and (plan.get("v2Adopt") or plan.get("v2Forget")):
+        context.signal_entity(entity, "reconcile", {"record": plan.get("v2Adopt") or {},
+                                                    "forget": plan.get("v2Forget") or {}})
+
+    items: list[dict[str, Any]] = []
+    executable: list[dict[str, Any]] = []
+    for row in plan["rows"]:
+        settled = sync_plan.settle_without_execution(row, on_stale=request.on_stale, dry_run=request.dry_run)
+        if settled is None:
+            executable.append(row)
+        else:
+            items.append(settled)
+    progress = {alias: {"done": 0, "total": sum(1 for r in executable if r["target"] == alias), "throttled": 0}
+                for alias in request.targets}
+    if executable:
+        items.extend((yield from _execute(context, request, facts, executable, progress, entity)))
+    output = sync_plan.sync_output(request, plan, items)
+    if v2:
+        output["v2Replicas"] = sync_plan.v2_replicas_after(v2_map or {}, plan, items)
+    _show(context, output["status"], request.source, progress, None)
+    _log(context, "finished %s: %s", output["status"], output["counts"])
+    return output
+
+
+def _plan(context: Any, request: SyncRequest,
+          v2_map: dict[str, Any]) -> Generator[Any, Any, tuple[dict[str, Any] | None, dict[str, Any] | None]]:
+    """The plan, or the error that prevented it (throttled/transient inventories retried on durable timers)."""
+    for attempt in range(1, PLAN_ATTEMPTS + 1):
+        planned = yield context.call_activity("sync_plan", {
+            "request": request.to_input(), "v2Map": v2_map,
+            "now": context.current_utc_datetime.strftime("%Y-%m-%dT%H:%M:%SZ")})
+        if planned.get("ok"):
+            return planned["value"], None
+        error = planned.get("error") or {}
+        if not error.get("retryable") or attempt == PLAN_ATTEMPTS:
+            return None, error
+        delay = transient_delay(attempt, error.get("retryAfter"))
+        _log(context, "inventory %s (%s); planning again in %.0f s", error.get("kind"), error.get("code"), delay)
+        yield context.create_timer(context.current_utc_datetime + timedelta(seconds=delay))
+    return None, {"code": "PlanFailed", "message": "planning failed", "hint": "see the host log"}
+
+
+def _execute(context: Any, request: SyncRequest, facts: dict[str, Any], rows: list[dict[str, Any]],
+             progress: dict[str, dict[str, int]], entity: Any) -> Generator[Any, Any, list[dict[str, Any]]]:
+    """Run the rows in chunk sub-orchestrations, a few side by side; collect every row's item."""
+    parallel = max(int(facts.get("parallel") or 1), 1)
+    side_by_side = max(1, math.ceil(parallel / CHUNK_WINDOW))
+    window = max(1, math.ceil(parallel / side_by_side))
+    pending = list(enumerate(sync_plan.chunks(rows, CHUNK_ROWS)))
+    running: list[tuple[Any, list[dict[str, Any]]]] = []
+    items: list[dict[str, Any]] = []
+    begun = context.current_utc_datetime
+    while pending or running:
+        while pending and len(running) < side_by_side:
+            number, chunk_rows = pending.pop(0)
+            chunk_input = {"source": request.source, "rows": chunk_rows, "policy": facts["policy"],
+                           "targets": facts["targets"], "window": window}
+            task = context.call_sub_orchestrator(CHUNK_NAME, chunk_input, f"{context.instance_id}:c{number:04d}")
+            running.append((task, chunk_rows))
+        _show(context, "copying", request.source, progress, _throughput(context, begun, progress))
+        done = yield context.task_any([task for task, _ in running])
+        index = next(i for i, (task, _) in enumerate(running) if task is done)
+        task, chunk_rows = running.pop(index)
+        value = getattr(task, "result", None)
+        if isinstance(value, dict) and isinstance(value.get("items"), list):
+            chunk_items = value["items"]
+        else:  # a chunk that failed outright (a bug): every row it held is reported failed
+            chunk_items = [_row_item(row, "failed", error={"code": "SyncChunkFailed", "message": str(value)[:300],
+                                                            "hint": "See the chunk's history and the host log."})
+                           for row in chunk_rows]
+        items.extend(chunk_items)
+        recorded: dict[str, dict[str, str]] = {}
+        forgotten: dict[str, list[str]] = {}
+        for item in chunk_items:
+            entry = progress.setdefault(item["target"], {"done": 0, "total": 0, "throttled": 0})
+            entry["done"] += 1
+            entry["throttled"] += int(item.pop("throttled", 0) or 0)
+            v2_copy = item.pop("v2Copy", None)
+            if facts["sourceGeneration"] != "v2":
+                continue
+            if v2_copy:
+                recorded.setdefault(item["target"], {})[item["id"]] = v2_copy
+            elif item.get("result") == "pruned":
+                forgotten.setdefault(item["target"], []).append(item["id"])
+        if recorded or forgotten:
+            context.signal_entity(entity, "reconcile", {"record": recorded, "forget": forgotten})
+    return items
+
+
+def _row_item(row: dict[str, Any], result: str, **extra: Any) -> dict[str, Any]:
+    item = {k: row[k] for k in ("id", "kind", "target", "action") if k in row}
+    item["result"] = result
+    item.update({k: v for k, v in extra.items() if v is not None})
+    return item
+
+
+def _rejected(context: Any, raw: Any, error: dict[str, Any]) -> dict[str, Any]:
+    source = raw.get("source") if isinstance(raw, dict) else None
+    _show(context, "rejected", source, {}, None)
+    _log(context, "request rejected: %s", error.get("code"))
+    return {"source": source, "status": "failed", "dryRun": bool(isinstance(raw, dict) and raw.get("dryRun")),
+            "counts": {}, "items": [], "warnings": [], "error": FerryError.from_dict(error).public()}
+
+
+def _throughput(context: Any, begun: Any, progress: dict[str, dict[str, int]]) -> float | None:
+    minutes = (context.current_utc_datetime - begun).total_seconds() / 60.0
+    done = sum(p["done"] for p in progress.values())
+    return done / minutes if minutes > 0 and done else None
+
+
+def _show(context: Any, stage: str, source: str | None, progress: dict[str, dict[str, int]],
+          throughput: float | None) -> None:
+    context.set_custom_status(sync_plan.progress_status(stage=stage, source=source or "", progress=progress,
+                                                        throughput=throughput))
+
+
+def _log(context: Any, message: str, *args: Any) -> None:
+    if not context.is_replaying:
+        log.info("%s [%s] " + message, context.instance_id, NAME, *args)

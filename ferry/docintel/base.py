@@ -20,6 +20,7 @@ import requests
 from ferry import http as ferry_http
 from ferry.errors import FerryError
 from ferry.kinds import MODEL_KIND, Kind
+from ferry.pacer import LIST_PACER
 from ferry.settings import Resource
 
 COPY_STATUSES = ("notStarted", "running", "succeeded", "failed")
@@ -195,8 +196,10 @@ class DocIntelClient(ABC):
         return str(url)
 
     def _list_page(self, url: str, operation: str) -> dict[str, Any]:
-        """One page of a list, waited out and read again while throttled (bounded)."""
+        """One page of a list, spaced at the resource's list rate (`ferry.pacer`), waited out and read again while
+        throttled (bounded)."""
         for attempt in range(1, LIST_PAGE_ATTEMPTS + 1):
+            LIST_PACER.wait(self.resource.alias, self.resource.rate("list"))  # pages go at the list rate
             try:
                 body = self._json(self._call("GET", url, operation=operation), operation)
                 return body if isinstance(body, dict) else {}

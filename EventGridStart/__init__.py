@@ -22,7 +22,7 @@ from CopyOrchestrator.starting import start_once
 from ferry import settings as ferry_settings
 from ferry.orchestration.events import read_event
 from ferry.orchestration.ids import event_instance_id
-from ferry.orchestration.plan import RequestError, plan_request, resources_view
+from ferry.orchestration.plan import RequestError, plan_request, printable, resources_view
 
 log = logging.getLogger("modelferry.triggers")
 
@@ -45,7 +45,7 @@ def event_fields(event: Any) -> dict[str, Any]:
 @bp.durable_client_input(client_name="client")
 async def on_model_trained(event: func.EventGridEvent, client: df.DurableOrchestrationClient) -> None:
     fields = event_fields(event)
-    event_id = str(fields["id"])[:200]
+    event_id = printable(str(fields["id"]), 200)
     verdict = read_event(event_id=fields["id"], event_type=fields["type"], data=fields["data"])
     if verdict.action == "ignore":
         log.info("on_model_trained: ignoring event %s: %s", event_id, verdict.reason)

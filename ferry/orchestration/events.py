@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ferry.orchestration.plan import printable
+
 EVENT_TYPE = "ModelTrained"
 _SHAPE = '{"modelId": "..." | "classifierId": "...", "source"?: "<alias>"}'
 # What an event may ask for: the model (or classifier) and its source; the targets are always FERRY_TARGETS.
@@ -40,7 +42,7 @@ def is_model_trained(event_type: str | None) -> bool:
 def read_event(*, event_id: str | None, event_type: str | None, data: Any) -> EventVerdict:
     """Classify one delivered event."""
     if not is_model_trained(event_type):
-        return EventVerdict("ignore", f"event type {str(event_type)[:100]!r} is not {EVENT_TYPE}")
+        return EventVerdict("ignore", f"event type '{printable(str(event_type), 100)}' is not {EVENT_TYPE}")
     if not event_id:
         return EventVerdict("drop", "the event has no id, so a duplicate delivery could not be recognised")
     if isinstance(data, (bytes, bytearray)):

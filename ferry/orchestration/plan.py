@@ -72,10 +72,11 @@ class RequestError(FerryError):
                          retryable=False, operation="validate_request")
 
 
-def _show(value: Any, limit: int = 64) -> str:
-    """A short, printable rendering of a caller's value for an error message."""
+def printable(value: Any, limit: int = 64) -> str:
+    """A short, one-line ASCII rendering of a caller's value for a message or a log line (control characters
+    escaped, so a value cannot forge log lines)."""
     text = value if isinstance(value, str) else repr(value)
-    text = text.encode("ascii", "backslashreplace").decode("ascii")
+    text = text.encode("unicode_escape").decode("ascii")
     return text if len(text) <= limit else text[:limit] + "…"
 
 
@@ -108,7 +109,7 @@ def read_body(raw: bytes | None) -> Any:
     try:
         return json.loads(text)
     except (ValueError, RecursionError) as exc:
-        raise RequestError("InvalidJson", f"the body is not valid JSON ({_show(str(exc), 200)})") from exc
+        raise RequestError("InvalidJson", f"the body is not valid JSON ({printable(str(exc), 200)})") from exc
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ def _id_field(body: Mapping[str, Any], field: str, what: str) -> str | None:
 
 
 def _names(values: list[str]) -> str:
-    return ", ".join(_show(v) for v in values)
+    return ", ".join(printable(v) for v in values)
 
 
 def plan_request(
@@ -208,7 +209,7 @@ def plan_request(
         if not source:
             raise RequestError("InvalidRequest", "'source' must be a non-empty resource alias")
     if source not in resources:
-        raise RequestError("UnknownAlias", f"source {_show(source)} is not a configured resource; known: {known}")
+        raise RequestError("UnknownAlias", f"source {printable(source)} is not a configured resource; known: {known}")
 
     if body.get("targets") is None:
         targets = list(default_targets)

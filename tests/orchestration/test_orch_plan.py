@@ -202,3 +202,10 @@ def test_classifier_requests_that_cannot_run(body, code, words):
     text = caught.value.message + " " + caught.value.hint
     for word in words:
         assert word in text, (word, text)
+
+
+def test_caller_values_in_messages_are_one_escaped_line():
+    with pytest.raises(RequestError) as info:
+        plan({"modelId": "m1", "targets": ["x\nmodelferry.triggers INFO forged", "caf\u00e9"]})
+    assert "\n" not in info.value.message and "x\\nmodelferry" in info.value.message
+    assert "caf\\xe9" in info.value.message

@@ -27,6 +27,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ferry.docintel.fingerprint import normalize_time
+from ferry.kinds import MODEL_KIND as MODEL
+from ferry.kinds.classifier import CLASSIFIER
 
 STATES: tuple[str, ...] = ("current", "stale", "missing", "conflict", "failed")
 EXPIRY_WARNING_DAYS = 30
@@ -47,6 +49,7 @@ class Inventory:
     read_at: str  # ISO-8601 UTC
     models: tuple[dict[str, Any], ...] | None = None  # None = unreachable
     error: dict[str, Any] | None = None  # FerryError.to_dict() when unreachable
+    classifiers: tuple[dict[str, Any], ...] | None = None  # None = not listed (API version) or unreadable
 
     @property
     def reachable(self) -> bool:
@@ -74,7 +77,7 @@ class Attempt:
 class _Version:
     created: str | None
     expires: str | None = None
-    kind: str = "model"
+    kind: str = MODEL
     known: bool = True  # False: inferred from the targets (source unreachable)
 
 
@@ -144,8 +147,9 @@ def build_catalog(*, source: Inventory, targets: list[Inventory], now: datetime,
     """
     v2_mapping = v2_mapping or {}
     attempts = attempts or {}
-    prev_rows = {r["id"]: r for r in (previous or {}).get("replicas", [])
-                 if (previous or {}).get("source", {}).get("alias") == source.alias}
+    same_source = (previous or {}).get("source", {}).get("alias") == source.alias
+    prev_all = [r for r in (previous or {}).get("replicas", []) if same_source]
+    prev_rows = {r["id"]: r for r in prev_all if r.get("kind", MODEL) == MODEL}
 
     copies: dict[str, dict[str, list[Mapping[str, Any]]]] = {}  # target → source id → copies (with provenance)
     by_id: dict[str, dict[str, Mapping[str, Any]]] = {}  # target → model id → model
@@ -190,20 +194,77 @@ def build_catalog(*, source: Inventory, targets: list[Inventory], now: datetime,
                 continue
             cell = _cell(sid, version, inv, copies[inv.alias].get(sid, []), by_id[inv.alias],
                          v2_mapping.get(inv.alias, {}), prev_cell)
-            attempt = attempts.get((sid, inv.alias))
-            if attempt is not None and not attempt.ok and cell["state"] in ("missing", "stale"):
-                cell["state"] = "failed"
-                cell["error"] = {k: (attempt.error or {}).get(k) for k in ("code", "message", "hint")}
-                cell["failedAt"] = attempt.at
-            cells[inv.alias] = cell
+            cells[inv.alias] = _fail(cell, attempts.get((sid, inv.alias)))
         rows.append({"id": sid, "kind": version.kind, "sourceCreated": version.created,
                      "sourceVerified": version.known, "targets": cells})
+    rows += _classifier_rows(source, targets, attempts, {r["id"]: r for r in prev_all
+                                                         if r.get("kind") == CLASSIFIER.name})
     return {
         "source": source.describe(),
         "targets": {inv.alias: inv.describe() for inv in targets},
         "generatedAt": iso(now),
         "replicas": rows,
     }
+
+
+def _fail(cell: dict[str, Any], attempt: Attempt | None) -> dict[str, Any]:
+    """A missing or stale replica whose last copy attempt failed is `failed`, with that attempt's error."""
+    if attempt is not None and not attempt.ok and cell["state"] in ("missing", "stale"):
+        cell["state"] = "failed"
+        cell["error"] = {k: (attempt.error or {}).get(k) for k in ("code", "message", "hint")}
+        cell["failedAt"] = attempt.at
+    return cell
+
+
+def _classifier_rows(source: Inventory, targets: list[Inventory], attempts: Mapping[tuple[str, str], Attempt],
+                     prev_rows: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Classifiers have no tags: a copy is recognised by id and the fields a copy keeps (the classifier kind's
+    `is_copy_of`); the same id with an older `modifiedDateTime` is a stale copy, anything else a conflict."""
+    listed = source.reachable and source.classifiers is not None
+    sources = {str(c.get("classifierId")): c for c in source.classifiers or () if c.get("classifierId")}
+    ids = sorted(sources) if listed else sorted(prev_rows)
+    rows = []
+    for cid in ids:
+        src = sources.get(cid)
+        cells = {}
+        for inv in targets:
+            prev_cell = prev_rows.get(cid, {}).get("targets", {}).get(inv.alias)
+            refusal = CLASSIFIER.copy_refusal(inv.api_version, inv.region)
+            if refusal is not None:
+                cell = _base_cell(inv, "missing", None)
+                cell["reason"] = refusal
+            elif not inv.reachable or inv.classifiers is None:
+                cell = _unreachable_cell(inv, prev_cell)
+            else:
+                found = next((c for c in inv.classifiers if c.get("classifierId") == cid), None)
+                cell = _classifier_cell(inv, cid, src, found, prev_cell)
+            cells[inv.alias] = _fail(cell, attempts.get((cid, inv.alias)))
+        rows.append({"id": cid, "kind": CLASSIFIER.name,
+                     "sourceCreated": normalize_time(src.get("createdDateTime")) if src else
+                     prev_rows.get(cid, {}).get("sourceCreated"), "sourceVerified": src is not None,
+                     "targets": cells})
+    return rows
+
+
+def _classifier_cell(inv: Inventory, cid: str, src: Mapping[str, Any] | None, found: Mapping[str, Any] | None,
+                     prev_cell: Mapping[str, Any] | None) -> dict[str, Any]:
+    if found is None:
+        return _base_cell(inv, "missing", None)
+    if src is None:  # the source is unreachable: the target still holds it; its state as last verified
+        cell = dict(prev_cell) if prev_cell else _base_cell(inv, "current", cid)
+        cell.update(verifiedAt=inv.read_at, reason="the source is unreachable; state as last verified")
+        return cell
+    if CLASSIFIER.is_copy_of(CLASSIFIER.fingerprint(dict(src)), CLASSIFIER.fingerprint(dict(found))):
+        cell = _base_cell(inv, "current", cid)
+    elif (normalize_time(found.get("modifiedDateTime")) or "") < (normalize_time(src.get("modifiedDateTime")) or ""):
+        cell = _base_cell(inv, "stale", cid)
+        cell["reason"] = "the target holds a copy of an older version of this classifier"
+    else:
+        cell = _base_cell(inv, "conflict", cid)
+        cell["reason"] = ("the target id is taken by a classifier that is not a copy of this source classifier; "
+                          "rename or delete it on the target")
+    cell["expiresAt"] = normalize_time(found.get("expirationDateTime"))
+    return cell
 
 
 def _base_cell(inv: Inventory, state: str, model_id: str | None) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from ferry import http as ferry_http
 from ferry.catalog import Inventory, iso
 from ferry.errors import FerryError
 from ferry.generations import path_prefix as prefix_for
+from ferry.kinds.classifier import CLASSIFIER
 from ferry.settings import Resource, Settings
 
 log = logging.getLogger("modelferry.catalog")
@@ -44,29 +45,42 @@ def _same_origin(url: str, resource: Resource) -> bool:
     return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
 
 
+def _list_all(settings: Settings, resource: Resource, url: str, key: str, operation: str) -> list[dict[str, Any]]:
+    """Every item of a paged list (`key` holds the items, `nextLink` the next page, same host only)."""
+    items: list[dict[str, Any]] = []
+    for _ in range(MAX_PAGES):
+        body = _get(settings, resource, url, operation)
+        items.extend(m for m in body.get(key) or [] if isinstance(m, dict))
+        link = body.get("nextLink")
+        if not link:
+            return items
+        if not _same_origin(link, resource):  # never send this resource's credential elsewhere
+            raise FerryError(kind="terminal", code="InvalidNextLink",
+                             message=f"a list of {resource.alias!r} links to another host",
+                             hint="Check the endpoint in FERRY_RESOURCES.", operation=operation,
+                             api_version=resource.api_version, resource=resource.alias)
+        url = link
+    raise FerryError(kind="terminal", code="TooManyPages", message=f"a list of {resource.alias!r} did not end "
+                     f"after {MAX_PAGES} pages", hint="Report this: the service kept returning nextLink.",
+                     operation=operation, api_version=resource.api_version, resource=resource.alias)
+
+
 def list_models(settings: Settings, alias: str) -> list[dict[str, Any]]:
     """Every model of resource `alias` (v2: modelList entries; v3+: model summaries with tags), all pages."""
     resource = settings.resource(alias)
     if resource.generation == "v2":
-        url, key = f"{_base(resource)}/custom/models?op=full", "modelList"
-    else:
-        url, key = f"{_base(resource)}/documentModels?api-version={resource.api_version}", "value"
-    models: list[dict[str, Any]] = []
-    for _ in range(MAX_PAGES):
-        body = _get(settings, resource, url, "list_models")
-        models.extend(m for m in body.get(key) or [] if isinstance(m, dict))
-        link = body.get("nextLink")
-        if not link:
-            return models
-        if not _same_origin(link, resource):  # never send this resource's credential elsewhere
-            raise FerryError(kind="terminal", code="InvalidNextLink",
-                             message=f"the model list of {alias!r} links to another host",
-                             hint="Check the endpoint in FERRY_RESOURCES.", operation="list_models",
-                             api_version=resource.api_version, resource=alias)
-        url = link
-    raise FerryError(kind="terminal", code="TooManyPages", message=f"the model list of {alias!r} did not end "
-                     f"after {MAX_PAGES} pages", hint="Report this: the service kept returning nextLink.",
-                     operation="list_models", api_version=resource.api_version, resource=alias)
+        return _list_all(settings, resource, f"{_base(resource)}/custom/models?op=full", "modelList", "list_models")
+    return _list_all(settings, resource, f"{_base(resource)}/documentModels?api-version={resource.api_version}",
+                     "value", "list_models")
+
+
+def list_classifiers(settings: Settings, alias: str) -> list[dict[str, Any]] | None:
+    """Every classifier of `alias` (details), or None where classifiers cannot be copied (API version)."""
+    resource = settings.resource(alias)
+    if resource.api_version not in (CLASSIFIER.api_versions or ()):
+        return None
+    url = f"{_base(resource)}/{CLASSIFIER.collection}?api-version={resource.api_version}"
+    return _list_all(settings, resource, url, "value", "list_classifiers")
 
 
 def model_capacity(settings: Settings, alias: str) -> dict[str, int | None]:
@@ -89,10 +103,16 @@ def read_inventory(settings: Settings, alias: str, now: datetime | None = None) 
               "api_version": resource.api_version, "generation": resource.generation,
               "resource_id": resource.resource_id, "read_at": read_at}
     try:
-        return Inventory(models=tuple(list_models(settings, alias)), **common)
+        models = tuple(list_models(settings, alias))
     except FerryError as exc:
         log.warning("catalog: cannot read the models of %s: %s %s", alias, exc.kind, exc.code)
         return Inventory(error=exc.to_dict(), **common)
+    try:
+        classifiers = list_classifiers(settings, alias)
+    except FerryError as exc:  # the models were read: the classifiers keep their last known state
+        log.warning("catalog: cannot read the classifiers of %s: %s %s", alias, exc.kind, exc.code)
+        classifiers = None
+    return Inventory(models=models, classifiers=None if classifiers is None else tuple(classifiers), **common)
 
 
 def read_inventories(settings: Settings, aliases: list[str]) -> dict[str, Inventory]:

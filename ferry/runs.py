@@ -154,14 +154,15 @@ def last_attempts(statuses: Iterable[Mapping[str, Any]], source: str
         if kind is None or status.get("runtimeStatus") != "Completed" or out.get("source") != source:
             continue
         at = normalize_time(status.get("lastUpdatedTime")) or ""
-        if kind == "copy" and out.get("modelId"):
+        artifact = out.get("modelId") or out.get("classifierId")
+        if kind == "copy" and artifact:
             for alias, result in _dict(out.get("targets")).items():
                 result = _dict(result)
                 ok = result.get("status") == "succeeded"
-                attempts[(out["modelId"], alias)] = Attempt(ok=ok, at=at, error=result.get("error"),
-                                                            target_model_id=result.get("targetModelId"))
-                if ok and result.get("targetModelId"):
-                    mapping.setdefault(alias, {})[out["modelId"]] = result["targetModelId"]
+                attempts[(artifact, alias)] = Attempt(ok=ok, at=at, error=result.get("error"),
+                                                      target_model_id=result.get("targetModelId"))
+                if ok and result.get("targetModelId") and out.get("modelId"):
+                    mapping.setdefault(alias, {})[artifact] = result["targetModelId"]
         elif kind == "sync":
             for item in out.get("items") or []:
                 item = _dict(item)

@@ -361,7 +361,8 @@ def _matrix(catalog: dict[str, Any]) -> Table:
         for alias, _ in targets:
             state = (row.get("targets", {}).get(alias) or {}).get("state", "missing")
             cells.append(Text(state, style=STATE_STYLES.get(state, "")))
-        table.add_row(row["id"], *cells)
+        kind = row.get("kind") or "model"
+        table.add_row(row["id"] + ("" if kind == "model" else f" ({kind})"), *cells)
     return table
 
 

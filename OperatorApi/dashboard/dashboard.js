@@ -69,8 +69,8 @@
     });
     document.querySelector("#matrix thead").replaceChildren(head);
     const rows = (cat.replicas || []).map(function (row) {
-      const tr = el("tr", { "data-artifact": row.id });
-      tr.append(el("td", {}, row.id));
+      const tr = el("tr", { "data-artifact": row.id, "data-kind": row.kind });
+      tr.append(el("td", {}, row.id + (row.kind && row.kind !== "model" ? " (" + row.kind + ")" : "")));
       targets.forEach(function (a) {
         const c = (row.targets || {})[a] || { state: "missing" };
         tr.append(el("td", { class: "cell state-" + c.state, "data-artifact": row.id, "data-target": a,

@@ -141,3 +141,26 @@ def test_v2_replicas_are_named_by_the_mapping(ops: Stack) -> None:
     assert got["state"] == "current" and got["modelId"] == target_id and got["region"] == "uksouth"
     other = ops.seed("v2src")
     assert cell(ops.get("replicas", source="v2src", refresh="true").json(), other, "v2dst")["state"] == "missing"
+
+
+def classifier_cell(catalog: dict, artifact: str, target: str) -> dict:
+    row = next((r for r in catalog["replicas"] if r["id"] == artifact and r["kind"] == "classifier"), None)
+    assert row is not None, f"classifier {artifact} not in the catalog"
+    return row["targets"][target]
+
+
+def test_classifiers_are_in_the_catalog(ops: Stack) -> None:
+    copied, lonely, taken = unique("cls-copied"), unique("cls-lonely"), unique("cls-taken")
+    for cid in (copied, lonely, taken):
+        ops.resource("src").seed_classifier(cid)
+        ops.clock.advance(1.0)
+    ops.resource("west").seed_classifier(taken, description="another classifier under the same id")
+    done = ops.copy({"classifierId": copied})
+    assert done["output"]["status"] == "succeeded", done["output"]
+    body = ops.get("replicas", refresh="true").json()
+    current = classifier_cell(body, copied, "west")
+    assert current["state"] == "current" and current["modelId"] == copied and current["expiresAt"]
+    assert classifier_cell(body, copied, "europe")["state"] == "current"
+    assert classifier_cell(body, lonely, "west")["state"] == "missing"
+    assert classifier_cell(body, taken, "west")["state"] == "conflict"
+    assert ops.get("replicas", format="failover").json()[copied]["westus2"]["modelId"] == copied

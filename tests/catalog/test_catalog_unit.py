@@ -153,3 +153,31 @@ def test_since(text: str, expected: datetime | None) -> None:
 def test_bad_run_queries_say_what_is_accepted(fn, args) -> None:
     with pytest.raises(runs.RunQueryError):
         fn(*args)
+
+
+def classifier(cid: str, modified: str, description: str = "d") -> dict:
+    return {"classifierId": cid, "createdDateTime": modified, "modifiedDateTime": modified,
+            "expirationDateTime": "2028-01-01T00:00:00Z", "apiVersion": "2024-11-30", "description": description,
+            "docTypes": {"invoice": {"kind": "azureBlob"}}}
+
+
+def test_classifier_states() -> None:
+    def with_cls(alias: str, cls: list[dict] | None, region: str = "westus2") -> Inventory:
+        base = inv(alias, [] if cls is not None or alias != "src" else None, region=region)
+        return Inventory(**{**base.__dict__, "classifiers": None if cls is None else tuple(cls)})
+
+    source = with_cls("src", [classifier("same", T2), classifier("old", T2), classifier("other", T1)],
+                      region="eastus")
+    west = with_cls("west", [classifier("same", T2), classifier("old", T1), classifier("other", T2, "mine")])
+    far = with_cls("far", [], region="northeurope")
+    cat = catalog.build_catalog(source=source, targets=[west, far], now=NOW)
+    states = {(r["id"], r["kind"]): {a: c["state"] for a, c in r["targets"].items()} for r in cat["replicas"]}
+    assert states[("same", "classifier")] == {"west": "current", "far": "missing"}
+    assert states[("old", "classifier")]["west"] == "stale"
+    assert states[("other", "classifier")]["west"] == "conflict"
+    far_cell = next(r for r in cat["replicas"] if r["id"] == "same")["targets"]["far"]
+    assert "westus2" in far_cell["reason"]  # classifier copy is refused in that region: said, not hidden
+    down = catalog.build_catalog(source=with_cls("src", None, region="eastus"), targets=[west, far], now=NOW,
+                                 previous=cat)
+    assert {r["id"] for r in down["replicas"] if r["kind"] == "classifier"} == {"same", "old", "other"}
+    assert next(r for r in down["replicas"] if r["id"] == "same")["targets"]["west"]["state"] == "current"

@@ -40,8 +40,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import requests
-
 KINDS: tuple[str, ...] = ("throttled", "transient", "authorization", "model_exists", "not_found", "not_ready",
                           "unauthorized", "quota", "degrade_required", "timeout", "terminal", "invalid_request",
                           "invalid_settings", "internal")
@@ -400,6 +398,8 @@ def _is_model_limit(text: str) -> bool:
 
 
 def _classify_exception(exc: BaseException, ctx: dict[str, Any]) -> FerryError:
+    import requests  # here, not at the top: ferry.orchestration imports this module and must load no HTTP client
+
     # The exception text names the URL (no secrets: keys and tokens only ever travel in headers/bodies).
     name = f"{type(exc).__name__}: {str(exc)[:300]}"
     if isinstance(exc, requests.exceptions.SSLError):

@@ -1,25 +1,25 @@
 """REST clients for Document Intelligence / Form Recognizer, one per API generation, on `requests`.
 
 `client_for(resource, auth)` picks V2Client (v2.0, v2.1) or V3Client (2022-08-31, 2023-07-31, 2024-11-30).
+The names below load on first use, so pure code may import `ferry.docintel.fingerprint` without pulling in the
+HTTP clients (`ferry.orchestration` must do no I/O; tests/orchestration/test_orch_purity.py holds it).
 """
 
 from __future__ import annotations
 
-import requests
+import importlib
+from typing import Any
 
-from ferry.docintel.base import CopyAuthorization, CopyStatus, DocIntelClient
-from ferry.docintel.fingerprint import fingerprint_v2, fingerprint_v3, is_copy_of
-from ferry.docintel.v2 import V2Client
-from ferry.docintel.v3 import V3Client
-from ferry.http import Authenticator
-from ferry.settings import Resource
-
-__all__ = ["CopyAuthorization", "CopyStatus", "DocIntelClient", "V2Client", "V3Client", "client_for",
-           "fingerprint_v2", "fingerprint_v3", "is_copy_of"]
+_EXPORTS = {
+    "CopyAuthorization": "ferry.docintel.base", "CopyStatus": "ferry.docintel.base",
+    "DocIntelClient": "ferry.docintel.base", "V2Client": "ferry.docintel.v2", "V3Client": "ferry.docintel.v3",
+    "client_for": "ferry.docintel.clients", "fingerprint_v2": "ferry.docintel.fingerprint",
+    "fingerprint_v3": "ferry.docintel.fingerprint", "is_copy_of": "ferry.docintel.fingerprint",
+}
+__all__ = sorted(_EXPORTS)
 
 
-def client_for(resource: Resource, auth: Authenticator, *, http: requests.Session | None = None,
-               timeout: tuple[float, float] | None = None) -> DocIntelClient:
-    """The client for `resource`'s configured API version."""
-    cls = V2Client if resource.is_v2 else V3Client
-    return cls(resource, auth, http=http, timeout=timeout)
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'ferry.docintel' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

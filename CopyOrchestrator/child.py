@@ -430,6 +430,7 @@ class TargetRun:
         self.attempts = 0
         self.inflight_checks = 0  # waits for a copy still running into the target id (they are no new attempt)
         self.retries = 0
+        self.throttled = 0  # 429 answers waited out (the finished-run record's `throttled`)
         self.polls = 0
         self.copy_status: str | None = None
         self.last_error: FerryError | None = None
@@ -484,6 +485,7 @@ class TargetRun:
         if fire_at is None:
             return False
         self.retries += 1
+        self.throttled += error.kind == "throttled"
         self.last_error = error
         self.log("%s: %s error %s; retry %d in %.1fs", name, error.kind, error.code, retries.total, delay)
         self.show()
@@ -539,7 +541,7 @@ class TargetRun:
             target=self.job.target, status=status, target_model_id=self.target_model_id, error=error,
             attempts=self.attempts, duration_seconds=(self.now - self.started).total_seconds(),
             adopted=self.adopted, cleaned_up_ids=self.lost.cleaned + self.removed_duplicates,
-            unresolved_ids=self.lost.unresolved, **extra)
+            unresolved_ids=self.lost.unresolved, throttled=self.throttled, **extra)
 
     def fail(self, error: FerryError, **extra: Any) -> outcome.TargetCopyFailed:
         """The exception that ends the child Failed with its result (raise it)."""

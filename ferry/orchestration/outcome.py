@@ -34,14 +34,15 @@ def target_result(*, target: str, status: str, target_model_id: str | None, erro
                   attempts: int, started: str | None = None, finished: str | None = None,
                   duration_seconds: float | None = None, already_present: bool = False,
                   cleaned_up: bool | None = None, adopted: bool = False,
-                  cleaned_up_ids: list[str] | None = None, unresolved_ids: list[str] | None = None
-                  ) -> dict[str, Any]:
+                  cleaned_up_ids: list[str] | None = None, unresolved_ids: list[str] | None = None,
+                  throttled: int = 0) -> dict[str, Any]:
     """One target's result: `status`, `targetModelId`, `error{code,message,hint}` (+ useful extras).
 
     `adopted`: the model is the copy started by a POST whose answer was lost (no second copy was made).
     `cleaned_up_ids`: target models of abandoned copies (lost answers) that were deleted so none is orphaned.
     `unresolved_ids`: authorized ids of lost copies that never appeared while watched (most likely never
-    started; if one appears later on the target, it is an orphan to delete)."""
+    started; if one appears later on the target, it is an orphan to delete).
+    `throttled`: how many 429 answers the copy waited out (kept only when some were)."""
     result: dict[str, Any] = {
         "target": target,
         "status": status,
@@ -61,6 +62,8 @@ def target_result(*, target: str, status: str, target_model_id: str | None, erro
         result["cleanedUpTargetModelIds"] = list(cleaned_up_ids)
     if unresolved_ids:
         result["unresolvedTargetModelIds"] = list(unresolved_ids)
+    if throttled:
+        result["throttled"] = throttled
     return result
 
 

@@ -164,8 +164,8 @@ class _Records(logging.Handler):
 
 @pytest.fixture(scope="module")
 def copy_records(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[logging.LogRecord]]:
-    """Run one copy of a real model (to two targets) and one of a missing model on devhost; every
-    `modelferry.runs` record of those runs."""
+    """Run one copy of a real model (to two targets, the second answering two 429s first) and one of a missing
+    model on devhost; every `modelferry.runs` record of those runs."""
     clock = VirtualClock()
     names = ("src", "tgt-a", "tgt-b")
     keys = {name: [secrets.token_hex(16), secrets.token_hex(16)] for name in names}
@@ -192,6 +192,7 @@ def copy_records(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[logg
                     "FERRY_COPY_DEADLINE_SECONDS": "600", "IDENTITY_ENDPOINT": kv["identityEndpoint"],
                     "IDENTITY_HEADER": kv["identityHeader"]}
         model_id = _build_model(cloud, "src", keys["src"][0])
+        cloud.resource("tgt-b").fail_next("authorizeCopy", 2, "429", retry_after=1)
         with DevHost.start(ic.REPO, settings=settings, clock=clock,
                            store=tmp_path_factory.mktemp("devhost") / "store.sqlite") as host:
             sys.modules.pop("function_app", None)
@@ -235,6 +236,9 @@ def test_a_copy_logs_one_complete_record_per_target(copy_records) -> None:
     assert by_outcome == {("tgt-a", "succeeded"), ("tgt-b", "succeeded"), ("tgt-a", "failed")}
     (failed,) = [d for d in dims if d["outcome"] == "failed"]
     assert failed["errorCode"] and failed["hint"] and failed["artifactId"] == "no-such-model"
+    # the 429s the copy to tgt-b waited out are counted on its record, and only there
+    assert {(d["target"], d["outcome"]): d["throttled"] for d in dims} == {
+        ("tgt-a", "succeeded"): 0, ("tgt-b", "succeeded"): 2, ("tgt-a", "failed"): 0}
     for d in dims:
         assert set(d) == {*telemetry.RUN_FIELDS, telemetry.HINT_FIELD}
         assert d["source"] == "src" and d["artifactKind"] == "model" and ":" in d["instanceId"]

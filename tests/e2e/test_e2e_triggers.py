@@ -313,3 +313,22 @@ def test_fan_out_respects_the_parallelism_setting(env, monkeypatch):
     # in the parent's history, the second child is created only after the first one completed
     kinds = [e["EventType"] for e in env.host.history(resp.json()["id"]) if e["EventType"] in (7, 8)]
     assert kinds == [7, 8, 7, 8]
+
+
+def test_many_malformed_events_are_each_dropped_with_a_reason_and_start_nothing(env):
+    before = len(env.instances())
+    datas = [0, True, "", "{", [], [{"modelId": "m-x"}], {}, {"modelId": None}, {"modelId": 1},
+             {"modelId": ["m-x"]}, {"modelId": {"id": "m-x"}}, {"modelId": ""}, {"modelId": "not ok!"},
+             {"classifierId": 3}, {"modelId": "m-x", "classifierId": "c-x"}, {"modelId": "m-x", "source": 1},
+             {"modelId": "m-x", "source": "nowhere"}, {"modelId": "m-x", "source": ""},
+             {"modelId": "m-x\nmodelferry.triggers INFO forged"}, {"model": "m-x", "extra": [[[]]]}]
+    events = [eg_event("m-x", data=data) for data in datas]
+    assert env.publish(events).status_code < 300
+    env.host.run_until_idle(timeout=10)
+    assert len(env.instances()) == before
+    for event in events:
+        said = [line for line in env.logs.lines
+                if line.startswith(f"modelferry.triggers WARNING on_model_trained: dropping malformed event "
+                                   f"{event['id']}: ")]
+        assert len(said) == 1, (event["data"], said)
+    assert not any(line.startswith("modelferry.triggers INFO forged") for line in env.logs.lines)

@@ -40,15 +40,19 @@ def _state(status: Any) -> str | None:
 async def runs_of(client: df.DurableOrchestrationClient, prefix: str) -> dict[str, str | None]:
     """instance id → runtime status of every kept run of the request `prefix` (children excluded)."""
     runs: dict[str, str | None] = {}
+    seen: set[str] = set()
     since: datetime | None = None
     for _ in range(_MAX_PAGES):
         page = await client.get_status_by(created_time_from=since, instance_id_prefix=prefix)
         fresh = 0
         for status in page:
             iid = getattr(status, "instance_id", None)
-            if iid and ids.run_number(prefix, iid) is not None and iid not in runs:
+            if not iid or iid in seen:
+                continue
+            seen.add(iid)
+            fresh += 1  # children count too: a page may hold only the children of runs already seen
+            if ids.run_number(prefix, iid) is not None:
                 runs[iid] = _state(status)
-                fresh += 1
         if len(page) < _PAGE_SIZE or not fresh:
             break
         times = [t for t in (getattr(s, "created_time", None) for s in page) if t is not None]
@@ -72,6 +76,12 @@ async def start_or_join_request(client: df.DurableOrchestrationClient, prefix: s
     if active:
         return active, False
     instance_id = ids.next_run_id(prefix, runs)
+    for _ in range(_MAX_PAGES):
+        # Never replace a kept run (the extension would overwrite a finished one): if the listing missed the
+        # newest runs, step past them.
+        if _state(await client.get_status(instance_id)) is None:
+            break
+        instance_id = ids.next_run_id(prefix, [instance_id])
     try:
         await client.start_new(ORCHESTRATOR, instance_id, request)
     except Exception:

@@ -118,6 +118,24 @@ def test_a_long_history_is_read_past_the_first_page():
     assert len(client.queries) >= 3
 
 
+def test_pages_holding_only_children_do_not_end_the_listing_early():
+    instances = {f"{PREFIX}~000001": ("Completed", at(1))}
+    instances |= {f"{PREFIX}~000001:t{i:03d}": ("Completed", at(1 + i / 1000)) for i in range(250)}
+    instances[f"{PREFIX}~000002"] = ("Completed", at(2))
+    client = FakeClient(instances, page_size=100)
+    assert request(client) == (f"{PREFIX}~000003", True)
+
+
+def test_a_kept_run_the_listing_missed_is_never_replaced():
+    class Blind(FakeClient):
+        async def get_status_by(self, **kwargs):  # a store whose listing lags behind
+            return []
+
+    client = Blind({f"{PREFIX}~000001": ("Completed", at(1)), f"{PREFIX}~000002": ("Failed", at(2))})
+    assert request(client) == (f"{PREFIX}~000003", True)
+    assert client.instances[f"{PREFIX}~000001"][0] == "Completed"
+
+
 def test_losing_a_start_race_joins_the_winner():
     client = FakeClient(race="Pending")
     assert request(client) == (f"{PREFIX}~000001", False)

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from CopyOrchestrator.child import NAME as COPY_CHILD
+from ferry import telemetry
 from ferry.contracts import ChildInput
 from ferry.errors import FerryError
 from ferry.orchestration import ids, outcome
@@ -52,7 +53,7 @@ def sync_chunk(context: Any) -> Generator[Any, Any, dict[str, Any]]:
         done = yield context.task_any([task for task, _, _ in running])
         index = next(i for i, (task, _, _) in enumerate(running) if task is done)
         task, row, deleted_at = running.pop(index)
-        items.append(_copied(context, row, getattr(task, "result", None), deleted_at))
+        items.append(_copied(context, data["source"], row, getattr(task, "result", None), deleted_at))
     context.set_custom_status({"stage": "done", "done": len(items), "total": len(rows)})
     return {"items": items}
 
@@ -93,14 +94,19 @@ def _start(context: Any, data: dict[str, Any], row: dict[str, Any]
     return context.call_sub_orchestrator(COPY_CHILD, child_input.to_dict(), child_id), deleted_at
 
 
-def _copied(context: Any, row: dict[str, Any], value: Any, deleted_at: datetime | None) -> dict[str, Any]:
-    """The item of a finished copy (from the child's result, or its failure)."""
+def _copied(context: Any, source: str, row: dict[str, Any], value: Any, deleted_at: datetime | None
+            ) -> dict[str, Any]:
+    """The item of a finished copy (from the child's result, or its failure); logs its finished-run record."""
     if isinstance(value, dict):
         result = value
     else:
         result = outcome.result_from_child_failure(
             value if isinstance(value, BaseException) else Exception(f"unexpected child output {value!r}"),
             row["target"])
+    if not context.is_replaying:
+        child_id = ids.child_instance_id(f"{context.instance_id}:{row['id']}", row["target"])
+        telemetry.log_copy_target_finished(instance_id=child_id, source=source, artifact_id=row["id"],
+                                           result=result, artifact_kind=row.get("kind") or "model")
     gap = (context.current_utc_datetime - deleted_at).total_seconds() if deleted_at is not None else None
     target_model_id = result.get("targetModelId")
     extra: dict[str, Any] = {"throttled": result.get("throttled")}

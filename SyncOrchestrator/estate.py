@@ -19,6 +19,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from ferry import telemetry
 from ferry.errors import FerryError
 from ferry.orchestration import sync_plan
 from ferry.orchestration.polling import transient_delay
@@ -39,11 +40,12 @@ def sync_estate(context: Any) -> Generator[Any, Any, dict[str, Any]]:
     """Orchestrator body. Input: a sync request (normalized by the starters; re-validated here)."""
     raw = context.get_input() or {}
     raw_source = raw.get("source") if isinstance(raw, dict) else None
+    started = context.current_utc_datetime
     _show(context, "preparing", raw_source, {}, None)
 
     prepared = yield context.call_activity("sync_prepare", raw)
     if not prepared.get("ok"):
-        return _rejected(context, raw, prepared.get("error") or {})
+        return _finished(context, started, _rejected(context, raw, prepared.get("error") or {}), {})
     facts = prepared["value"]
     request = SyncRequest.from_input(facts["request"])
     entity = df.EntityId(ENTITY_NAME, request.source)
@@ -56,7 +58,7 @@ def sync_estate(context: Any) -> Generator[Any, Any, dict[str, Any]]:
         output = sync_plan.sync_output(request, None, [], error=FerryError.from_dict(error).public())
         _show(context, "failed", request.source, {}, None)
         _log(context, "planning failed: %s", error.get("code"))
-        return output
+        return _finished(context, started, output, {})
     if v2 and not request.dry_run and (plan.get("v2Adopt") or plan.get("v2Forget")):
         context.signal_entity(entity, "reconcile", {"record": plan.get("v2Adopt") or {},
                                                     "forget": plan.get("v2Forget") or {}})
@@ -78,6 +80,23 @@ def sync_estate(context: Any) -> Generator[Any, Any, dict[str, Any]]:
         output["v2Replicas"] = sync_plan.v2_replicas_after(v2_map or {}, plan, items)
     _show(context, output["status"], request.source, progress, None)
     _log(context, "finished %s: %s", output["status"], output["counts"])
+    return _finished(context, started, output, progress)
+
+
+def _finished(context: Any, started: Any, output: dict[str, Any], progress: dict[str, dict[str, int]]
+              ) -> dict[str, Any]:
+    """Log the finished-sync record and one record per replica expiring soon (portal workbook and alerts),
+    outside replay; returns `output`."""
+    if not context.is_replaying:
+        telemetry.log_sync_finished(instance_id=context.instance_id, output=output,
+                                    duration_seconds=(context.current_utc_datetime - started).total_seconds(),
+                                    throttled=sum(int(p.get("throttled") or 0) for p in progress.values()))
+        for warning in output.get("warnings") or []:
+            if warning.get("code") == "ReplicaExpiresSoon":
+                for target in warning.get("targets") or []:
+                    telemetry.log_replica_expiring(instance_id=context.instance_id, source=output.get("source"),
+                                                   artifact_id=str(warning.get("id")), target=str(target),
+                                                   expires_at=str(warning.get("expires")))
     return output
 
 

@@ -1,10 +1,10 @@
 """The portal workbook and alert rules (infra/app/run-monitoring.bicep, infra/monitoring/): they parse, read only
 what the app writes, and the alerts watch the workbook's data and notify the action group.
 
-"What the app writes" is measured, not assumed: a copy (one target succeeding, one failing) runs on devhost
-against the emulators and the `modelferry.runs` records it logs are captured. Sync and expiring-replica records
-are written by the sync orchestrator through ferry/telemetry.py; for those kinds the fields are the ones
-ferry/telemetry.py declares (and its unit tests pin what it writes).
+"What the app writes" is measured, not assumed: copies (targets succeeding, one failing, one throttled) and a
+sync (copying a new model, finding a replica that expires within 30 days) run on devhost against the emulators,
+and the `modelferry.runs` records they log are captured: every field a query reads must be in the records of
+the kinds it selects.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import infra_checks as ic
 import pytest
@@ -163,9 +164,10 @@ class _Records(logging.Handler):
 
 
 @pytest.fixture(scope="module")
-def copy_records(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[logging.LogRecord]]:
-    """Run one copy of a real model (to two targets, the second answering two 429s first) and one of a missing
-    model on devhost; every `modelferry.runs` record of those runs."""
+def captured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """On devhost: one copy of a real model (to two targets, the second answering two 429s first), one of a
+    missing model, then a sync of the source (a new model to copy; the first model now expires in 10 days).
+    Every `modelferry.runs` record of those runs, with the ids involved."""
     clock = VirtualClock()
     names = ("src", "tgt-a", "tgt-b")
     keys = {name: [secrets.token_hex(16), secrets.token_hex(16)] for name in names}
@@ -190,7 +192,7 @@ def copy_records(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[logg
         settings = {"FERRY_RESOURCES": json.dumps(resources), "FERRY_SOURCE": "src", "FERRY_TARGETS": "tgt-a,tgt-b",
                     "FERRY_KEY_VAULT_URI": kv["uri"], "FERRY_KEY_VAULT_CA_BUNDLE": kv["caBundle"],
                     "FERRY_COPY_DEADLINE_SECONDS": "600", "IDENTITY_ENDPOINT": kv["identityEndpoint"],
-                    "IDENTITY_HEADER": kv["identityHeader"]}
+                    "IDENTITY_HEADER": kv["identityHeader"], "FERRY_SYNC_SCHEDULE": ""}
         model_id = _build_model(cloud, "src", keys["src"][0])
         cloud.resource("tgt-b").fail_next("authorizeCopy", 2, "429", retry_after=1)
         with DevHost.start(ic.REPO, settings=settings, clock=clock,
@@ -201,7 +203,17 @@ def copy_records(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[logg
                                      instance_id=f"mon-missing-{uuid.uuid4().hex[:8]}")
             for instance_id in (ok, missing):
                 assert host.wait_for(instance_id, timeout=90)["runtimeStatus"] == "Completed"
-        yield list(capture.records)
+            new_model = _build_model(cloud, "src", keys["src"][0])
+            source = cloud.resource("src")
+            with source.world.lock:
+                source.backend.models[model_id].expiration = source.world.now() + 10 * 86400
+            sync = host.start_new("sync_estate", {"source": "src", "targets": ["tgt-a", "tgt-b"], "include": [],
+                                                  "exclude": [], "dryRun": False, "prune": False,
+                                                  "onStale": "keep"}, instance_id=f"mon-sync-{uuid.uuid4().hex[:8]}")
+            status = host.wait_for(sync, timeout=120)
+            assert status["runtimeStatus"] == "Completed", status
+        yield {"records": list(capture.records), "model": model_id, "newModel": new_model, "copy": ok,
+               "missing": missing, "sync": sync, "syncOutput": status["output"]}
     finally:
         logger.removeHandler(capture)
         logger.setLevel(old_level)
@@ -228,8 +240,13 @@ def _build_model(cloud: LocalCloud, name: str, key: str) -> str:
     raise AssertionError(f"model {model_id} never became ready")
 
 
-def test_a_copy_logs_one_complete_record_per_target(copy_records) -> None:
-    dims = [r.custom_dimensions for r in copy_records]  # type: ignore[attr-defined]
+def _dims(captured: dict[str, Any], kind: str, prefix: str = "") -> list[dict[str, Any]]:
+    return [r.custom_dimensions for r in captured["records"]  # type: ignore[attr-defined]
+            if r.custom_dimensions["kind"] == kind and r.custom_dimensions["instanceId"].startswith(prefix)]
+
+
+def test_a_copy_logs_one_complete_record_per_target(captured) -> None:
+    dims = _dims(captured, "copy", captured["copy"]) + _dims(captured, "copy", captured["missing"])
     assert len(dims) == 3, dims  # two targets of the real model, one of the missing one
     assert {d["kind"] for d in dims} == {"copy"}
     by_outcome = {(d["target"], d["outcome"]) for d in dims}
@@ -245,16 +262,37 @@ def test_a_copy_logs_one_complete_record_per_target(copy_records) -> None:
         assert d["attempts"] >= (1 if d["outcome"] == "succeeded" else 0)
         assert isinstance(d["durationSeconds"], float) and d["durationSeconds"] >= 0
     # what Application Insights receives is the message: the same fields after the prefix
-    for record in copy_records:
+    for record in captured["records"]:
         message = record.getMessage()
         assert json.loads(message[len(telemetry.MESSAGE_PREFIX):]) == record.custom_dimensions
 
 
-def test_every_field_a_query_reads_is_one_the_app_writes(template: ic.Template, copy_records) -> None:
-    written = {"copy": set().union(*(r.custom_dimensions for r in copy_records)),  # type: ignore[attr-defined]
-               # not exercised here (the sync orchestrator writes them): the fields ferry/telemetry.py declares
-               "sync": {*telemetry.RUN_FIELDS, telemetry.HINT_FIELD},
-               "replicaExpiring": set(telemetry.EXPIRING_FIELDS)}
+def test_a_sync_logs_its_copies_its_summary_and_the_replicas_expiring(captured) -> None:
+    sync = captured["sync"]
+    copies = _dims(captured, "copy", sync)
+    assert sorted((d["artifactId"], d["target"], d["outcome"]) for d in copies) == [
+        (captured["newModel"], "tgt-a", "succeeded"), (captured["newModel"], "tgt-b", "succeeded")]
+    (summary,) = _dims(captured, "sync")
+    assert summary == {"instanceId": sync, "kind": "sync", "artifactId": None, "artifactKind": None,
+                       "source": "src", "target": "tgt-a,tgt-b", "outcome": captured["syncOutput"]["status"],
+                       "errorCode": None, "attempts": 2, "durationSeconds": summary["durationSeconds"],
+                       "throttled": 0, "hint": None}
+    assert summary["outcome"] == "succeeded" and summary["durationSeconds"] > 0
+    expiring = _dims(captured, "replicaExpiring")
+    assert sorted((d["artifactId"], d["target"]) for d in expiring) == [
+        (captured["model"], "tgt-a"), (captured["model"], "tgt-b")]
+    for d in expiring:
+        assert set(d) == set(telemetry.EXPIRING_FIELDS) and d["source"] == "src" and d["instanceId"] == sync
+        assert d["expiresAt"] and d["expiresAt"].startswith("20")
+    assert len(captured["records"]) == 3 + 2 + 1 + 2  # exactly once each: nothing logged again on replay
+
+
+def test_every_field_a_query_reads_is_one_the_app_writes(template: ic.Template, captured) -> None:
+    written: dict[str, set[str]] = {}
+    for record in captured["records"]:
+        dims = record.custom_dimensions  # type: ignore[attr-defined]
+        written.setdefault(dims["kind"], set()).update(dims)
+    assert set(written) == set(telemetry.KINDS)  # every kind a query can select was really written
     for name, query in ic.all_queries(template).items():
         kinds = ic.record_kinds_read(query)
         assert kinds and kinds <= set(written), name

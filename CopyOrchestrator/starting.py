@@ -78,9 +78,12 @@ async def start_or_join_request(client: df.DurableOrchestrationClient, prefix: s
     instance_id = ids.next_run_id(prefix, runs)
     for _ in range(_MAX_PAGES):
         # Never replace a kept run (the extension would overwrite a finished one): if the listing missed the
-        # newest runs, step past them.
-        if _state(await client.get_status(instance_id)) is None:
+        # newest runs, join the active one or step past the finished ones.
+        state = _state(await client.get_status(instance_id))
+        if state is None:
             break
+        if state in ACTIVE_STATES:
+            return instance_id, False
         instance_id = ids.next_run_id(prefix, [instance_id])
     try:
         await client.start_new(ORCHESTRATOR, instance_id, request)

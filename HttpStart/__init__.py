@@ -1,7 +1,8 @@
 """HTTP trigger `start_copy`: `POST /api/copies` starts a new run of a copy (or joins its active run) and answers
 202 + check-status links.
 
-Body: `{"modelId": "...", "source": "<alias>"?, "targets": ["<alias>", ...]?, "targetModelId": "..."?}`;
+Body: `{"modelId" | "classifierId": "...", "source": "<alias>"?, "targets": ["<alias>", ...]?,
+"targetModelId": "..."?}`;
 aliases only (endpoints and keys come from settings). Every run gets its own instance id
 `copy-<model>-<hash>~<run>` (see `ferry.orchestration.ids`), so past runs stay listed until purged. A body that is
 not a valid request → 400 `{"error": FerryError.to_dict()}` and nothing started (413 above

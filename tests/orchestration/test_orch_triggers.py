@@ -134,6 +134,8 @@ def test_a_kept_run_the_listing_missed_is_never_replaced():
     client = Blind({f"{PREFIX}~000001": ("Completed", at(1)), f"{PREFIX}~000002": ("Failed", at(2))})
     assert request(client) == (f"{PREFIX}~000003", True)
     assert client.instances[f"{PREFIX}~000001"][0] == "Completed"
+    client = Blind({f"{PREFIX}~000001": ("Completed", at(1)), f"{PREFIX}~000002": ("Running", at(2))})
+    assert request(client) == (f"{PREFIX}~000002", False) and client.started == []
 
 
 def test_losing_a_start_race_joins_the_winner():

@@ -17,6 +17,7 @@ from ferry import catalog, doctor, runs
 from ferry import settings as ferry_settings
 from ferry.catalog_io import read_inventories
 from ferry.errors import FerryError
+from SyncOrchestrator.entity import NAME as V2_ENTITY  # the sync's durable v2 mapping (key: source alias)
 
 log = logging.getLogger("modelferry.operator")
 
@@ -24,8 +25,6 @@ bp = df.Blueprint()
 
 ENTITY = "replica_catalog"
 """One entity per source alias holds the last known catalog (written by refreshes; a sync may write it too)."""
-V2_ENTITY = "v2_replicas"
-"""The sync's durable v2 mapping (key = source alias): target → {source id → target id}."""
 ATTEMPT_WINDOW = timedelta(days=30)  # runs read for the catalog's "failed" state and the v2 mapping
 DASHBOARD_DIR = Path(__file__).resolve().parent / "dashboard"
 

@@ -29,6 +29,7 @@ from typing import Any
 from ferry.docintel.fingerprint import normalize_time
 from ferry.kinds import MODEL_KIND as MODEL
 from ferry.kinds.classifier import CLASSIFIER
+from ferry.provenance import read_provenance
 
 STATES: tuple[str, ...] = ("current", "stale", "missing", "conflict", "failed")
 EXPIRY_WARNING_DAYS = 30
@@ -79,26 +80,6 @@ class _Version:
     expires: str | None = None
     kind: str = MODEL
     known: bool = True  # False: inferred from the targets (source unreachable)
-
-
-@dataclass(frozen=True)
-class _Provenance:
-    source_resource: str
-    source_model_id: str
-    source_created: str | None
-
-
-def read_provenance(tags: Any) -> _Provenance | None:
-    """The provenance tags of a v3+ copy (`modelferry.sourceResource`, `.sourceModelId`, `.sourceCreated`).
-
-    Reads the shared provenance contract; to be replaced by `ferry.provenance.read_provenance` once it exists.
-    """
-    if not isinstance(tags, Mapping):
-        return None
-    resource, model_id = tags.get("modelferry.sourceResource"), tags.get("modelferry.sourceModelId")
-    if not resource or not model_id:
-        return None
-    return _Provenance(str(resource), str(model_id), tags.get("modelferry.sourceCreated"))
 
 
 def model_id_of(model: Mapping[str, Any]) -> str | None:
@@ -159,7 +140,7 @@ def build_catalog(*, source: Inventory, targets: list[Inventory], now: datetime,
         for model in _custom(inv.models or ()):
             by_id[inv.alias][str(model_id_of(model))] = model
             prov = read_provenance(model.get("tags"))
-            if prov and prov.source_resource.lower() == source.resource_id.lower():
+            if prov and prov.is_from(source.resource_id):
                 copies[inv.alias].setdefault(prov.source_model_id, []).append(model)
 
     versions: dict[str, _Version] = {}

@@ -160,7 +160,7 @@ def _sync_table(output: dict[str, Any]) -> Table:
 
 
 def _items_table(items: list[dict[str, Any]]) -> Table:
-    table = Table(title="items that need attention")
+    table = Table(title="every row that was not up to date")
     for col in ("id", "target", "action", "result", "error", "hint"):
         table.add_column(col, overflow="fold")
     for item in items:

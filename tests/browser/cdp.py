@@ -37,7 +37,8 @@ def find_chromium() -> str | None:
 
 class Browser:
     def __init__(self, executable: str) -> None:
-        self.profile = tempfile.TemporaryDirectory(prefix="modelferry-chromium-")
+        # chromium's helper processes may still write into the profile while it shuts down
+        self.profile = tempfile.TemporaryDirectory(prefix="modelferry-chromium-", ignore_cleanup_errors=True)
         self.proc = subprocess.Popen([executable, *FLAGS, f"--user-data-dir={self.profile.name}", "about:blank"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.port = self._devtools_port(Path(self.profile.name) / "DevToolsActivePort", timeout=30)

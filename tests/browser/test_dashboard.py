@@ -1,6 +1,6 @@
 """The dashboard in a real browser (headless Chromium over the DevTools protocol) on a running stack.
 
-After copies with one failure injected, the rendered page must show the replica matrix (cells coloured by
+After a sync with one failure injected, the rendered page must show the replica matrix (cells coloured by
 state, with ids and times on hover), the failure row with its error code and hint; a screenshot is saved under
 `.local/`. A missing browser FAILS this test: `make test` installs Debian's chromium when it is absent.
 """
@@ -45,13 +45,20 @@ FAILURES = """[...document.querySelectorAll('#failures tbody tr')].map(tr => ({i
   text: tr.textContent}))"""
 
 
+def sync(stack: Stack, body: dict) -> dict:
+    """POST /api/sync and wait (devhost moves the clock) until the sync has finished; its status."""
+    resp = stack.post("sync", body)
+    assert resp.status_code == 202, resp.text
+    return stack.host.wait_for(resp.json()["id"], timeout=120)
+
+
 def test_dashboard_shows_matrix_failures_and_hints(stack: Stack, browser: Browser) -> None:
     good, bad, lonely = (stack.seed("src", unique(name)) for name in ("invoices", "receipts", "contracts"))
-    assert stack.copy({"modelId": good})["output"]["status"] == "succeeded"
-    stack.resource("src").set_copy_behaviour("fail", 3, code="2024")
-    failed = stack.copy({"modelId": bad, "targets": ["west"]})
-    result = failed["output"]["targets"]["west"]
-    assert result["status"] == "failed"
+    assert sync(stack, {"include": [good]})["output"]["status"] == "succeeded"
+    stack.resource("src").set_copy_behaviour("fail", 3, code="2024")  # the one failure: bad → west
+    failed = sync(stack, {"include": [bad], "targets": ["west"]})
+    item = next(i for i in failed["output"]["items"] if i["id"] == bad)
+    assert item["result"] == "failed" and item["error"]["code"] == "2024"
     assert stack.get("replicas", refresh="true").status_code == 200
 
     browser.open(f"{stack.url}/api/dashboard?code={stack.key}&pollMs=500")
@@ -72,8 +79,8 @@ def test_dashboard_shows_matrix_failures_and_hints(stack: Stack, browser: Browse
 
     rows = {r["instance"]: r for r in browser.evaluate(FAILURES)}
     row = rows[failed["instanceId"]]
-    assert row["code"] == "2024" and row["hint"] == result["error"]["hint"] and row["hint"]
-    assert bad in row["text"] and "west" in row["text"]
+    assert row["code"] == "2024" and row["hint"] == item["error"]["hint"] and row["hint"]
+    assert bad in row["text"] and "west" in row["text"] and "sync" in row["text"]
     source_line = browser.evaluate("document.getElementById('source-line').textContent")
     assert "src" in source_line and "eastus" in source_line
     assert browser.evaluate("document.getElementById('problem').hidden") is True

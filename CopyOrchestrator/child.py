@@ -131,7 +131,7 @@ def copy_model_to_target(context: Any) -> Generator[Any, Any, dict[str, Any]]:
         failure = failed
     except Exception as exc:  # a bug (an activity raised, bad input): still end Failed with a readable result
         raise run.fail(internal_error(exc)) from exc
-    if not run.lost.pending(run.target_model_id):
+    if not run.lost.pending(run.target_model_id) and not run.may_have_duplicates:
         raise failure
     return (yield from adopt_after_failure(run, failure))
 
@@ -358,53 +358,62 @@ def succeed(run: TargetRun, **extra: Any) -> Generator[Any, Any, dict[str, Any]]
     """Success, after removing the copies of lost answers and (v2) of interrupted executions, but one."""
     watch = lost_copy_watch_seconds(run.copy_started_at, run.now, run.policy)
     yield from run.lost.sweep(run.target_model_id, watch)
-    yield from remove_duplicates(run, watch)
+    if run.target_model_id:
+        run.target_model_id = yield from remove_duplicates(run, watch, keep=run.target_model_id)
     run.last_error = None
     return run.finish("succeeded", **extra)
 
 
-def remove_duplicates(run: TargetRun, watch_seconds: float) -> Steps:
-    """v2: delete the copies of this model that appeared on the target during this run, but one.
+def remove_duplicates(run: TargetRun, watch_seconds: float, keep: str | None = None) -> Generator[Any, Any, str | None]:
+    """v2: delete the copies of this model that appeared on the target during this run, but one; its id.
 
     An execution of `authorize_and_start_copy` killed after its copy POST is run again (at least once), and in
     v2 each run copies into a NEW service-assigned id that only the killed execution knew. Such copies started
-    before the kept one, so they land within about the time it took: models still being created on the target
-    are watched that long. Of the copies found, the smallest id is kept (so two runs that race converge on the
-    same model instead of deleting each other's) and reported as the target model."""
-    if run.copies_before is None or not run.target_model_id:
-        return
+    before the kept one (`keep`, None when the run's own copy failed), so they land within about the time it
+    took: models still being created on the target are watched that long. Of the copies found, the smallest id
+    is kept (so two runs that race converge on the same model instead of deleting each other's)."""
+    if run.copies_before is None:
+        return keep
     until = run.now + timedelta(seconds=max(watch_seconds, 0.0))
     for check in range(1, MAX_LOST_CHECKS + 1):
         found = yield from run.call("list_target_copies", ListCopies(target=run.job.target,
                                                                      fingerprint=run.fingerprint),
                                     TargetCopies, run.fresh_deadline(), paced=((run.job.target, "list"),))
-        ours = sorted({i for i in found.ready if i not in run.copies_before} | {run.target_model_id})
-        keep = ours[0]
-        for extra in ours[1:]:
-            run.show("cleaning-up")
-            if (yield from run.delete(extra)):
-                run.log("deleted %s, a copy made by an interrupted execution of this run", extra)
-                run.removed_duplicates.append(extra)
-        if keep != run.target_model_id:
-            run.log("keeping %s (a copy of this run, as %s was)", keep, run.target_model_id)
-            run.target_model_id = keep
+        ours = sorted({i for i in found.ready if i not in run.copies_before} | ({keep} if keep else set()))
+        if ours:
+            for extra in ours[1:]:
+                run.show("cleaning-up")
+                if (yield from run.delete(extra)):
+                    run.log("deleted %s, a copy made by an interrupted execution of this run", extra)
+                    run.removed_duplicates.append(extra)
+            if keep != ours[0]:
+                run.log("keeping %s (a copy made by this run)", ours[0])
+                keep = ours[0]
         landing = [i for i in found.creating if i not in run.copies_before and i not in ours]
         if not landing:
-            return
+            break
         fire_at = next_fire_at(run.now, poll_delay(run.policy, check), until)
         if fire_at is None:
-            return
+            break
         yield run.context.create_timer(fire_at)
+    return keep
 
 
 def adopt_after_failure(run: TargetRun, failure: outcome.TargetCopyFailed) -> Steps:
-    """The copy we kept failed, but a copy whose answer was lost may have landed: adopt it, delete the rest."""
+    """The copy we kept failed, but another copy of this run may have landed: one whose answer was lost, or (v2)
+    one an interrupted execution made. Adopt it, delete the rest."""
     adopted = yield from run.lost.sweep(run.target_model_id, 0.0, adopt=True)
+    if adopted is None and run.may_have_duplicates:
+        try:
+            adopted = yield from remove_duplicates(
+                run, lost_copy_watch_seconds(run.copy_started_at, run.now, run.policy))
+        except StepFailed as failed:  # cannot list the target: report the copy's own failure
+            run.log("could not look for other copies on the target: %s", failed.error.code)
     if adopted is not None:
         run.adopted = True
         run.target_model_id = adopted
         run.last_error = None
-        run.log("adopted %s, the copy of a POST whose answer was lost", adopted)
+        run.log("adopted %s, a copy this run made whose answer it never got", adopted)
         return run.finish("succeeded", already_present=True)
     extra = {"cleaned_up": failure.result["cleanedUp"]} if "cleanedUp" in failure.result else {}
     raise run.fail(failure.error or FerryError.from_dict(failure.result.get("error")), **extra) from None
@@ -442,6 +451,11 @@ class TargetRun:
     @property
     def now(self) -> datetime:
         return self.context.current_utc_datetime
+
+    @property
+    def may_have_duplicates(self) -> bool:
+        """v2, and a copy was authorized: an interrupted execution may have copied under an id nobody knows."""
+        return self.copies_before is not None and self.attempts > 0
 
     def fresh_deadline(self) -> datetime:
         """Cleanup and verification get their own deadline: they must run even after the copy's has passed."""

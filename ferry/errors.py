@@ -126,11 +126,6 @@ def _rebuild(data: dict[str, Any]) -> FerryError:
     return FerryError.from_dict(data)
 
 
-def request_error(code: str, message: str, hint: str | None = None) -> FerryError:
-    """A request that cannot be run (HTTP 400 / dropped event / rejected orchestration input)."""
-    return FerryError(kind="invalid_request", code=code, message=message, hint=hint or HINTS["invalid_request"])
-
-
 def settings_error(setting: str | None, message: str) -> FerryError:
     """The app settings are invalid; `setting` names the first offending one."""
     where = f"the app setting {setting}" if setting else "the app settings"

@@ -178,3 +178,19 @@ def test_duplicates_converge_on_the_smallest_id_so_racing_runs_keep_the_same_mod
     result, _, target = run({DUP_LOW: 0.5, KEPT: 0.0}, [STARTED], killed=[DUP_LOW])
     assert result["status"] == "succeeded" and result["targetModelId"] == DUP_LOW
     assert result["cleanedUpTargetModelIds"] == [KEPT] and target.ids() == [DUP_LOW]
+
+
+def test_when_the_kept_copy_fails_a_copy_made_by_a_killed_execution_is_adopted():
+    failed_poll = ok({"status": "failed", "targetModelId": KEPT,
+                      "error": {"code": "Boom", "message": "m", "hint": "h", "kind": "terminal"}})
+    result, _, target = run({DUP_HIGH: 0.5}, [STARTED], poll=lambda _s: failed_poll, killed=[DUP_HIGH])
+    assert result["status"] == "succeeded" and result["targetModelId"] == DUP_HIGH and result["adopted"] is True
+    assert target.ids() == [DUP_HIGH]
+
+
+def test_when_the_kept_copy_fails_and_no_other_copy_appeared_the_failure_is_reported():
+    failed_poll = ok({"status": "failed", "targetModelId": KEPT,
+                      "error": {"code": "Boom", "message": "m", "hint": "h", "kind": "terminal"}})
+    result, rec, target = run({}, [STARTED], poll=lambda _s: failed_poll)
+    assert result["status"] == "failed" and result["error"]["code"] == "Boom" and target.ids() == []
+    assert len(calls(rec, "list_target_copies")) == 2  # before the copy, and once more after it failed

@@ -121,3 +121,25 @@ def test_dashboard_shows_a_running_copy_with_its_progress(stack: Stack, browser:
     finally:
         stack.host.terminate(instance, "dashboard test done")
         stack.host.wait_for(instance, timeout=60)
+
+
+def test_dashboard_shows_a_running_sync_with_a_progress_bar_per_target(stack: Stack, browser: Browser) -> None:
+    model_id = stack.seed("src", unique("syncing"))
+    stack.resource("src").set_copy_behaviour("never_finish", 1)
+    resp = stack.post("sync", {"include": [model_id], "targets": ["west"]})
+    assert resp.status_code == 202, resp.text
+    instance = resp.json()["id"]
+    stack.host.wait_for_custom_status(instance, lambda s: bool(s) and (s.get("progress") or {}).get("west"),
+                                      timeout=60)
+    stack.host.suspend(instance, "held for the dashboard test")
+    try:
+        browser.open(f"{stack.url}/api/dashboard?code={stack.key}&pollMs=500")
+        row = f"#running tr[data-instance='{instance}']"
+        bar = f"{row} .progress-line[data-target='west']"
+        line = browser.wait_for(f"(() => {{ const d = document.querySelector(\"{bar}\");"
+                                " return d && d.textContent; })()")
+        assert "west" in line and "0/1" in line
+        assert browser.evaluate(f"!!document.querySelector(\"{row} .bar\")")
+    finally:
+        stack.host.terminate(instance, "dashboard test done")
+        stack.host.wait_for(instance, timeout=60)

@@ -9,6 +9,7 @@ generation, and a v2 pair.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -30,7 +31,9 @@ def by_key(items: list[dict]) -> dict[tuple[str, str], dict]:
     return {(i["id"], i["target"]): i for i in items}
 
 
-def test_estate_sync_dry_run_then_real_then_idempotent_then_prune(stack: SyncStack) -> None:
+def test_estate_sync_dry_run_then_real_then_idempotent_then_prune(stack: SyncStack,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="modelferry.runs")
     # ---- the estate
     current = stack.train("src", "current")
     stack.copy(current, ["dst"])                       # an up-to-date replica on dst (with provenance tags)
@@ -111,6 +114,12 @@ def test_estate_sync_dry_run_then_real_then_idempotent_then_prune(stack: SyncSta
     assert done["customStatus"]["progress"]["dst"]["done"] == done["customStatus"]["progress"]["dst"]["total"]
     copies = stack.operations_since(start, accepted_only=True)["src"].count("copy")
     assert copies == 4 + 1 + 3                                                   # each model copied exactly once
+    records = [r.custom_dimensions for r in caplog.records if r.name == "modelferry.runs"
+               and r.custom_dimensions.get("instanceId") == done["instanceId"]]
+    assert [(r["outcome"], r["source"], r["attempts"]) for r in records if r["kind"] == "sync"] == [
+        ("succeeded", "src", 8)]                                                 # the finished-run record
+    assert sorted((r["artifactId"], r["target"]) for r in records if r["kind"] == "replicaExpiring") == [
+        (soon, "dst"), (soon, "small")]
 
     # ---- a second sync: everything up to date, not one management call
     start = stack.log_position()

@@ -19,8 +19,9 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from CopyOrchestrator.starting import start_or_join_request
+from ferry import errors
 from ferry import settings as ferry_settings
-from ferry.errors import FerryError, settings_error
+from ferry.errors import FerryError
 from ferry.orchestration.ids import request_prefix
 from ferry.orchestration.plan import RequestError, plan_request, read_body, resources_view
 
@@ -35,6 +36,11 @@ def error_response(error: FerryError, status: int) -> func.HttpResponse:
                              mimetype="application/json")
 
 
+def settings_error(exc: ferry_settings.SettingsError) -> FerryError:
+    """The invalid-settings error of an HTTP starter (`ferry.errors.settings_error`, naming the first setting)."""
+    return errors.settings_error(exc.setting, str(exc))
+
+
 @bp.function_name("start_copy")
 @bp.route(route="copies", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
@@ -44,7 +50,7 @@ async def start_copy(req: func.HttpRequest, client: df.DurableOrchestrationClien
         settings = ferry_settings.load()
     except ferry_settings.SettingsError as exc:
         log.error("start_copy: invalid app settings: %s", exc)
-        return error_response(settings_error(exc.setting, str(exc)), 500)
+        return error_response(settings_error(exc), 500)
     try:
         plan = plan_request(read_body(req.get_body()), resources_view(settings), default_source=settings.source,
                             default_targets=settings.targets)

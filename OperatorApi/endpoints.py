@@ -26,6 +26,7 @@ bp = df.Blueprint()
 ENTITY = "replica_catalog"
 """One entity per source alias holds the last known catalog (written by refreshes; a sync may write it too)."""
 ATTEMPT_WINDOW = timedelta(days=30)  # runs read for the catalog's "failed" state and the v2 mapping
+AUTO_REFRESH_SECONDS = 60  # a cached catalog older than this is read again when a run finished since
 DASHBOARD_DIR = Path(__file__).resolve().parent / "dashboard"
 
 
@@ -139,9 +140,22 @@ async def _catalog(req: func.HttpRequest, client: df.DurableOrchestrationClient)
     refresh = runs.parse_flag("refresh", req.params.get("refresh"))
     previous = await _last_known(client, source)
     cached = previous is not None and not refresh and set(previous.get("targets", {})) == set(targets)
+    if cached and previous is not None and await _changed_since(client, source, previous):
+        cached = False
     built = previous if cached and previous is not None else await _refresh(client, settings, source, targets,
                                                                             previous)
     return catalog.with_age(built, datetime.now(UTC), cached=cached)
+
+
+async def _changed_since(client: df.DurableOrchestrationClient, source: str, known: dict[str, Any]) -> bool:
+    """Whether a copy or sync of `source` finished after the catalog was read (then it is read again, at most
+    once per AUTO_REFRESH_SECONDS, so a dashboard polling during a busy hour does not flood the targets)."""
+    generated = catalog.parse_time(known.get("generatedAt"))
+    now = datetime.now(UTC)
+    if generated is None or (now - generated).total_seconds() < AUTO_REFRESH_SECONDS:
+        return False
+    statuses = _as_dicts(await list_statuses(client, generated - ATTEMPT_WINDOW))
+    return runs.finished_after(statuses, source, known["generatedAt"])
 
 
 async def _answer(call: Any) -> func.HttpResponse:

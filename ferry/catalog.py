@@ -102,7 +102,7 @@ def _custom(models: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return [m for m in models if (model_id_of(m) or "") and not str(model_id_of(m)).startswith(PREBUILT_PREFIX)]
 
 
-def _parse(ts: str | None) -> datetime | None:
+def parse_time(ts: str | None) -> datetime | None:
     text = normalize_time(ts)
     if not text:
         return None
@@ -315,7 +315,7 @@ def with_age(catalog: Mapping[str, Any], now: datetime, *, cached: bool) -> dict
     expiring within EXPIRY_WARNING_DAYS (`expiring`, soonest first)."""
     out = dict(catalog)
     out["expiring"] = expiring(catalog, now)
-    generated = _parse(catalog.get("generatedAt"))
+    generated = parse_time(catalog.get("generatedAt"))
     out["ageSeconds"] = max(0, int((now - generated).total_seconds())) if generated else None
     out["refreshed"] = not cached
     return out
@@ -371,7 +371,7 @@ def pick_replica(catalog: Mapping[str, Any], artifact_id: str, where: str | None
     problems = []
     for alias, cell in chosen.items():
         state = cell.get("state")
-        expires = _parse(cell.get("expiresAt"))
+        expires = parse_time(cell.get("expiresAt"))
         if state == "current" and expires is not None and expires <= now:
             problems.append(("ReplicaExpired", f"the replica {cell.get('modelId')} on {alias} expired at "
                                                f"{cell.get('expiresAt')}"))
@@ -394,7 +394,7 @@ def expiring(catalog: Mapping[str, Any], now: datetime, days: int = EXPIRY_WARNI
     found = []
     for row in catalog.get("replicas", []):
         for alias, cell in row.get("targets", {}).items():
-            expires = _parse(cell.get("expiresAt"))
+            expires = parse_time(cell.get("expiresAt"))
             if cell.get("modelId") and expires is not None and expires <= horizon:
                 found.append({"id": row["id"], "target": alias, "region": cell.get("region"),
                               "modelId": cell["modelId"], "expiresAt": cell["expiresAt"],

@@ -141,6 +141,19 @@ def select(rows: Iterable[Mapping[str, Any]], *, kind: str | None = None, failed
     return sorted(chosen, key=lambda r: (r.get("createdTime") or "", r.get("instanceId") or ""), reverse=True)
 
 
+def finished_after(statuses: Iterable[Mapping[str, Any]], source: str, moment: str) -> bool:
+    """Whether a copy or sync run of `source` ended after `moment` (ISO-8601): what it changed is not in a
+    catalog read at `moment`."""
+    cutoff = normalize_time(moment) or ""
+    for status in statuses:
+        if KINDS.get(str(status.get("name") or "")) is None or status.get("runtimeStatus") in RUNNING:
+            continue
+        if _dict(status.get("output")).get("source") == source and \
+                (normalize_time(status.get("lastUpdatedTime")) or "") > cutoff:
+            return True
+    return False
+
+
 def last_attempts(statuses: Iterable[Mapping[str, Any]], source: str
                   ) -> tuple[dict[tuple[str, str], Attempt], dict[str, dict[str, str]]]:
     """From finished copy/sync runs of `source`: the last attempt per (artifact id, target), and the

@@ -164,3 +164,16 @@ def test_classifiers_are_in_the_catalog(ops: Stack) -> None:
     assert classifier_cell(body, lonely, "west")["state"] == "missing"
     assert classifier_cell(body, taken, "west")["state"] == "conflict"
     assert ops.get("replicas", format="failover").json()[copied]["westus2"]["modelId"] == copied
+
+
+def test_a_finished_run_makes_the_last_known_catalog_read_again(ops: Stack, monkeypatch) -> None:
+    import OperatorApi.endpoints as endpoints
+    from tests.operator_stack import wait_http
+    model_id = ops.seed("src", unique("after-run"))
+    assert cell(ops.get("replicas", refresh="true").json(), model_id, "west")["state"] == "missing"
+    wait_http(lambda: ops.get("replicas").json().get("refreshed") is False, what="the stored catalog")
+    assert ops.copy({"modelId": model_id, "targets": ["west"]})["output"]["status"] == "succeeded"
+    assert ops.get("replicas").json()["refreshed"] is False  # younger than AUTO_REFRESH_SECONDS: as stored
+    monkeypatch.setattr(endpoints, "AUTO_REFRESH_SECONDS", 0)
+    again = ops.get("replicas").json()
+    assert again["refreshed"] is True and cell(again, model_id, "west")["state"] == "current"

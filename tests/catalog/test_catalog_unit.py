@@ -181,3 +181,12 @@ def test_classifier_states() -> None:
                                  previous=cat)
     assert {r["id"] for r in down["replicas"] if r["kind"] == "classifier"} == {"same", "old", "other"}
     assert next(r for r in down["replicas"] if r["id"] == "same")["targets"]["west"]["state"] == "current"
+
+
+def test_finished_after() -> None:
+    done = {"name": "sync_estate", "runtimeStatus": "Completed", "lastUpdatedTime": "2026-06-01T10:00:05Z",
+            "output": {"source": "src"}}
+    assert runs.finished_after([done], "src", "2026-06-01T10:00:00Z") is True
+    assert runs.finished_after([done], "src", "2026-06-01T10:00:05Z") is False
+    assert runs.finished_after([done], "other", "2026-06-01T10:00:00Z") is False
+    assert runs.finished_after([dict(done, runtimeStatus="Running")], "src", "2026-06-01T10:00:00Z") is False

@@ -31,7 +31,6 @@ from typing import Any
 
 from ferry import auth as ferry_auth
 from ferry import generations
-from ferry.catalog_io import list_models
 from ferry.contracts import CopyPoll, CopyStarted, Deleted, SourceModel, TargetCopies, TargetModel
 from ferry.docintel import DocIntelClient, V3Client, client_for, is_copy_of
 from ferry.docintel.fingerprint import normalize_time
@@ -302,7 +301,7 @@ def list_target_copies(settings: Settings, target: str, fingerprint: dict[str, A
     client = _client(settings, resource)
     created = fingerprint.get("createdDateTime")
     ready, creating = [], []
-    for entry in list_models(settings, target):
+    for entry in client.list_models():
         model_id, status = entry.get("modelId"), str(entry.get("status") or "")
         if not isinstance(model_id, str):
             continue

@@ -116,6 +116,8 @@ param ferryTuning object = {
   FERRY_MAX_AUTHORIZATION_ATTEMPTS: '3'
   FERRY_MAX_TRANSIENT_RETRIES: '6'
   FERRY_KEY_CACHE_SECONDS: '300'
+  FERRY_SYNC_SCHEDULE: '0 0 */6 * * *'
+  FERRY_SYNC_MAX_PARALLEL_COPIES: '20'
 }
 
 @description('Create the Event Grid subscription to on_model_trained. Set by the azd postdeploy hook once the function code exists.')

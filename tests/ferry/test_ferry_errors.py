@@ -239,3 +239,28 @@ def test_credential_shaped_text_is_redacted():
 def test_long_messages_are_capped():
     e = classify(status=400, body=err("1002", "x" * 5000))
     assert len(e.message) == 1000
+
+
+def test_one_serialisation_round_trips_every_field_and_public_is_what_a_user_sees():
+    error = FerryError(kind="transient", code="ConnectionError", message="lost", hint="retry", status=None,
+                       retry_after=2.5, operation="copy", api_version="v2.1", resource="east",
+                       request_id="r", inner_code="i", target_model_id="11111111-1111-1111-1111-111111111111")
+    back = FerryError.from_dict(error.to_dict())
+    assert back.to_dict() == error.to_dict() and back.retry_after == 2.5
+    assert back.target_model_id == "11111111-1111-1111-1111-111111111111"
+    assert error.public() == {"code": "ConnectionError", "message": "lost", "hint": "retry"}
+    # a partial (public) dict or an unknown kind still reads, as a terminal error
+    partial = FerryError.from_dict({"code": "X", "message": "m", "kind": "no-such-kind"})
+    assert partial.kind == "terminal" and partial.code == "X"
+    assert "retry_after" not in error.to_dict()  # one spelling on the wire: retryAfter
+
+
+def test_request_settings_and_internal_errors_speak_the_same_shape():
+    from ferry.errors import internal_error, settings_error
+
+    settings = settings_error("FERRY_POLL_MAX_SECONDS", "bad value")
+    assert settings.kind == "invalid_settings" and "FERRY_POLL_MAX_SECONDS" in settings.hint
+    bug = internal_error(KeyError("oops"))
+    assert bug.kind == "internal" and bug.code == "InternalError" and "oops" in bug.message
+    for error in (settings, bug):
+        assert set(FerryError.from_dict(error.to_dict()).public()) == {"code", "message", "hint"}

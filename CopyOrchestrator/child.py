@@ -47,8 +47,8 @@ from ferry.contracts import (
 )
 from ferry.errors import FerryError, internal_error
 from ferry.generations import is_v2
-from ferry.kinds import kind_named
-from ferry.orchestration import outcome, progress, recovery
+from ferry.kinds import Dependency, composed, kind_named
+from ferry.orchestration import ids, outcome, progress, recovery
 from ferry.orchestration.lost_answers import MAX_LOST_CHECKS, Found, LostAnswers
 from ferry.orchestration.polling import (
     deadline_at,
@@ -74,10 +74,12 @@ SEND_LEAD = timedelta(milliseconds=500)
 
 @dataclass(frozen=True)
 class Running:
-    """A copy operation is running: poll it."""
+    """A copy operation is running: poll it (on the source; `poll_on`: another resource, e.g. a compose on the
+    target)."""
 
     operation_url: str
     target_model_id: str | None
+    poll_on: str | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,8 @@ def copy_workflow(run: TargetRun) -> Steps:
     """Check the source, copy (re-authorizing as needed), verify: the result, or raises TargetCopyFailed."""
     source = yield from check_source(run)
     yield from copies_before(run)
+    if source.dependencies:
+        yield from copy_dependencies(run, [Dependency.from_dict(d) for d in source.dependencies])
     new_attempt = True
     while True:
         step = yield from authorize_and_start(run, source, new_attempt=new_attempt)
@@ -182,6 +186,59 @@ def copies_before(run: TargetRun) -> Steps:
     run.copies_before = set(before.ready) | set(before.creating)
 
 
+def copy_dependencies(run: TargetRun, dependencies: list[Dependency]) -> Steps:
+    """1c. A composed model's classifier and components, on the target under the same ids, before the composed model
+    itself: each one run of this workflow (a sub-orchestration `<this id>:<kind>-<id>`; one already there counts).
+    They run one after another, classifier first; any failure fails the composed copy, naming it."""
+    for dep in dependencies:
+        run.dependencies[f"{dep.kind}:{dep.id}"] = {"kind": dep.kind, "id": dep.id, "status": "queued"}
+    run.show("dependencies")
+    for dep in dependencies:
+        entry = run.dependencies[f"{dep.kind}:{dep.id}"]
+        entry["status"] = "copying"
+        run.show()
+        job = replace(run.job, kind=dep.kind, model_id=dep.id, target_model_id=dep.id)
+        instance_id = ids.child_instance_id(run.context.instance_id, f"{dep.kind}-{dep.id}")
+        try:
+            result = yield run.context.call_sub_orchestrator(NAME, job.to_dict(), instance_id)
+        except Exception as exc:  # the dependency's run ended Failed, carrying its result
+            result = outcome.result_from_child_failure(exc, run.job.target)
+        result = result if isinstance(result, dict) else {}
+        entry.update(status=result.get("status") or "failed", instanceId=instance_id)
+        if result.get("alreadyPresent"):
+            entry["alreadyPresent"] = True
+        if result.get("error"):
+            entry["error"] = result["error"]
+        run.log("dependency %s %s: %s", dep.kind, dep.id, entry["status"])
+    failed = [e for e in run.dependencies.values() if e["status"] != "succeeded"]
+    if failed:
+        raise run.fail(recovery.dependency_error(run.job.target, run.job.model_id, failed))
+    run.deadline = deadline_at(run.now, run.policy)  # the composed model's own copy gets a full deadline
+
+
+def recompose(run: TargetRun) -> Steps:
+    """2c. The service refused to copy the composed model: compose it on the target from the source's definition
+    (its dependencies are there already), then poll that compose on the target like a copy."""
+    run.recomposed = True
+    run.show("composing")
+    run.log("the service refused to copy the composed model; composing it on the target from its definition")
+    request = StartCopy(source=run.job.source, target=run.job.target, source_model_id=run.job.model_id,
+                        target_model_id=run.job.target_model_id or run.job.model_id)
+    retries = recovery.Retries()
+    while True:
+        answer = yield from run.ask("compose_on_target", request, paced=((run.job.target, "manage"),))
+        if answer.ok:
+            started = CopyStarted.from_dict(answer.value)
+            run.copy_started_at = run.now
+            run.target_model_id = started.target_model_id or run.target_model_id
+            return Running(started.operation_url, run.target_model_id, poll_on=run.job.target)
+        if (yield from run.wait_to_retry("compose_on_target", answer.error, retries, run.deadline)):
+            continue
+        if answer.error.kind == "model_exists":
+            return (yield from check_existing(run))
+        raise run.fail(answer.error)
+
+
 def authorize_and_start(run: TargetRun, source: SourceModel, *, new_attempt: bool) -> Steps:
     """2. Authorize on the target and start the copy on the source: Running, Landed (a lost copy adopted),
     Reauthorize or Finished."""
@@ -219,6 +276,8 @@ def authorize_and_start(run: TargetRun, source: SourceModel, *, new_attempt: boo
             run.copy_started_at = run.now
         if (yield from run.wait_to_retry("authorize_and_start_copy", error, retries, run.deadline)):
             continue
+        if source.dependencies and composed.copy_refused(error.code, error.inner_code):
+            return (yield from recompose(run))
         match recovery.after_failed_start(error, authorization_attempts=run.attempts, policy=run.policy):
             case recovery.Next.REAUTHORIZE:
                 run.inflight_checks = 0
@@ -274,7 +333,7 @@ def poll(run: TargetRun, started: Running) -> Steps:
         if fire_at is None:
             return (yield from abandon_at_deadline(run))
         yield run.context.create_timer(fire_at)
-        request = PollCopy(source=run.job.source, operation_url=started.operation_url,
+        request = PollCopy(source=started.poll_on or run.job.source, operation_url=started.operation_url,
                            target_model_id=run.target_model_id)
         try:
             polled = yield from run.call("poll_copy", request, CopyPoll, run.deadline)
@@ -342,6 +401,20 @@ def verify(run: TargetRun) -> Steps:
     run.log("succeeded in %d attempt(s), %d poll(s)", run.attempts, run.polls)
     # an adopted copy was already on the target when we looked: report it like any copy found in place
     return (yield from succeed(run, already_present=run.adopted))
+
+
+def verify_dependencies(run: TargetRun) -> Steps:
+    """4b. A composed model's classifier and components exist on the target (a composed model is useless
+    without them)."""
+    missing = []
+    for entry in run.dependencies.values():
+        found = yield from run.call("get_target_model", TargetRef(target=run.job.target, target_model_id=entry["id"],
+                                                                  kind=entry["kind"]), TargetModel,
+                                    run.fresh_deadline())
+        if not found.exists or found.status != "ready":
+            missing.append(f"{entry['kind']} '{entry['id']}'")
+    if missing:
+        raise run.fail(recovery.dependency_missing_error(run.job.target, run.target_model_id, missing))
 
 
 def settle(run: TargetRun) -> Generator[Any, Any, Settled]:
@@ -447,6 +520,9 @@ class TargetRun:
         self.copies_before: set[str] | None = None  # v2: copies of the model on the target before this run
         self.removed_duplicates: list[str] = []  # v2: copies made by interrupted executions, deleted
         self.copy_started_at: datetime | None = None  # when the copy we keep was issued (bounds the lost watch)
+        # a composed model's: "<kind>:<id>" → {kind, id, status, instanceId, alreadyPresent?, error?}
+        self.dependencies: dict[str, dict[str, Any]] = {}
+        self.recomposed = False  # composed again on the target (the service refused the copy)
 
     @property
     def now(self) -> datetime:
@@ -541,7 +617,8 @@ class TargetRun:
         self.context.set_custom_status(progress.child_status(
             target=self.job.target, stage=self.stage, attempts=self.attempts, target_model_id=self.target_model_id,
             error=self.last_error.public() if self.last_error else None, retries=self.retries, polls=self.polls,
-            last_copy_status=self.copy_status, unconfirmed=len(self.lost.pending(self.target_model_id))))
+            last_copy_status=self.copy_status, unconfirmed=len(self.lost.pending(self.target_model_id)),
+            dependencies={key: entry["status"] for key, entry in self.dependencies.items()}))
 
     def log(self, message: str, *args: Any) -> None:
         if not self.context.is_replaying:
@@ -555,7 +632,8 @@ class TargetRun:
             target=self.job.target, status=status, target_model_id=self.target_model_id, error=error,
             attempts=self.attempts, duration_seconds=(self.now - self.started).total_seconds(),
             adopted=self.adopted, cleaned_up_ids=self.lost.cleaned + self.removed_duplicates,
-            unresolved_ids=self.lost.unresolved, throttled=self.throttled, **extra)
+            unresolved_ids=self.lost.unresolved, throttled=self.throttled,
+            dependencies=list(self.dependencies.values()), recomposed=self.recomposed, **extra)
 
     def fail(self, error: FerryError, **extra: Any) -> outcome.TargetCopyFailed:
         """The exception that ends the child Failed with its result (raise it)."""

@@ -94,6 +94,14 @@ def authorize_and_start_copy(step: dict) -> dict:
 
 
 @bp.activity_trigger(input_name="step")
+def compose_on_target(step: dict) -> dict:
+    """Compose a 2024-11-30 composed model again on the target from the source's definition (copy refused)."""
+    start = StartCopy.from_dict(step)
+    return _answer("compose_on_target", lambda s: steps.compose_on_target(
+        s, start.source, start.target, start.source_model_id, start.target_model_id, not_before=start.not_before))
+
+
+@bp.activity_trigger(input_name="step")
 def poll_copy(step: dict) -> dict:
     """One status read of the copy operation."""
     poll = PollCopy.from_dict(step)

@@ -36,7 +36,7 @@ from ferry.docintel import DocIntelClient, V3Client, client_for, is_copy_of
 from ferry.docintel.fingerprint import normalize_time
 from ferry.errors import FerryError
 from ferry.generations import validate_model_id
-from ferry.kinds import Kind, kind_named
+from ferry.kinds import Kind, composed, kind_named
 from ferry.provenance import provenance_tags
 from ferry.settings import Resource, Settings, UnknownResourceError
 
@@ -243,6 +243,36 @@ def authorize_and_start_copy(settings: Settings, source: str, target: str, sourc
              authorization.target_model_id)
     return CopyStarted(operation_url=str(operation_url), target_model_id=authorization.target_model_id,
                        authorization_expires_at=authorization.expires_at)
+
+
+def compose_on_target(settings: Settings, source: str, target: str, source_model_id: str,
+                      target_model_id: str | None = None, *, not_before: str | None = None) -> CopyStarted:
+    """Compose a 2024-11-30 composed model again on the target from the source's definition (classifier, doc
+    types with their component ids and settable fields, split, description, tags), when the service refused to
+    copy it. Its classifier and components must already be on the target under the same ids. Poll the returned
+    operation on the TARGET."""
+    op = "compose_on_target"
+    src = _resource(settings, source, op)
+    dst = _resource(settings, target, op)
+    client = _client(settings, src)
+    details = client.get_model(source_model_id)
+    if details is None or not composed.is_composed(details) or not isinstance(client, V3Client):
+        raise FerryError(kind="terminal", code="NotAComposedModel",
+                         message=f"model {source_model_id!r} on source {source!r} is not a composed model of "
+                                 "API 2024-11-30 (or no longer exists)",
+                         hint="Start the copy again: it copies the model as it is now.", operation=op,
+                         api_version=src.api_version, resource=source)
+    target_client = _client(settings, dst)
+    if not isinstance(target_client, V3Client):
+        raise FerryError(kind="terminal", code="KindNotSupported",
+                         message=f"target {target!r} (apiVersion {dst.api_version}) cannot compose models with a "
+                                 "classifier", hint="Use a 2024-11-30 target for 2024-11-30 composed models.",
+                         operation=op, api_version=dst.api_version, resource=target)
+    body = composed.compose_request(details) | {"modelId": target_model_id or source_model_id}
+    hold_until(not_before)
+    operation_url = target_client.compose(body)
+    log.info("composed %s again on %s from the definition on %s", body["modelId"], target, source)
+    return CopyStarted(operation_url=operation_url, target_model_id=body["modelId"])
 
 
 def poll_copy(settings: Settings, source: str, operation_url: str, *,

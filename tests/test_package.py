@@ -17,8 +17,8 @@ REPO = Path(__file__).resolve().parents[1]
 RUNTIME_IMPORTS = {"azure", "requests", "urllib3"}  # requirements.txt (urllib3 comes with requests)
 EXPECTED_FUNCTIONS = {"start_copy", "on_model_trained", "copy_model", "copy_model_to_target", "plan_copy",
                       "check_source_model", "authorize_and_start_copy", "poll_copy", "get_target_model",
-                      "delete_target_model", "list_target_copies", "resource_budget", "replica_catalog",
-                      "list_replicas", "get_replica", "list_runs", "doctor", "dashboard",
+                      "delete_target_model", "list_target_copies", "compose_on_target", "resource_budget",
+                      "replica_catalog", "list_replicas", "get_replica", "list_runs", "doctor", "dashboard",
                       "start_sync", "sync_on_schedule", "sync_estate", "sync_chunk", "v2_replicas", "sync_prepare",
                       "sync_plan", "sync_prune"}
 

@@ -129,6 +129,14 @@ class V3Client(DocIntelClient):
                                  target_model_id=str(payload[kind.target_id_field]),
                                  expires_at=payload.get("expirationDateTime"))
 
+    def compose(self, body: dict[str, Any]) -> str:
+        """POST documentModels:compose (a 2024-11-30 composed model: `ferry.kinds.composed.compose_request`);
+        returns the Operation-Location URL of the compose operation on this resource."""
+        op = "compose"
+        response = self._call("POST", f"{self.base}/documentModels:compose?{self.query}", operation=op,
+                              expected=(202,), json_body=body)
+        return self._operation_location(response, op)
+
     def start_copy(self, model_id: str, authorization: CopyAuthorization, *, target: Resource,
                    degrade: bool = False, kind: Kind | None = None) -> str:
         op = "copy"

@@ -56,6 +56,16 @@ def same_composition(source: dict[str, Any], target: dict[str, Any]) -> bool:
     return bool(mine) and mine == theirs
 
 
+# How the service refuses to copy a composed model (400 InvalidRequest, innererror InvalidModel). The answer is not
+# documented: this is the emulator's inferred answer (docs/service-facts.md).
+REFUSED_INNER_CODES = frozenset({"InvalidModel"})
+
+
+def copy_refused(code: str | None, inner_code: str | None) -> bool:
+    """Whether a failed copy POST of a composed model means "this service does not copy composed models"."""
+    return code == "InvalidRequest" and inner_code in REFUSED_INNER_CODES
+
+
 def compose_request(details: dict[str, Any]) -> dict[str, Any]:
     """The `documentModels:compose` body that composes this model again (same id, classifier, doc types with
     their component ids and settable fields, split, description, tags)."""

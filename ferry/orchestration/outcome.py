@@ -35,14 +35,18 @@ def target_result(*, target: str, status: str, target_model_id: str | None, erro
                   duration_seconds: float | None = None, already_present: bool = False,
                   cleaned_up: bool | None = None, adopted: bool = False,
                   cleaned_up_ids: list[str] | None = None, unresolved_ids: list[str] | None = None,
-                  throttled: int = 0) -> dict[str, Any]:
+                  throttled: int = 0, dependencies: list[dict[str, Any]] | None = None,
+                  recomposed: bool = False) -> dict[str, Any]:
     """One target's result: `status`, `targetModelId`, `error{code,message,hint}` (+ useful extras).
 
     `adopted`: the model is the copy started by a POST whose answer was lost (no second copy was made).
     `cleaned_up_ids`: target models of abandoned copies (lost answers) that were deleted so none is orphaned.
     `unresolved_ids`: authorized ids of lost copies that never appeared while watched (most likely never
     started; if one appears later on the target, it is an orphan to delete).
-    `throttled`: how many 429 answers the copy waited out (kept only when some were)."""
+    `throttled`: how many 429 answers the copy waited out (kept only when some were).
+    `dependencies`: what was copied for a composed model first (`{kind, id, status, alreadyPresent?, error?,
+    instanceId}`: its classifier and components); `recomposed`: the service refused to copy the composed model,
+    so it was composed again on the target from the source's definition."""
     result: dict[str, Any] = {
         "target": target,
         "status": status,
@@ -64,6 +68,10 @@ def target_result(*, target: str, status: str, target_model_id: str | None, erro
         result["unresolvedTargetModelIds"] = list(unresolved_ids)
     if throttled:
         result["throttled"] = throttled
+    if dependencies:
+        result["dependencies"] = [dict(entry) for entry in dependencies]
+    if recomposed:
+        result["recomposed"] = True
     return result
 
 

@@ -14,7 +14,8 @@ from typing import Any
 MAX_STATUS_CHARS = 4096
 _MESSAGE_CHARS = 160
 
-CHILD_STAGES = ("checking", "authorizing", "copying", "polling", "verifying", "cleaning-up", "succeeded", "failed")
+CHILD_STAGES = ("checking", "dependencies", "authorizing", "composing", "copying", "polling", "verifying",
+                "cleaning-up", "succeeded", "failed")
 PARENT_TARGET_STAGES = ("queued", "copying", "succeeded", "failed")
 
 
@@ -26,8 +27,12 @@ def _short(text: str | None, limit: int = _MESSAGE_CHARS) -> str | None:
 
 def child_status(*, target: str, stage: str, attempts: int, target_model_id: str | None,
                  error: dict[str, Any] | None = None, retries: int = 0, polls: int = 0,
-                 last_copy_status: str | None = None, unconfirmed: int = 0) -> dict[str, Any]:
+                 last_copy_status: str | None = None, unconfirmed: int = 0,
+                 dependencies: dict[str, str] | None = None) -> dict[str, Any]:
     """Status of `copy_model_to_target`: where one target's copy is.
+
+    `dependencies` (a composed model): `"<kind>:<id>"` → the stage of its copy (queued, copying, succeeded,
+    failed), the sub-steps before the composed model itself.
 
     `unconfirmed`: how many authorized target ids have a copy of unknown outcome (a lost answer); a count, not
     the ids, so the status stays small however often the answer was lost."""
@@ -41,6 +46,8 @@ def child_status(*, target: str, stage: str, attempts: int, target_model_id: str
         status["retries"] = retries
     if unconfirmed:
         status["unconfirmedIds"] = unconfirmed
+    if dependencies:
+        status["dependencies"] = dict(dependencies)
     if error:
         status["error"] = {"code": error.get("code"), "message": _short(error.get("message"))}
     return bounded(status)
@@ -80,6 +87,11 @@ def bounded(status: dict[str, Any], limit: int = MAX_STATUS_CHARS) -> dict[str, 
     doc = json.loads(json.dumps(status))
     if isinstance(doc.get("error"), dict):
         doc["error"] = {"code": doc["error"].get("code")}
+    if isinstance(doc.get("dependencies"), dict) and _size(doc) > limit:
+        counts: dict[str, int] = {}
+        for stage in doc["dependencies"].values():
+            counts[str(stage)] = counts.get(str(stage), 0) + 1
+        doc["dependencies"] = counts
     targets = doc.get("targets")
     if isinstance(targets, dict):
         for entry in targets.values():

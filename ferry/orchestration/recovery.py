@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from ferry.errors import FerryError
 
@@ -165,3 +166,23 @@ def target_mismatch_error(target: str, target_model_id: str | None) -> FerryErro
         "TargetModelMismatch",
         f"'{target_model_id}' on '{target}' does not match the source model",
         "Another process may have written this id; delete it on the target and retry.")
+
+
+def dependency_error(target: str, model_id: str, failed: list[dict[str, Any]]) -> FerryError:
+    """A composed model's classifier or a component could not be copied to the target: the composed model is
+    not copied (it would be useless there)."""
+    names = ", ".join(f"{e['kind']} '{e['id']}' ({(e.get('error') or {}).get('code') or e.get('status')})"
+                      for e in failed[:10])
+    return _copy_error(
+        "DependencyCopyFailed",
+        f"the composed model '{model_id}' was not copied to '{target}': copying {names} failed",
+        "Fix what each dependency's error says (see 'dependencies' in the result), then start the copy again: "
+        "what is already on the target is kept.")
+
+
+def dependency_missing_error(target: str, model_id: str | None, missing: list[str]) -> FerryError:
+    """The composed model is on the target, but its classifier or a component is not (deleted meanwhile?)."""
+    return _copy_error(
+        "DependencyMissing",
+        f"the composed model '{model_id}' is on '{target}' but {', '.join(missing[:10])} is not",
+        "Start the copy again: it copies the missing classifier and components under the same ids.")

@@ -58,3 +58,19 @@ def test_a_recomposed_model_counts_as_the_copy_but_another_composition_does_not(
     assert model.is_copy_of(source, model.fingerprint(recomposed))
     other = dict(recomposed, classifierId="cls-2")
     assert not model.is_copy_of(source, model.fingerprint(other))
+
+
+def test_only_the_composed_refusal_switches_to_composing_on_the_target():
+    assert composed.copy_refused("InvalidRequest", "InvalidModel")
+    assert not composed.copy_refused("InvalidRequest", "UnsupportedRegion")
+    assert not composed.copy_refused("2024", None)
+
+
+def test_a_composed_status_stays_small_with_many_dependencies():
+    from ferry.orchestration import progress
+
+    deps = {f"model:component-{i:04d}-{'x' * 40}": "succeeded" for i in range(200)}
+    status = progress.child_status(target="west", stage="dependencies", attempts=0, target_model_id="c",
+                                   dependencies=deps)
+    assert len(str(status)) <= progress.MAX_STATUS_CHARS
+    assert status["dependencies"] == {"succeeded": 200}

@@ -269,6 +269,9 @@ def compose_on_target(settings: Settings, source: str, target: str, source_model
                                  "classifier", hint="Use a 2024-11-30 target for 2024-11-30 composed models.",
                          operation=op, api_version=dst.api_version, resource=target)
     body = composed.compose_request(details) | {"modelId": target_model_id or source_model_id}
+    # like a copy, the composed model carries ModelFerry's provenance over the source's own tags
+    body["tags"] = provenance_tags(source_resource=src.resource_id, source_model_id=source_model_id,
+                                   source_created=details.get("createdDateTime"), own_tags=details.get("tags"))
     hold_until(not_before)
     operation_url = target_client.compose(body)
     log.info("composed %s again on %s from the definition on %s", body["modelId"], target, source)

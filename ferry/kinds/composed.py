@@ -47,7 +47,10 @@ def composition(details: dict[str, Any]) -> dict[str, Any] | None:
     return {"classifierId": details.get("classifierId"), "split": details.get("split") or "none",
             "components": {name: (spec or {}).get("modelId") for name, spec in
                            sorted((details.get("docTypes") or {}).items()) if isinstance(spec, dict)},
-            "digest": digest(compose_request(details))}
+            # description and tags are not part of what it is made of (a copy takes them from its authorization,
+            # and ModelFerry adds its provenance tags)
+            "digest": digest({key: value for key, value in compose_request(details).items()
+                              if key not in ("description", "tags")})}
 
 
 def same_composition(source: dict[str, Any], target: dict[str, Any]) -> bool:

@@ -149,7 +149,8 @@ def test_2024_composed_copy_refused_is_composed_again_on_the_target(refusing_sou
     # composed from the source's definition: classifier, doc types with component ids and settable fields, split,
     # description, tags
     assert copied["classifierId"] == classifier_id and copied["split"] == "auto"
-    assert copied["description"] == "all our forms" and copied["tags"] == {"team": "payables"}
+    assert copied["description"] == "all our forms" and copied["tags"]["team"] == "payables"
+    assert copied["tags"]["modelferry.sourceModelId"] == composed_id  # provenance, as on any copy
     for name, spec in details["docTypes"].items():
         for key in ("modelId", "confidenceThreshold", "description"):
             assert copied["docTypes"][name][key] == spec[key], (name, key)

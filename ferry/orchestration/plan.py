@@ -173,6 +173,51 @@ def _names(values: list[str]) -> str:
     return ", ".join(printable(v) for v in values)
 
 
+def resolve_aliases(body: Mapping[str, Any], resources: Mapping[str, ResourceView], *, default_source: str | None,
+                    default_targets: tuple[str, ...] | list[str] = ()) -> tuple[str, list[str]]:
+    """The source and targets a request names, or the defaults (FERRY_SOURCE, FERRY_TARGETS without the source),
+    checked against the configured `resources`: the alias rules every request (copy or sync) shares."""
+    known = ", ".join(sorted(resources)) or "(none configured)"
+
+    if body.get("source") is None:
+        source = default_source
+        if not source:
+            raise RequestError("MissingSource", "no 'source' in the request and FERRY_SOURCE is not set; "
+                               f"name one of: {known}")
+    else:
+        source = _id_field(body, "source", "a resource alias")
+        if not source:
+            raise RequestError("InvalidRequest", "'source' must be a non-empty resource alias")
+    if source not in resources:
+        raise RequestError("UnknownAlias", f"source {printable(source)} is not a configured resource; "
+                           f"known: {known}")
+
+    if body.get("targets") is None:
+        targets = list(default_targets)
+        origin = "FERRY_TARGETS"
+    else:
+        targets = _alias_list(body["targets"], "targets")
+        origin = "'targets'"
+    if not targets:
+        raise RequestError("NoTargets", "no targets: give 'targets' in the request or set FERRY_TARGETS")
+    dups = sorted({t for t in targets if targets.count(t) > 1})
+    if dups:
+        raise RequestError("DuplicateTargets", f"{origin} names {_names(dups)} more than once")
+    unknown_targets = [t for t in targets if t not in resources]
+    if unknown_targets:
+        raise RequestError("UnknownAlias", f"target(s) {_names(unknown_targets[:5])} are not configured "
+                           f"resources; known: {known}")
+    if source in targets:
+        if body.get("targets") is None:
+            # Defaults may include every region; the source is simply not a target of its own request.
+            targets = [t for t in targets if t != source]
+            if not targets:
+                raise RequestError("NoTargets", f"FERRY_TARGETS only names the source '{source}'")
+        else:
+            raise RequestError("SourceAmongTargets", f"'{source}' is the source and cannot also be a target")
+    return source, targets
+
+
 def plan_request(
     body: Any,
     resources: Mapping[str, ResourceView],
@@ -197,43 +242,8 @@ def plan_request(
         raise RequestError("MissingModelId", f"'{field}' is required: the id of the {kind} to copy from the "
                            "source (or 'classifierId' for a classifier)" if kind == MODEL_KIND else
                            f"'{field}' must be a non-empty id")
-    known = ", ".join(sorted(resources)) or "(none configured)"
-
-    if body.get("source") is None:
-        source = default_source
-        if not source:
-            raise RequestError("MissingSource", "no 'source' in the request and FERRY_SOURCE is not set; "
-                               f"name one of: {known}")
-    else:
-        source = _id_field(body, "source", "a resource alias")
-        if not source:
-            raise RequestError("InvalidRequest", "'source' must be a non-empty resource alias")
-    if source not in resources:
-        raise RequestError("UnknownAlias", f"source {printable(source)} is not a configured resource; known: {known}")
-
-    if body.get("targets") is None:
-        targets = list(default_targets)
-        origin = "FERRY_TARGETS"
-    else:
-        targets = _alias_list(body["targets"], "targets")
-        origin = "'targets'"
-    if not targets:
-        raise RequestError("NoTargets", "no targets: give 'targets' in the request or set FERRY_TARGETS")
-    dups = sorted({t for t in targets if targets.count(t) > 1})
-    if dups:
-        raise RequestError("DuplicateTargets", f"{origin} names {_names(dups)} more than once")
-    unknown_targets = [t for t in targets if t not in resources]
-    if unknown_targets:
-        raise RequestError("UnknownAlias", f"target(s) {_names(unknown_targets[:5])} are not configured "
-                           f"resources; known: {known}")
-    if source in targets:
-        if body.get("targets") is None:
-            # Defaults may include every region; the source is simply not a target of its own copy.
-            targets = [t for t in targets if t != source]
-            if not targets:
-                raise RequestError("NoTargets", f"FERRY_TARGETS only names the source '{source}'")
-        else:
-            raise RequestError("SourceAmongTargets", f"'{source}' is the source and cannot also be a target")
+    source, targets = resolve_aliases(body, resources, default_source=default_source,
+                                      default_targets=default_targets)
 
     src_version = resources[source].api_version
     problem = validate_model_id(src_version, model_id, kind)

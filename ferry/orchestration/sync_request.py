@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from ferry.orchestration.plan import RequestError, ResourceView
+from ferry.orchestration.plan import RequestError, ResourceView, resolve_aliases
 
 FIELDS = ("source", "targets", "include", "exclude", "dryRun", "prune", "onStale")
 ON_STALE = ("replace", "keep", "fail")
@@ -120,13 +120,6 @@ def _flag(body: Mapping[str, Any], name: str) -> bool:
     return value
 
 
-def _targets(value: Any) -> list[str]:
-    items = [part.strip() for part in value.split(",")] if isinstance(value, str) else value
-    if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
-        raise _error("InvalidRequest", "'targets' must be a list of resource alias strings")
-    return [i.strip() for i in items]
-
-
 def parse_sync_request(body: Any, resources: Mapping[str, ResourceView], *, default_source: str | None,
                        default_targets: tuple[str, ...] | list[str] = ()) -> SyncRequest:
     """Validate `body` against the configured `resources`; raise `RequestError` saying what to change.
@@ -139,34 +132,11 @@ def parse_sync_request(body: Any, resources: Mapping[str, ResourceView], *, defa
     unknown = sorted(set(body) - set(FIELDS))
     if unknown:
         raise _error("InvalidRequest", f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(FIELDS)}")
-    known = ", ".join(sorted(resources)) or "(none configured)"
-
-    source = body.get("source")
-    if source is None:
-        source = default_source
-        if not source:
-            raise _error("MissingSource", f"no 'source' in the request and FERRY_SOURCE is not set; name one "
-                               f"of: {known}")
-    if not isinstance(source, str) or not source.strip():
-        raise _error("InvalidRequest", "'source' must be a resource alias string")
-    source = source.strip()
-    if source not in resources:
-        raise _error("UnknownAlias", f"source '{source}' is not a configured resource; known: {known}")
-
-    explicit = body.get("targets") is not None
-    targets = _targets(body["targets"]) if explicit else [t for t in default_targets if t != source]
-    if not targets:
-        raise _error("NoTargets", "no targets: give 'targets' in the request or set FERRY_TARGETS (other "
-                           "than the source)")
-    dups = sorted({t for t in targets if targets.count(t) > 1})
-    if dups:
-        raise _error("DuplicateTargets", f"'targets' names {', '.join(dups)} more than once")
-    unknown_targets = [t for t in targets if t not in resources]
-    if unknown_targets:
-        raise _error("UnknownAlias", f"target(s) {', '.join(unknown_targets)} are not configured resources; "
-                           f"known: {known}")
-    if source in targets:
-        raise _error("SourceAmongTargets", f"'{source}' is the source and cannot also be a target")
+    try:
+        source, targets = resolve_aliases(body, resources, default_source=default_source,
+                                          default_targets=default_targets)
+    except RequestError as exc:
+        raise _error(exc.code, exc.message) from exc
 
     on_stale = body.get("onStale", "replace")
     if on_stale not in ON_STALE:

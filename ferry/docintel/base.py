@@ -210,8 +210,9 @@ class DocIntelClient(ABC):
         raise AssertionError("unreachable")
 
     @abstractmethod
-    def list_models(self) -> Iterator[dict[str, Any]]:
-        """Every custom model of the resource (all pages, `nextLink` followed), as the list returns them."""
+    def list_models(self, kind: Kind | None = None) -> Iterator[dict[str, Any]]:
+        """Every custom model (or artifact of `kind`) of the resource (all pages, `nextLink` followed), as the
+        list returns them."""
 
     @abstractmethod
     def get_info(self) -> dict[str, int | None]:

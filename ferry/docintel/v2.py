@@ -42,9 +42,10 @@ class V2Client(DocIntelClient):
     def _model_read_url(self, model_id: str, kind: Kind | None = None) -> str:
         return f"{self._model_url(model_id, kind)}?includeKeys=true"
 
-    def list_models(self) -> Iterator[dict[str, Any]]:
+    def list_models(self, kind: Kind | None = None) -> Iterator[dict[str, Any]]:
         """GET custom/models?op=full, page by page: each `modelList` entry is a ModelInfo."""
         op = "list_models"
+        self.only_models(kind, op)
         url: str | None = f"{self.base}/custom/models?op=full"
         while url:
             body = self._list_page(url, op)

@@ -45,14 +45,16 @@ class V3Client(DocIntelClient):
     def _model_url(self, model_id: str, kind: Kind | None = None, suffix: str = "") -> str:
         return f"{self.base}/{(kind or MODEL).collection}/{quote(model_id, safe='')}{suffix}?{self.query}"
 
-    def list_models(self) -> Iterator[dict[str, Any]]:
-        """GET documentModels, page by page (`value`, `nextLink`); prebuilt models are left out."""
+    def list_models(self, kind: Kind | None = None) -> Iterator[dict[str, Any]]:
+        """GET documentModels (or the collection of `kind`, e.g. documentClassifiers), page by page (`value`,
+        `nextLink`); prebuilt models are left out."""
         op = "list_models"
-        url: str | None = f"{self.base}/documentModels?{self.query}"
+        kind = kind or MODEL
+        url: str | None = f"{self.base}/{kind.collection}?{self.query}"
         while url:
             body = self._list_page(url, op)
             for item in body.get("value") or []:
-                if isinstance(item, dict) and not str(item.get("modelId", "")).startswith(PREBUILT_PREFIX):
+                if isinstance(item, dict) and not str(item.get(kind.request_field, "")).startswith(PREBUILT_PREFIX):
                     yield item
             url = self.next_page_url(body.get("nextLink"), op)
 

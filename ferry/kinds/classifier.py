@@ -50,8 +50,9 @@ def fingerprint(details: dict[str, Any]) -> dict[str, Any]:
 
 
 def is_copy_of(source: dict[str, Any], target: dict[str, Any]) -> bool:
-    """True when the classifier `target` (fingerprint) is a copy of `source` (fingerprint): same id, same
-    modifiedDateTime, expirationDateTime, description and doc types."""
+    """True when the classifier `target` (fingerprint) is a copy of `source` (fingerprint): same modifiedDateTime,
+    expirationDateTime, description and doc types (the id is the one it was looked up by; a copy may be made
+    under another id, as in the recorded traffic)."""
     if not isinstance(source, dict) or not isinstance(target, dict):
         return False
     if source.get("generation") != "classifier" or target.get("generation") != "classifier":
@@ -59,7 +60,7 @@ def is_copy_of(source: dict[str, Any], target: dict[str, Any]) -> bool:
     if not source.get("expirationDateTime") or not source.get("digest"):
         return False
     return all(source.get(key) == target.get(key) for key in
-               ("classifierId", "modifiedDateTime", "expirationDateTime", "description", "digest"))
+               ("modifiedDateTime", "expirationDateTime", "description", "digest"))
 
 
 def _no_dependencies(details: dict[str, Any]) -> list[Dependency]:

@@ -173,3 +173,25 @@ def test_model_trained_event_with_a_classifier_id_copies_the_classifier(env, mon
     status = env.wait(runs[0]["instanceId"], timeout=90)
     assert status["output"]["status"] == "succeeded" and status["output"]["classifierId"] == classifier_id
     assert classifier_id in classifier_ids(env, A) and classifier_id in classifier_ids(env, B)
+
+
+def test_a_classifier_still_being_built_is_waited_for(env):
+    import requests
+
+    handle = env.cloud.resource(SRC)
+    classifier_id = f"cls-{uuid.uuid4().hex[:10]}"
+    body = {"classifierId": classifier_id, "description": "built just now",
+            "docTypes": {name: {"azureBlobSource": {"containerUrl": "https://contoso.blob.core.windows.net/c",
+                                                     "prefix": f"{name}/"}} for name in ("letter", "form")}}
+    resp = requests.post(f"{handle.endpoint}/documentintelligence/documentClassifiers:build",
+                         params={"api-version": "2024-11-30"}, json=body,
+                         headers={"Ocp-Apim-Subscription-Key": handle.key}, timeout=10)
+    assert resp.status_code == 202, resp.text
+    assert handle.classifier(classifier_id) is None  # not there yet: the copy starts while the build runs
+    start = log_len(env, SRC)
+    _, out = copy_classifier(env, classifier_id)
+    assert out["targets"][A]["status"] == "succeeded", out
+    # the first look answered 404, and the operations list told "being built" from "no such classifier"
+    assert requests_since(env, SRC, "getClassifier", start)[0]["status"] == 404
+    assert requests_since(env, SRC, "listOperations", start)
+    assert env.cloud.resource(A).classifier(classifier_id)["description"] == "built just now"

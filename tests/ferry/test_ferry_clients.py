@@ -210,3 +210,46 @@ def test_delete_and_get_not_found_shapes(fake_service):
     assert client.delete_model("gone") is False and client.delete_model("here") is True
     v2src, _ = resources(fake_service.url, "v2.1")
     assert client_for(v2src, KeyRing("k")).get_model("11111111-1111-1111-1111-111111111111") is None
+
+
+# --------------------------------------------------------------------------------------------------- classifiers
+REC_CLS = ("2024-11-30__documentintelligence__test_dmac_copy_classifier.pyTestCopyClassifiertest_copy_classifier_"
+           "successful.json")
+
+
+def test_classifier_authorize_copy_poll_get_with_recorded_bodies(fake_service):
+    from ferry.kinds.classifier import CLASSIFIER
+
+    recording = load_json_recording(REC_CLS)
+    auth_body = exchange(REC_CLS, "POST", "documentClassifiers:authorizeCopy").json()
+    raw_auth = json.dumps(auth_body, indent=2)
+    source_id = "fa7dbcee-8664-4d4e-88dc-6e23ce471280"
+    copied_id = auth_body["targetClassifierId"]
+    ops = [e for e in recording if "/operations/31432227067_" in e.uri]
+    source_get, copied_get = [e for e in recording if e.method == "GET" and "/documentClassifiers/" in e.uri]
+    prefix, q = "/documentintelligence", "api-version=2024-11-30"
+    fake_service.on("POST", rf"{prefix}/documentClassifiers:authorizeCopy\?{q}$", (200, {}, raw_auth))
+    fake_service.on("POST", rf"{prefix}/documentClassifiers/{source_id}:copyTo\?{q}$",
+                    (202, {"Operation-Location": f"{{base}}{prefix}/operations/31432227067_87b4?{q}"}, None))
+    fake_service.on("GET", rf"{prefix}/operations/31432227067_87b4\?{q}$", *[(200, {}, o.json()) for o in ops])
+    fake_service.on("GET", rf"{prefix}/documentClassifiers/{source_id}\?{q}$", (200, {}, source_get.json()))
+    fake_service.on("GET", rf"{prefix}/documentClassifiers/{copied_id}\?{q}$", (200, {}, copied_get.json()))
+    src, dst = resources(fake_service.url, "2024-11-30")
+    target_client, source_client = client_for(dst, KeyRing("d")), client_for(src, KeyRing("s"))
+
+    authorization = target_client.authorize_copy(model_id=copied_id, description="router", kind=CLASSIFIER)
+    assert authorization.target_model_id == copied_id
+    url = source_client.start_copy(source_id, authorization, target=dst, kind=CLASSIFIER)
+    authorize_req, copy_req = fake_service.requests[:2]
+    assert json.loads(authorize_req.body) == {"classifierId": copied_id, "description": "router"}
+    assert copy_req.body == raw_auth.encode()  # verbatim, byte for byte
+    states = [source_client.get_copy_status(url) for _ in ops]
+    assert states[-1].status == "succeeded" and states[-1].target_model_id == copied_id
+
+    # the recorded copy has a new createdDateTime and is still recognised as the source's copy
+    source = source_client.get_model(source_id, kind=CLASSIFIER)
+    copied = target_client.get_model(copied_id, kind=CLASSIFIER)
+    assert source["createdDateTime"] != copied["createdDateTime"]
+    assert CLASSIFIER.is_copy_of(source_client.fingerprint(source, CLASSIFIER),
+                                 target_client.fingerprint(copied, CLASSIFIER))
+    assert target_client.model_status(copied) == "ready"

@@ -1,7 +1,8 @@
-"""Event Grid trigger `on_model_trained`: replicate a freshly trained model to the default targets.
+"""Event Grid trigger `on_model_trained`: replicate a freshly trained model (or classifier) to the default targets.
 
 Accepts `ModelTrained` events in the Event Grid schema (`func.EventGridEvent`) or CloudEvents 1.0
-(`func.CloudEvent`) with `data: {"modelId": "...", "source": "<alias>"?}`. Event Grid delivers at least once, so
+(`func.CloudEvent`) with `data: {"modelId" | "classifierId": "...", "source": "<alias>"?}` (a trained classifier
+is announced by the same event type, carrying `classifierId`). Event Grid delivers at least once, so
 the instance id is derived from the event id + event source + source alias (`evt-<model>-<hash>`, no run suffix)
 and a redelivered event starts nothing. Every event that starts nothing says why in one `modelferry.triggers`
 log line: "ignoring event <id>" (another event type), "dropping malformed event <id>" (no id, data not an

@@ -27,6 +27,9 @@ def test_the_main_job_replicates_both_models_to_both_targets(tmp_path: Path) -> 
     assert all(status == "succeeded" and found == "present" for *_, status, _, found in rows)
     assert re.search(r"westus2=polling#\d", out), "live progress shows the copy being polled"
     assert "Demo succeeded" in out
+    # it ends with the operator's replica matrix (modelferry replicas), every cell current
+    for model in ("invoices-2026", "receipts-2026"):
+        assert re.search(rf"│ {model}\s+│ current\s+│ current\s+│", out), out[-2000:]
     # everything it started is stopped again
     for name in ("emulators", "devhost"):
         assert (tmp_path / f"{name}.log").exists()
@@ -47,6 +50,12 @@ def test_up_leaves_the_stack_running_until_sigterm(tmp_path: Path) -> None:
             found = re.search(r"Functions host \(devhost\)\s+(http://127\.0\.0\.1:\d+)", line)
             host = found.group(1) if found else None
         assert host, "".join(lines)
+        while not any("Dashboard" in line for line in lines) and time.monotonic() < deadline:
+            lines.append(proc.stdout.readline())
+        dashboard = re.search(r"Dashboard\s+(\S+)", "".join(lines))
+        assert dashboard and dashboard.group(1) == f"{host}/api/dashboard", "".join(lines)
+        page = requests.get(dashboard.group(1), timeout=30)
+        assert page.status_code == 200 and "Replica matrix" in page.text
         # the documented curl call, with an unknown model: the app answers (202) and the copy fails cleanly
         resp = requests.post(f"{host}/api/copies", json={"modelId": "not-trained-yet"}, timeout=30)
         assert resp.status_code == 202, resp.text

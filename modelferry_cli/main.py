@@ -89,7 +89,8 @@ def cli() -> None:
 
 
 def _copy_table(output: dict[str, Any]) -> Table:
-    table = Table(title=f"copy of {output.get('modelId')} from {output.get('source')}: {output.get('status')}")
+    what = output.get("modelId") or f"classifier {output.get('classifierId')}"
+    table = Table(title=f"copy of {what} from {output.get('source')}: {output.get('status')}")
     for col in ("target", "status", "replica id", "attempts", "error", "hint"):
         table.add_column(col, overflow="fold")
     for alias, result in sorted((output.get("targets") or {}).items()):
@@ -104,12 +105,13 @@ def _copy_table(output: dict[str, Any]) -> Table:
 @click.argument("model_id", metavar="ID")
 @click.option("--to", "targets", multiple=True, metavar="ALIAS", help="Target alias (repeat; default FERRY_TARGETS).")
 @click.option("--from", "source", metavar="ALIAS", help="Source alias (default FERRY_SOURCE).")
+@click.option("--classifier", is_flag=True, help="ID is a custom classifier, not a model.")
 @click.option("--wait", is_flag=True, help="Follow the copy until it ends and show each target's result.")
 @app_options
-def copy(model_id: str, targets: tuple[str, ...], source: str | None, wait: bool, *, app: App,
+def copy(model_id: str, targets: tuple[str, ...], source: str | None, classifier: bool, wait: bool, *, app: App,
          as_json: bool) -> int:
-    """Copy model ID from the source to the targets (POST /api/copies)."""
-    body: dict[str, Any] = {"modelId": model_id}
+    """Copy model (or classifier) ID from the source to the targets (POST /api/copies)."""
+    body: dict[str, Any] = {"classifierId" if classifier else "modelId": model_id}
     if source:
         body["source"] = source
     if targets:

@@ -41,6 +41,16 @@ def test_copy_json_and_without_wait(stack: Stack, run) -> None:
     stack.host.wait_for(plain.out.split("copy started:")[1].split()[0], timeout=60)
 
 
+def test_copy_a_classifier(stack: Stack, run) -> None:
+    classifier_id = unique("cli-cls")
+    stack.resource("src").seed_classifier(classifier_id)
+    result = run("copy", classifier_id, "--classifier", "--to", "west", "--wait")
+    assert result.code == 0, result.out + result.err
+    assert f"classifier {classifier_id}" in result.out and "succeeded" in result.out
+    refused = run("copy", classifier_id, "--classifier", "--to", "v2dst")
+    assert refused.code == 2 and "Hint:" in refused.err
+
+
 def test_failed_copy_exits_1_with_error_code_and_hint(stack: Stack, run) -> None:
     model_id = stack.seed("src", unique("cli-fail"))
     stack.resource("src").set_copy_behaviour("fail", 3, code="2024")

@@ -91,15 +91,22 @@ def _client(settings: Settings, resource: Resource) -> DocIntelClient:
 
 def _invalid_id(resource: Resource, model_id: Any, operation: str, role: str, kind: Kind | None = None
                 ) -> FerryError | None:
+    """Why `model_id` cannot be copied from/to `resource` (an id the API version refuses, or a kind this API
+    version or region cannot copy, e.g. a composed model's classifier outside the classifier-copy regions)."""
     what = kind.name if kind else "model"
     problem = validate_model_id(resource.api_version, model_id, what)
-    if problem is None:
-        problem = kind.copy_refusal(resource.api_version, resource.region) if kind else None
-    if problem is None:
+    if problem is not None:
+        return FerryError(kind="terminal", code="InvalidModelId", message=f"{role} {problem}",
+                          hint=f"Use a {what} ID that the {role} resource {resource.alias!r} "
+                               f"(apiVersion {resource.api_version}) can have.",
+                          operation=operation, api_version=resource.api_version, resource=resource.alias)
+    refusal = kind.copy_refusal(resource.api_version, resource.region) if kind else None
+    if refusal is None:
         return None
-    return FerryError(kind="terminal", code="InvalidModelId", message=f"{role} {problem}",
-                      hint=f"Use a {what} ID that the {role} resource {resource.alias!r} "
-                           f"(apiVersion {resource.api_version}, region {resource.region}) can have and copy.",
+    return FerryError(kind="terminal", code=f"{what.capitalize()}CopyNotSupported",
+                      message=f"{role} {resource.alias!r}: {refusal}",
+                      hint=f"Copy {what}s between resources at apiVersion {' or '.join(kind.api_versions or ())}"
+                           + (f" in the regions {', '.join(kind.regions)}" if kind.regions else "") + ".",
                       operation=operation, api_version=resource.api_version, resource=resource.alias)
 
 

@@ -45,11 +45,11 @@ def compose_v4(env, name, classifier_id, components):
     raise AssertionError(f"composed model {model_id} never became ready")
 
 
-def v4_estate(env):
+def v4_estate(env, source=SRC):
     """On the source: a classifier, two component models and the composed model over them."""
-    classifier_id = env.cloud.resource(SRC).seed_classifier(unique("router"))
-    components = [env.train(SRC, V4), env.train(SRC, V4)]
-    composed_id, details = compose_v4(env, SRC, classifier_id, components)
+    classifier_id = env.cloud.resource(source).seed_classifier(unique("router"))
+    components = [env.train(source, V4), env.train(source, V4)]
+    composed_id, details = compose_v4(env, source, classifier_id, components)
     return composed_id, details, classifier_id, components
 
 
@@ -172,3 +172,14 @@ def test_a_dependency_that_cannot_be_copied_fails_the_composed_copy_naming_it(en
     assert classifier_id in result["error"]["message"] and "TargetModelExists" in result["error"]["message"]
     assert copied_dependencies(result)[("classifier", classifier_id)]["status"] == "failed"
     assert composed_id not in env.model_ids(A)  # a composed model without its classifier is not made
+
+
+def test_a_composed_model_outside_the_classifier_copy_regions_fails_naming_its_classifier(env):
+    src, a = alias(V4, "src"), alias(V4, "a")  # 2024-11-30, but not in eastus / westus2 / westeurope
+    composed_id, _, classifier_id, _ = v4_estate(env, src)
+    _, out = run_copy(env, {"modelId": composed_id, "source": src, "targets": [a]})
+    result = out["targets"][a]
+    assert result["status"] == "failed" and result["error"]["code"] == "DependencyCopyFailed"
+    dep = copied_dependencies(result)[("classifier", classifier_id)]
+    assert dep["error"]["code"] == "ClassifierCopyNotSupported" and "westeurope" in dep["error"]["hint"]
+    assert composed_id not in env.model_ids(a)

@@ -322,8 +322,6 @@ def settle_without_execution(row: Mapping[str, Any], *, on_stale: str, dry_run: 
         return {**item, "result": "conflict", "hint": row.get("hint", HINTS["conflict"])}
     if action == SKIP:
         return {**item, "result": "skipped", "hint": row.get("hint")}
-    if dry_run:
-        return {**item, "result": "planned"}
     if action == STALE and on_stale == "keep":
         return {**item, "result": "skipped", "reason": "StaleKept",
                 "hint": "onStale is 'keep': the older copy stays; sync with onStale 'replace' to refresh it"}
@@ -332,22 +330,28 @@ def settle_without_execution(row: Mapping[str, Any], *, on_stale: str, dry_run: 
                 "error": {"code": "StaleReplica", "message": f"the target holds a copy of an older build of "
                           f"{row['id']}", "hint": "onStale is 'fail': sync with onStale 'replace' to replace it "
                           "(the target has no replica between the delete and the copy), or 'keep'"}}
+    if dry_run:
+        return {**item, "result": "planned"}
     return None
 
 
 def sync_output(request: SyncRequest, plan: Mapping[str, Any] | None, items: list[dict[str, Any]], *,
                 error: dict[str, Any] | None = None) -> dict[str, Any]:
     """The sync's output: {source, status, dryRun, counts: {target: {copied, upToDate, replaced, conflict,
-    skipped, pruned, failed}}, items (only rows that are not upToDate), warnings}."""
+    skipped, pruned, failed}}, items (only rows that are not upToDate), warnings}. In a dry run the counts say
+    what the sync would do (a `planned` copy counts as copied, a stale replica as replaced, a prune as pruned)."""
     counts = {alias: dict.fromkeys(RESULT_COUNTS, 0) for alias in request.targets}
     for alias, tally in ((plan or {}).get("counts") or {}).items():
         counts.setdefault(alias, dict.fromkeys(RESULT_COUNTS, 0))["upToDate"] = tally.get(UP_TO_DATE, 0)
+    would = {COPY: "copied", STALE: "replaced", PRUNE: "pruned"}
     for item in items:
-        key = {"copied": "copied", "replaced": "replaced", "conflict": "conflict", "skipped": "skipped",
-               "pruned": "pruned", "failed": "failed"}.get(item.get("result", ""))
+        result = item.get("result", "")
+        key = would.get(item.get("action", "")) if result == "planned" else {
+            "copied": "copied", "replaced": "replaced", "conflict": "conflict", "skipped": "skipped",
+            "pruned": "pruned", "failed": "failed"}.get(result)
         if key:
             counts.setdefault(item["target"], dict.fromkeys(RESULT_COUNTS, 0))[key] += 1
-    failed = sum(c["failed"] for c in counts.values())
+    failed = sum(c["failed"] for c in counts.values())  # in a dry run: what would fail (stale under 'fail')
     done = sum(c["copied"] + c["replaced"] + c["pruned"] for c in counts.values())
     if error is not None:
         status = "failed"

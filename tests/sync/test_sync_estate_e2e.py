@@ -78,6 +78,7 @@ def test_estate_sync_dry_run_then_real_then_idempotent_then_prune(stack: SyncSta
     assert items[("clash", "dst")]["result"] == "conflict"
     assert (current, "dst") not in items                                     # up to date: counted, not listed
     assert plan["counts"]["dst"]["upToDate"] == 1
+    assert (plan["counts"]["dst"]["copied"], plan["counts"]["dst"]["replaced"]) == (4, 1)   # what it would do
     assert items[("built-on-preview", "dst")]["reason"] == "PreviewApiVersion"
     assert items[(expired, "dst")]["reason"] == "SourceExpired"
     assert all(items[(m, "v2dst")]["reason"] == "ApiGenerationMismatch" for m in selected)

@@ -218,7 +218,9 @@ def test_v2_prune_uses_the_mapping_and_forgets_pairs_whose_copy_is_gone() -> Non
     ({"action": "conflict"}, "replace", False, "conflict"),
     ({"action": "skip", "reason": "TargetFull"}, "replace", False, "skipped"),
     ({"action": "copy"}, "replace", True, "planned"),
-    ({"action": "stale"}, "fail", True, "planned"),
+    ({"action": "stale"}, "fail", True, "failed"),
+    ({"action": "stale"}, "keep", True, "skipped"),
+    ({"action": "prune"}, "replace", True, "planned"),
     ({"action": "conflict"}, "replace", True, "conflict"),
 ])
 def test_rows_settled_without_execution(row: dict, on_stale: str, dry_run: bool, result: str | None) -> None:
@@ -243,7 +245,12 @@ def test_output_counts_status_and_compactness() -> None:
     assert out["counts"]["dr2"]["failed"] == 1
     assert sync_output(request, planned, items[:2])["status"] == "succeeded"
     assert sync_output(request, planned, items[2:])["status"] == "failed"
-    assert sync_output(SyncRequest(source="src", targets=("dst",), dry_run=True), planned, [])["status"] == "planned"
+    dry = sync_output(SyncRequest(source="src", targets=("dst",), dry_run=True), planned,
+                      [{**items[0], "result": "planned"}, {**items[1], "result": "planned"},
+                       {"id": "z", "kind": "model", "target": "dst", "action": "prune", "result": "planned"}])
+    assert dry["status"] == "planned"  # the counts say what the sync would do
+    assert (dry["counts"]["dst"]["copied"], dry["counts"]["dst"]["replaced"], dry["counts"]["dst"]["pruned"]) == (
+        1, 1, 1)
 
 
 def test_1500_rows_stay_far_below_the_payload_limit_and_chunk_evenly() -> None:

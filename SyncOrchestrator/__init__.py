@@ -1,4 +1,4 @@
-"""Blueprint of the estate sync: orchestrators `sync_estate` (plan + chunks) and `sync_chunk`, entity
+"""Blueprint of the estate sync: orchestrators `sync_estate` (plan + chunks), `sync_chunk` and `sync_lane`, entity
 `v2_replicas` (the durable v2 mapping). Bodies live in their modules as plain generator functions."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from .chunk import sync_chunk as _chunk_body
+from .chunk import sync_lane as _lane_body
 from .entity import v2_replicas as _entity_body
 from .estate import sync_estate as _estate_body
 
@@ -24,6 +25,12 @@ def sync_estate(context: df.DurableOrchestrationContext) -> Any:
 def sync_chunk(context: df.DurableOrchestrationContext) -> Any:
     """One chunk of a sync's rows through the copy workflow."""
     return (yield from _chunk_body(context))
+
+
+@bp.orchestration_trigger(context_name="context")
+def sync_lane(context: df.DurableOrchestrationContext) -> Any:
+    """One lane of a chunk: its rows one after the other."""
+    return (yield from _lane_body(context))
 
 
 @bp.entity_trigger(context_name="context")

@@ -2,17 +2,17 @@
 
 Top to bottom: validate and freeze the tuning (`sync_prepare`) → read the v2 mapping (durable entity, v2 sources
 only) → inventory + plan in one activity (`sync_plan`; only rows that need work enter history) → a dry run
-returns the plan → otherwise the rows that need work run in chunks of `CHUNK_ROWS`, each a `sync_chunk`
-sub-orchestration (`<sync id>:c<n>`) that runs its rows through the copy workflow (`copy_model_to_target`, so
-every recovery case applies). Chunking keeps every history small: 1,500 copies are 60 chunks here (about 200
-events) and at most a few hundred events in each chunk, never one history of thousands. The custom status shows
-progress per target; the output lists only the rows that are not up to date.
+returns the plan → otherwise the rows that need work run chunk after chunk, each a `sync_chunk`
+sub-orchestration (`<sync id>:c<n>`) of FERRY_SYNC_MAX_PARALLEL_COPIES lanes × `ROWS_PER_LANE` rows, whose lanes
+run their rows through the copy workflow (`copy_model_to_target`, so every recovery case applies). Chunking keeps
+every history small: 1,500 copies at 20 lanes are 10 chunks here (a few dozen events), 20 lanes per chunk and 8
+copies per lane (≈ 60 events each), never one history of thousands. The custom status shows progress per target
+after each chunk; the output lists only the rows that are not up to date.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Generator
 from datetime import timedelta
 from typing import Any
@@ -31,8 +31,7 @@ from .entity import NAME as ENTITY_NAME
 log = logging.getLogger("modelferry.orchestration")
 
 NAME = "sync_estate"
-CHUNK_ROWS = 25  # rows per chunk sub-orchestration: each chunk's history stays at a few hundred events
-CHUNK_WINDOW = 10  # copies one chunk runs at once; more parallelism runs more chunks side by side
+ROWS_PER_LANE = 8  # a chunk holds FERRY_SYNC_MAX_PARALLEL_COPIES lanes of this many rows each
 PLAN_ATTEMPTS = 4  # a throttled/transient inventory is planned again on durable timers this many times
 
 
@@ -120,29 +119,22 @@ def _plan(context: Any, request: SyncRequest,
 
 def _execute(context: Any, request: SyncRequest, facts: dict[str, Any], rows: list[dict[str, Any]],
              progress: dict[str, dict[str, int]], entity: Any) -> Generator[Any, Any, list[dict[str, Any]]]:
-    """Run the rows in chunk sub-orchestrations, a few side by side; collect every row's item."""
+    """Run the rows chunk after chunk (each chunk: `parallel` lanes side by side); collect every row's item."""
     parallel = max(int(facts.get("parallel") or 1), 1)
-    side_by_side = max(1, math.ceil(parallel / CHUNK_WINDOW))
-    window = max(1, math.ceil(parallel / side_by_side))
-    pending = list(enumerate(sync_plan.chunks(rows, CHUNK_ROWS)))
-    running: list[tuple[Any, list[dict[str, Any]]]] = []
     items: list[dict[str, Any]] = []
     begun = context.current_utc_datetime
-    while pending or running:
-        while pending and len(running) < side_by_side:
-            number, chunk_rows = pending.pop(0)
-            chunk_input = {"source": request.source, "rows": chunk_rows, "policy": facts["policy"],
-                           "targets": facts["targets"], "window": window}
-            task = context.call_sub_orchestrator(CHUNK_NAME, chunk_input, f"{context.instance_id}:c{number:04d}")
-            running.append((task, chunk_rows))
+    for number, chunk_rows in enumerate(sync_plan.chunks(rows, parallel * ROWS_PER_LANE)):
         _show(context, "copying", request.source, progress, _throughput(context, begun, progress))
-        done = yield context.task_any([task for task, _ in running])
-        index = next(i for i, (task, _) in enumerate(running) if task is done)
-        task, chunk_rows = running.pop(index)
-        value = getattr(task, "result", None)
+        chunk_input = {"source": request.source, "rows": chunk_rows, "policy": facts["policy"],
+                       "targets": facts["targets"], "lanes": parallel}
+        try:
+            value = yield context.call_sub_orchestrator(CHUNK_NAME, chunk_input,
+                                                        f"{context.instance_id}:c{number:04d}")
+        except Exception as exc:  # a chunk that failed outright (a bug): every row it held is reported failed
+            value = exc
         if isinstance(value, dict) and isinstance(value.get("items"), list):
             chunk_items = value["items"]
-        else:  # a chunk that failed outright (a bug): every row it held is reported failed
+        else:
             chunk_items = [_row_item(row, "failed", error={"code": "SyncChunkFailed", "message": str(value)[:300],
                                                             "hint": "See the chunk's history and the host log."})
                            for row in chunk_rows]

@@ -19,8 +19,8 @@ EXPECTED_FUNCTIONS = {"start_copy", "on_model_trained", "copy_model", "copy_mode
                       "check_source_model", "authorize_and_start_copy", "poll_copy", "get_target_model",
                       "delete_target_model", "list_target_copies", "compose_on_target", "resource_budget",
                       "replica_catalog", "list_replicas", "get_replica", "list_runs", "doctor", "dashboard",
-                      "start_sync", "sync_on_schedule", "sync_estate", "sync_chunk", "v2_replicas", "sync_prepare",
-                      "sync_plan", "sync_prune"}
+                      "start_sync", "sync_on_schedule", "sync_estate", "sync_chunk", "sync_lane", "v2_replicas",
+                      "sync_prepare", "sync_plan", "sync_prune"}
 
 
 def _ignored(rel: str, patterns: list[str]) -> bool:

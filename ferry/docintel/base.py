@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 import requests
 
 from ferry import http as ferry_http
+from ferry import pacer as ferry_pacer
 from ferry.errors import FerryError
 from ferry.kinds import MODEL_KIND, Kind
-from ferry.pacer import LIST_PACER
 from ferry.settings import Resource
 
 COPY_STATUSES = ("notStarted", "running", "succeeded", "failed")
@@ -199,7 +199,8 @@ class DocIntelClient(ABC):
         """One page of a list, spaced at the resource's list rate (`ferry.pacer`), waited out and read again while
         throttled (bounded)."""
         for attempt in range(1, LIST_PAGE_ATTEMPTS + 1):
-            LIST_PACER.wait(self.resource.alias, self.resource.rate("list"))  # pages go at the list rate
+            # pages go at the list rate (the module's pacer, looked up per call: tests may swap its clock)
+            ferry_pacer.LIST_PACER.wait(self.resource.alias, self.resource.rate("list"))
             try:
                 body = self._json(self._call("GET", url, operation=operation), operation)
                 return body if isinstance(body, dict) else {}

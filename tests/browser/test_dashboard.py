@@ -59,6 +59,9 @@ def test_dashboard_shows_matrix_failures_and_hints(stack: Stack, browser: Browse
     failed = sync(stack, {"include": [bad], "targets": ["west"]})
     item = next(i for i in failed["output"]["items"] if i["id"] == bad)
     assert item["result"] == "failed" and item["error"]["code"] == "2024"
+    west = stack.resource("west")
+    with west.world.lock:  # the replica of `good` on west expires in 10 days (the service's expirationDateTime)
+        west.backend.models[good].expiration = stack.clock.time() + 10 * 86400
     assert stack.get("replicas", refresh="true").status_code == 200
 
     browser.open(f"{stack.url}/api/dashboard?code={stack.key}&pollMs=500")
@@ -81,6 +84,8 @@ def test_dashboard_shows_matrix_failures_and_hints(stack: Stack, browser: Browse
     row = rows[failed["instanceId"]]
     assert row["code"] == "2024" and row["hint"] == item["error"]["hint"] and row["hint"]
     assert bad in row["text"] and "west" in row["text"] and "sync" in row["text"]
+    expiring = browser.evaluate("[...document.querySelectorAll('#expiring tbody tr')].map(tr => tr.textContent)")
+    assert len(expiring) == 1 and good in expiring[0] and "west" in expiring[0]
     source_line = browser.evaluate("document.getElementById('source-line').textContent")
     assert "src" in source_line and "eastus" in source_line
     assert browser.evaluate("document.getElementById('problem').hidden") is True

@@ -157,6 +157,7 @@ def test_doctor_ok_and_broken(stack: Stack, run) -> None:
     assert ok.code == 0 and "all checks passed" in ok.out
     assert "west" in ok.out and "westus2" in ok.out and "2024-11-30" in ok.out and "managed identity" in ok.out
     assert run("doctor", "--json").json()["ok"] is True
+    assert run("doctor", "--bogus").code == 2
     handle = stack.resource("west")
     original = handle.keys[0]
     handle.rotate_key("key1")  # the vault still holds the old key

@@ -26,6 +26,10 @@ def test_sync_dry_run_then_real_then_up_to_date(stack: Stack, run) -> None:
     assert again.code == 0
     counts = again.json()["output"]["counts"]
     assert counts["west"]["upToDate"] == 3 and counts["west"]["copied"] == 0
+    shown = run("status", again.json()["instanceId"])
+    assert shown.code == 0 and "sync of src" in shown.out and "upToDate" in shown.out
+    listed = run("runs", "--kind", "sync", "--json").json()["runs"]
+    assert again.json()["instanceId"] in [r["instanceId"] for r in listed]
     matrix = run("replicas", "--refresh")
     assert all(next(row for row in matrix.out.splitlines() if i in row).count("current") == 2 for i in ids)
 

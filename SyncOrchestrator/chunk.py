@@ -30,6 +30,7 @@ from ferry.errors import FerryError
 from ferry.orchestration import ids, outcome
 from ferry.orchestration.policy import CopyPolicy
 from ferry.orchestration.polling import transient_delay
+from ResourceBudget.pace import wait_for_slots
 
 log = logging.getLogger("modelferry.orchestration")
 
@@ -93,7 +94,8 @@ def _start(context: Any, data: dict[str, Any], row: dict[str, Any]
     target_model_id = row.get("targetModelId") or row["id"]
     if row["action"] == "prune":
         value, error = yield from _step(context, "sync_prune", {
-            "source": source, "target": target, "targetModelId": target_model_id, "sourceModelId": row["id"]})
+            "source": source, "target": target, "targetModelId": target_model_id, "sourceModelId": row["id"]},
+            paced=((target, "manage"),))
         if error:
             return _item(row, "failed", error=_public(error))
         if value.get("skipped"):
@@ -101,7 +103,8 @@ def _start(context: Any, data: dict[str, Any], row: dict[str, Any]
         return _item(row, "pruned")
     deleted_at = None
     if row["action"] == "stale":
-        checked, error = yield from _step(context, "check_source_model", {"source": source, "modelId": row["id"]})
+        checked, error = yield from _step(context, "check_source_model", {"source": source, "modelId": row["id"]},
+                                          paced=((source, "get"),))
         if not error and not checked.get("ready"):
             error = {"code": "SourceModelNotReady", "message": f"source model {row['id']} is "
                      f"{checked.get('status')}; its stale replica was left in place",
@@ -109,7 +112,8 @@ def _start(context: Any, data: dict[str, Any], row: dict[str, Any]
         if error:
             return _item(row, "failed", error=_public(error))
         _, error = yield from _step(context, "delete_target_model", {"target": target,
-                                                                     "targetModelId": target_model_id})
+                                                                     "targetModelId": target_model_id},
+                                    paced=((target, "manage"),))
         if error:
             return _item(row, "failed", error=_public(error))
         deleted_at = context.current_utc_datetime
@@ -148,10 +152,14 @@ def _copied(context: Any, source: str, row: dict[str, Any], value: Any, deleted_
                  **extra)
 
 
-def _step(context: Any, name: str, payload: dict[str, Any]
+def _step(context: Any, name: str, payload: dict[str, Any], paced: tuple[tuple[str, str], ...] = ()
           ) -> Generator[Any, Any, tuple[dict[str, Any], dict[str, Any] | None]]:
-    """One activity, retried on durable timers while throttled/transient: (value, error)."""
+    """One activity, retried on durable timers while throttled/transient: (value, error). Each attempt first
+    waits for a slot of the `paced` (resource alias, rate group) budgets (`ResourceBudget.pace`), like the copy
+    workflow's calls: deletes and prunes share their target's management budget with every copy."""
     for attempt in range(1, STEP_ATTEMPTS + 1):
+        if paced:
+            yield from wait_for_slots(context, paced)
         envelope = yield context.call_activity(name, payload)
         if envelope.get("ok"):
             return envelope.get("value") or {}, None

@@ -127,3 +127,27 @@ def test_a_cleanup_delete_waits_for_the_targets_budget():
     assert "delete_target_model" in [c[0] for c in calls]
     reserved = [(key, data["group"]) for _, key, op, data in rec.entities if op == "reserve"]
     assert reserved[-1] == ("west", "manage")
+
+
+def test_sync_prunes_and_stale_deletes_wait_for_the_targets_budget():
+    """The sync's own model-management calls (prune, delete of a stale replica) share the target's budget."""
+    from SyncOrchestrator.chunk import sync_chunk
+
+    rec = Recorder()
+    rec.on_entity = budgets({"manage": 5, "get": 50}, {"west/manage": 3})
+    calls: list = []
+    acts = activities(rec, calls, sync_prune=ok({}),
+                      check_source_model=ok({"ready": True, "status": "ready", "fingerprint": FP}))
+    rows = [{"id": "gone", "kind": "model", "target": "west", "action": "prune"},
+            {"id": "m1", "kind": "model", "target": "west", "action": "stale"}]
+    data = {"source": "east", "rows": rows, "policy": POLICY.to_dict(),
+            "targets": {"west": {"apiVersion": "2024-11-30", "degrade": False}}, "window": 1}
+    start = rec.now
+    out, rec = run_orchestrator(sync_chunk, data, activities=acts, orchestrators={
+        "copy_model_to_target": copy_model_to_target}, instance_id="s:c0000", recorder=rec)
+    assert [item["result"] for item in out["items"]] == ["pruned", "replaced"]
+    reserved = [(key, data["group"]) for _, key, op, data in rec.entities if op == "reserve"]
+    assert reserved[:3] == [("west", "manage"), ("east", "get"), ("west", "manage")]
+    when = {c[0]: c[1] for c in reversed(calls)}  # the first call of each activity
+    assert when["sync_prune"] - start >= timedelta(seconds=3 * pacing.interval(5) - 1e-3)
+    assert when["delete_target_model"] - when["sync_prune"] >= timedelta(seconds=pacing.interval(5) - 1e-3)

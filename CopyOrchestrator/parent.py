@@ -20,6 +20,7 @@ from ferry.contracts import Answer, ChildInput, CopyPlanned
 from ferry.errors import FerryError
 from ferry.kinds import kind_named
 from ferry.orchestration import ids, outcome, progress
+from ferry.orchestration.fanout import schedule_now
 
 from .child import NAME as CHILD_NAME
 
@@ -59,6 +60,7 @@ def copy_model(context: Any) -> Generator[Any, Any, dict[str, Any]]:
     running: list[tuple[Any, str]] = []
     results: dict[str, dict[str, Any]] = {}
     while pending or running:
+        new = []
         while pending and len(running) < policy.max_parallel_targets:
             target = pending.pop(0)
             alias = target.alias
@@ -67,10 +69,12 @@ def copy_model(context: Any) -> Generator[Any, Any, dict[str, Any]]:
                                      degrade=target.degrade, policy=policy, kind=plan.kind)
             task = context.call_sub_orchestrator(CHILD_NAME, child_input.to_dict(), child_ids[alias])
             running.append((task, alias))
+            new.append(task)
             entries[alias] = progress.parent_target_entry(stage="copying", instance_id=child_ids[alias])
         show()
-        # Waiting again on children started in an earlier episode adds no action: the next child completion
-        # wakes the orchestrator, as in the extension.
+        # Children started next to running ones are handed to the host first (`fanout.schedule_now`); waiting
+        # again on children started in an earlier episode adds no action.
+        yield from schedule_now(context, new, [task for task, _ in running])
         done = yield context.task_any([task for task, _ in running])
         index = next(i for i, (task, _) in enumerate(running) if task is done)
         task, alias = running.pop(index)

@@ -131,7 +131,7 @@ def test_a_cleanup_delete_waits_for_the_targets_budget():
 
 def test_sync_prunes_and_stale_deletes_wait_for_the_targets_budget():
     """The sync's own model-management calls (prune, delete of a stale replica) share the target's budget."""
-    from SyncOrchestrator.chunk import sync_chunk
+    from SyncOrchestrator.chunk import sync_lane
 
     rec = Recorder()
     rec.on_entity = budgets({"manage": 5, "get": 50}, {"west/manage": 3})
@@ -141,9 +141,9 @@ def test_sync_prunes_and_stale_deletes_wait_for_the_targets_budget():
     rows = [{"id": "gone", "kind": "model", "target": "west", "action": "prune"},
             {"id": "m1", "kind": "model", "target": "west", "action": "stale"}]
     data = {"source": "east", "rows": rows, "policy": POLICY.to_dict(),
-            "targets": {"west": {"apiVersion": "2024-11-30", "degrade": False}}, "window": 1}
+            "targets": {"west": {"apiVersion": "2024-11-30", "degrade": False}}}
     start = rec.now
-    out, rec = run_orchestrator(sync_chunk, data, activities=acts, orchestrators={
+    out, rec = run_orchestrator(sync_lane, data, activities=acts, orchestrators={
         "copy_model_to_target": copy_model_to_target}, instance_id="s:c0000", recorder=rec)
     assert [item["result"] for item in out["items"]] == ["pruned", "replaced"]
     reserved = [(key, data["group"]) for _, key, op, data in rec.entities if op == "reserve"]

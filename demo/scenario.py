@@ -1,4 +1,5 @@
-"""The main job, told as a user would live it: train, replicate on the training event, fail over by HTTP."""
+"""The main job, told as a user would live it: train, replicate on the training event, fail over by HTTP, then
+keep the whole estate in sync (a model trained without an event: dry run, then the real sync)."""
 
 from __future__ import annotations
 
@@ -158,6 +159,51 @@ def verify_on_targets(stack: LocalStack, run: Run) -> list[tuple[str, str, str, 
 
 
 
+def run_sync(stack: LocalStack, dry_run: bool, timeout: float = 120) -> dict:
+    """POST /api/sync (the whole source to the default targets) and follow it to the end; its output."""
+    resp = requests.post(f"{stack.host_url}/api/sync", json={"dryRun": dry_run}, timeout=30)
+    if resp.status_code != 202:
+        raise RuntimeError(f"POST /api/sync answered {resp.status_code}: {resp.text}")
+    url, last, deadline = resp.json()["statusQueryGetUri"], "", time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = requests.get(url, timeout=10).json()
+        progress = (status.get("customStatus") or {}).get("progress") or {}
+        line = f"sync [{status.get('runtimeStatus', '?'):<9}] " + " ".join(
+            f"{alias}={p.get('done')}/{p.get('total')}" for alias, p in sorted(progress.items()))
+        if line != last:
+            say(line)
+            last = line
+        if status.get("runtimeStatus") in TERMINAL:
+            return status.get("output") or {}
+        time.sleep(0.2)
+    raise TimeoutError("the sync did not finish in time")
+
+
+def show_sync(output: dict) -> None:
+    for alias, counts in sorted((output.get("counts") or {}).items()):
+        print(f"  {alias:<11} " + " ".join(f"{key}={value}" for key, value in counts.items()))
+    for item in output.get("items") or []:
+        print(f"  {item['id']:<14} {item['target']:<11} {item['action']:<8} {item['result']}")
+
+
+def sync_the_estate(stack: LocalStack) -> bool:
+    """A model trained without an event (in Studio) is found by the sync: dry run first, then the real one."""
+    studio = "contracts-2026"
+    say(f"'{studio}' is trained in Studio: no ModelTrained event ...")
+    train_model(stack, studio)
+    say("operator previews the estate sync: POST /api/sync {\"dryRun\": true} ...")
+    plan = run_sync(stack, dry_run=True)
+    print("\nSync plan (dry run: nothing changed)")
+    show_sync(plan)
+    say("operator runs the estate sync: POST /api/sync ...")
+    done = run_sync(stack, dry_run=False)
+    print(f"\nSync {done.get('status')}")
+    show_sync(done)
+    copied = {alias: c.get("copied") for alias, c in (done.get("counts") or {}).items()}
+    return (plan.get("status") == "planned" and done.get("status") == "succeeded"
+            and copied == {alias: 1 for alias in TARGETS})
+
+
 def run_main_job(stack: LocalStack) -> bool:
     trained, failover = "invoices-2026", "receipts-2026"
     say(f"training '{trained}' and '{failover}' in {SOURCE} ...")
@@ -188,4 +234,5 @@ def run_main_job(stack: LocalStack) -> bool:
         if overall.get("status") != "succeeded":
             ok = False
             print(f"  -> {run.model_id}: {json.dumps(overall.get('targets', overall))}")
-    return ok
+    print()
+    return sync_the_estate(stack) and ok

@@ -27,8 +27,12 @@ def test_the_main_job_replicates_both_models_to_both_targets(tmp_path: Path) -> 
     assert all(status == "succeeded" and found == "present" for *_, status, _, found in rows)
     assert re.search(r"westus2=polling#\d", out), "live progress shows the copy being polled"
     assert "Demo succeeded" in out
+    # a model trained without an event is found by the estate sync: the dry run plans it, the real sync copies it
+    plan, done = out.split("Sync plan (dry run: nothing changed)", 1)[1].split("\nSync succeeded", 1)
+    assert re.findall(r"contracts-2026 (\S+)\s+copy\s+planned", plan) == ["westeurope", "westus2"], plan
+    assert re.findall(r"contracts-2026 (\S+)\s+copy\s+copied", done) == ["westeurope", "westus2"], done
     # it ends with the operator's replica matrix (modelferry replicas), every cell current
-    for model in ("invoices-2026", "receipts-2026"):
+    for model in ("invoices-2026", "receipts-2026", "contracts-2026"):
         assert re.search(rf"│ {model}\s+│ current\s+│ current\s+│", out), out[-2000:]
     # everything it started is stopped again
     for name in ("emulators", "devhost"):

@@ -121,9 +121,17 @@ def _start(context: Any, data: dict[str, Any], row: dict[str, Any]
     v2 = str(facts.get("apiVersion", "")).startswith("v2")
     child_input = ChildInput(model_id=row["id"], source=source, target=target,
                              target_model_id=None if v2 else row["id"], api_version=str(facts.get("apiVersion", "")),
-                             degrade=bool(facts.get("degrade")), policy=CopyPolicy.from_dict(data.get("policy")))
-    child_id = ids.child_instance_id(f"{context.instance_id}:{row['id']}", target)
-    return context.call_sub_orchestrator(COPY_CHILD, child_input.to_dict(), child_id), deleted_at
+                             degrade=bool(facts.get("degrade")), policy=CopyPolicy.from_dict(data.get("policy")),
+                             kind=row.get("kind") or "model")
+    return context.call_sub_orchestrator(COPY_CHILD, child_input.to_dict(), _child_id(context, row)), deleted_at
+
+
+def _child_id(context: Any, row: dict[str, Any]) -> str:
+    """`<lane id>:<model>:<target>` (a classifier's: `<lane id>:classifier:<id>:<target>`: ids of two kinds may
+    be equal), hashed down to the 100-character limit."""
+    kind = row.get("kind") or "model"
+    head = f"{context.instance_id}:{row['id']}" if kind == "model" else f"{context.instance_id}:{kind}:{row['id']}"
+    return ids.child_instance_id(head, row["target"])
 
 
 def _copied(context: Any, source: str, row: dict[str, Any], value: Any, deleted_at: datetime | None
@@ -136,8 +144,7 @@ def _copied(context: Any, source: str, row: dict[str, Any], value: Any, deleted_
             value if isinstance(value, BaseException) else Exception(f"unexpected child output {value!r}"),
             row["target"])
     if not context.is_replaying:
-        child_id = ids.child_instance_id(f"{context.instance_id}:{row['id']}", row["target"])
-        telemetry.log_copy_target_finished(instance_id=child_id, source=source, artifact_id=row["id"],
+        telemetry.log_copy_target_finished(instance_id=_child_id(context, row), source=source, artifact_id=row["id"],
                                            result=result, artifact_kind=row.get("kind") or "model")
     gap = (context.current_utc_datetime - deleted_at).total_seconds() if deleted_at is not None else None
     target_model_id = result.get("targetModelId")

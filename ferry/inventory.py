@@ -22,10 +22,12 @@ from ferry import generations
 from ferry.docintel import client_for, is_copy_of
 from ferry.docintel.fingerprint import normalize_time
 from ferry.errors import FerryError
+from ferry.kinds.classifier import CLASSIFIER
 from ferry.provenance import read_provenance
 from ferry.settings import Resource, Settings, UnknownResourceError
 
 KIND_MODEL = "model"
+KIND_CLASSIFIER = CLASSIFIER.name
 
 
 @dataclass(frozen=True)
@@ -41,12 +43,13 @@ class InventoryItem:
     provenance: dict[str, Any] | None = None
     last_updated: str | None = None
     name: str | None = None
+    fingerprint: dict[str, Any] | None = None  # classifiers: no tags, recognised by the fields a copy keeps
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "kind": self.kind, "created": self.created, "status": self.status}
         for key, value in (("expires", self.expires), ("apiVersion", self.api_version),
                            ("provenance", self.provenance), ("lastUpdated", self.last_updated),
-                           ("name", self.name)):
+                           ("name", self.name), ("fingerprint", self.fingerprint)):
             if value is not None:
                 out[key] = value
         return out
@@ -64,20 +67,32 @@ def model_item(generation: str, listed: dict[str, Any]) -> InventoryItem:
                          provenance=provenance.to_dict() if provenance else None)
 
 
+def classifier_item(listed: dict[str, Any]) -> InventoryItem:
+    """The inventory item of one entry of a classifier list (2024-11-30 lists the details a copy keeps)."""
+    return InventoryItem(id=str(listed.get("classifierId")), kind=KIND_CLASSIFIER,
+                         created=listed.get("createdDateTime"), expires=listed.get("expirationDateTime"),
+                         api_version=listed.get("apiVersion"), fingerprint=CLASSIFIER.fingerprint(listed))
+
+
 def inventory(settings: Settings, alias: str) -> dict[str, Any]:
     """Every custom model of resource `alias` plus its model count and limit (info / list summary).
 
-    Returns {"alias", "resourceId", "generation" (the copy family: "v2" | "v3"), "apiVersion", "count", "limit",
-    "items": [item dicts]}.
+    Returns {"alias", "resourceId", "generation" (the copy family: "v2" | "v3"), "apiVersion", "count", "limit"
+    (of models), "items": [item dicts], "classifierCopy": None when the resource can copy classifiers (they are
+    then listed too), else why not}.
     Service failures raise `FerryError` (a throttled page is retried inside the client first)."""
     resource = _resource(settings, alias)
     client = client_for(resource, ferry_auth.authenticator(resource, settings))
     family = generations.copy_family(resource.api_version)
     items = [model_item(family, listed).to_dict() for listed in client.list_models()]
     info = client.get_info()
+    models = len(items)
+    refusal = CLASSIFIER.copy_refusal(resource.api_version, resource.region)
+    if refusal is None:  # classifiers are listed only where the service can copy them
+        items += [classifier_item(listed).to_dict() for listed in client.list_models(CLASSIFIER)]
     return {"alias": alias, "resourceId": resource.resource_id, "generation": family,
             "apiVersion": resource.api_version, "count": info.get("count") if info.get("count") is not None
-            else len(items), "limit": info.get("limit"), "items": items}
+            else models, "limit": info.get("limit"), "items": items, "classifierCopy": refusal}
 
 
 def _resource(settings: Settings, alias: str) -> Resource:
@@ -96,8 +111,9 @@ def verify_untagged_copies(settings: Settings, source: dict[str, Any], target: d
     Returns how many models were checked (normally none: ModelFerry's copies carry provenance)."""
     if source.get("generation") != "v3" or target.get("generation") != "v3":
         return 0
-    by_id = {item["id"]: item for item in source.get("items", [])}
-    candidates = [item for item in target.get("items", []) if item.get("provenance") is None
+    by_id = {item["id"]: item for item in source.get("items", []) if item.get("kind") == KIND_MODEL}
+    candidates = [item for item in target.get("items", []) if item.get("kind") == KIND_MODEL
+                  and item.get("provenance") is None
                   and item["id"] in by_id and same_time(item.get("created"), by_id[item["id"]].get("created"))]
     if not candidates:
         return 0

@@ -19,7 +19,10 @@ orchestration. Actions:
   whose source model no longer exists. A model without ModelFerry's provenance is never pruned.
 
 Kinds plug in through `KIND_RULES` (what differs per artifact kind: how a copy is recognised); the rest of the
-plan (selection, capacity, prune, warnings) is the same for every kind.
+plan (selection, capacity, prune, warnings) is the same for every kind. Classifiers (listed where the service can
+copy them) carry no tags: the one on the target is `upToDate` when the fields a copy keeps match (the kind's
+fingerprint), else `conflict`; a target that cannot receive classifiers skips them
+(`ClassifierCopyNotSupported`); a classifier is never pruned.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ferry.docintel.fingerprint import normalize_time
+from ferry.kinds.classifier import CLASSIFIER
 from ferry.orchestration.sync_request import SyncRequest
 from ferry.provenance import Provenance
 
@@ -51,6 +55,11 @@ HINTS = {
                      "expired model cannot be copied.",
     "PreviewApiVersion": "The source model was built with a preview API version; preview models cannot be "
                          "copied to a GA API version: rebuild it with a GA version.",
+    "ClassifierCopyNotSupported": "The service copies custom classifiers only at API 2024-11-30 and only between "
+                                  "East US, West US 2 and West Europe: sync classifiers to a target there.",
+    "classifierConflict": "A classifier carries no provenance: the one on the target under this id is not a copy "
+                          "of the current source classifier (an older copy, or another classifier). It is left "
+                          "alone: delete it on the target to let the sync copy the current one, or exclude the id.",
     "SourceNotReady": "The source model is still training or its training failed; a later sync copies it once "
                       "it is ready.",
 }
@@ -93,7 +102,20 @@ def _model_copied_from(target: Mapping[str, Any], source_resource: str) -> str |
     return provenance.source_model_id
 
 
-KIND_RULES: dict[str, KindRules] = {"model": KindRules("model", _model_match, _model_copied_from)}
+def _classifier_match(source: Mapping[str, Any], target: Mapping[str, Any], source_resource: str) -> str:
+    # no tags: the fields a copy keeps (the kind's fingerprint, computed from the list) must all match
+    return UP_TO_DATE if CLASSIFIER.is_copy_of(source.get("fingerprint") or {}, target.get("fingerprint") or {}) \
+        else CONFLICT
+
+
+def _never_pruned(target: Mapping[str, Any], source_resource: str) -> str | None:
+    return None  # nothing on a classifier says ModelFerry made it, so no classifier is ever pruned
+
+
+KIND_RULES: dict[str, KindRules] = {
+    "model": KindRules("model", _model_match, _model_copied_from),
+    CLASSIFIER.name: KindRules(CLASSIFIER.name, _classifier_match, _never_pruned),
+}
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -196,20 +218,24 @@ def plan_sync(request: SyncRequest, source: Mapping[str, Any], targets: Mapping[
 def _plan_v3(request: SyncRequest, selected: list[Mapping[str, Any]], all_ids: set[str],
              source: Mapping[str, Any], target: Mapping[str, Any], alias: str, now: datetime) -> list[dict[str, Any]]:
     resource = str(source.get("resourceId") or "")
-    on_target = {str(item["id"]): item for item in target.get("items", [])}
+    on_target = {(item.get("kind", "model"), str(item["id"])): item for item in target.get("items", [])}
     planned = []
     for item in selected:
+        kind = item.get("kind", "model")
         problem = _source_problem(item, now)
+        if problem is None and kind == CLASSIFIER.name and target.get("classifierCopy"):
+            problem = "ClassifierCopyNotSupported"
         if problem:
             planned.append(_skip(item, alias, problem))
             continue
-        existing = on_target.get(str(item["id"]))
-        kind = item.get("kind", "model")
+        existing = on_target.get((kind, str(item["id"])))
         if existing is None:
             planned.append(_row(item["id"], kind, alias, COPY))
             continue
         action = KIND_RULES[kind].match(item, existing, resource)
-        planned.append(_row(item["id"], kind, alias, action, hint=HINTS["conflict"] if action == CONFLICT else None))
+        hint = (HINTS["classifierConflict"] if kind == CLASSIFIER.name else HINTS["conflict"]) \
+            if action == CONFLICT else None
+        planned.append(_row(item["id"], kind, alias, action, hint=hint))
     if request.prune:
         for target_id, source_id in _copies_without_source(request, all_ids, resource, target):
             planned.append(_row(source_id, "model", alias, PRUNE,
@@ -295,7 +321,7 @@ def _apply_capacity(planned: list[dict[str, Any]], target: Mapping[str, Any], al
     free = max(limit - count, 0)
     out = []
     for row in planned:
-        if row["action"] == COPY:
+        if row["action"] == COPY and row["kind"] == "model":  # the limit counts models (classifiers have their own)
             if free <= 0:
                 row = _row(row["id"], row["kind"], alias, SKIP, reason="TargetFull", hint=HINTS["TargetFull"])
             else:

@@ -268,3 +268,34 @@ def test_1500_rows_stay_far_below_the_payload_limit_and_chunk_evenly() -> None:
                              progress={f"region-{i}": {"done": 400, "total": 500, "throttled": 3} for i in range(3)},
                              throughput=123.456)
     assert len(json.dumps(status)) < 16_384 and status["throughput"] == 123.5
+
+
+# ------------------------------------------------------------------------------------------------ classifiers
+
+def classifier(classifier_id: str, description: str = "d", modified: str = CREATED) -> dict[str, Any]:
+    from ferry.inventory import classifier_item
+
+    return classifier_item({"classifierId": classifier_id, "createdDateTime": NOW.isoformat(),
+                            "modifiedDateTime": modified, "expirationDateTime": EXPIRES, "apiVersion": "2024-11-30",
+                            "description": description, "docTypes": {"invoice": {"kind": "url"}}}).to_dict()
+
+
+@pytest.mark.parametrize(("case", "target", "refusal", "action", "reason"), [
+    ("absent", [], None, "copy", None),
+    ("a copy (a copy's createdDateTime is new: not compared)", [classifier("c")], None, "upToDate", None),
+    ("another classifier under the id", [classifier("c", description="by hand")], None, "conflict", None),
+    ("an older version", [classifier("c", modified=REBUILT)], None, "conflict", None),
+    ("a model of the same id is no classifier", [model("c")], None, "copy", None),
+    ("a target that cannot receive classifiers", [], "classifier copy needs apiVersion 2024-11-30", "skip",
+     "ClassifierCopyNotSupported"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_classifier_decisions(case, target, refusal, action, reason) -> None:
+    request = SyncRequest(source="src", targets=("dst",), prune=True)
+    planned = plan_sync(request, inv([classifier("c")], resource=SRC),
+                        {"dst": {**inv(target, count=0, limit=0), "classifierCopy": refusal}}, now=NOW)
+    assert planned["counts"]["dst"][action] == 1, (case, planned)
+    row = only_row(planned)
+    if row is not None:
+        assert (row["kind"], row["action"], row.get("reason")) == ("classifier", action, reason)
+    # a classifier never counts against the model limit (0 here) and is never pruned
+    assert planned["counts"]["dst"]["prune"] == 0

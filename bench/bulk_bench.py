@@ -10,8 +10,8 @@ one source resource), each contender on its own fresh source/targets:
     8-thread pool, one job per (model, target), azure-core's retry policy honouring Retry-After on 429;
   * the rate-limit bound: `MODELS × 2` copy POSTs on one source at 5 per second, plus one copy time.
 For each: wall time (first request to last copy done), fraction of the bound, model-management calls and how
-many were answered 429. Also the plan of a `PLAN_MODELS`-model source: the time to list it at the list limit and
-the peak memory of holding the inventory.
+many were answered 429. Also the plan of a `PLAN_MODELS`-model source (a dry-run sync): its time, list calls and
+the memory the host grew by while planning.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import sys
 import tempfile
 import threading
 import time
-import tracemalloc
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -69,9 +68,10 @@ def _cloud_config(workdir: Path) -> tuple[dict[str, Any], dict[str, list[str]]]:
             keys[name] = [secrets.token_hex(16), secrets.token_hex(16)]
             resources.append({"name": name, "region": region, "port": 0, "keys": keys[name],
                               "resourceId": _rid(name), "copySeconds": COPY_SECONDS, "rateLimits": dict(S0)})
-    resources.append({"name": "plan-src", "region": "eastus", "port": 0,
-                      "keys": [secrets.token_hex(16), secrets.token_hex(16)],
-                      "resourceId": _rid("plan-src"), "rateLimits": dict(S0)})
+    for name, region in (("plan-src", "eastus"), ("plan-dst", "westus2")):
+        keys[name] = [secrets.token_hex(16), secrets.token_hex(16)]
+        resources.append({"name": name, "region": region, "port": 0, "keys": keys[name], "resourceId": _rid(name),
+                          "rateLimits": dict(S0)})
     config = {"resources": resources,
               "keyVault": {"port": 0, "secrets": {f"key-{n}": k[0] for n, k in keys.items()}},
               "workdir": str(workdir)}
@@ -81,8 +81,8 @@ def _cloud_config(workdir: Path) -> tuple[dict[str, Any], dict[str, list[str]]]:
 def _settings(cloud: Any) -> dict[str, str]:
     state = cloud.state
     resources = {}
-    for contender in FERRY_CONTENDERS:
-        for name in _names(contender):
+    for contender in (*FERRY_CONTENDERS, "plan"):
+        for name in (f"{contender}-src", f"{contender}-dst") if contender == "plan" else _names(contender):
             entry = state["resources"][name]
             resources[name] = {"endpoint": entry["endpoint"], "region": entry["region"],
                                "resourceId": entry["resourceId"], "apiVersion": API_VERSION,
@@ -150,7 +150,7 @@ def _run_ferry(cloud: Any, host: Any, contender: str) -> dict[str, Any] | None:
             "present": _on_targets(cloud, contender, models), "calls": calls, "throttled": throttled, "ops": ops}
 
 
-def _run_ferries(cloud: Any, tmp: Path) -> list[dict[str, Any]]:
+def _run_ferries(cloud: Any, tmp: Path) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     from devhost.engine.clock import RealClock
     from devhost.testing import DevHost
 
@@ -166,7 +166,8 @@ def _run_ferries(cloud: Any, tmp: Path) -> list[dict[str, Any]]:
             rows.append(_run_ferry(cloud, host, contender))
             print(f"ModelFerry {rows[-1]['mode']}: {rows[-1]['seconds']:.1f} s, {rows[-1]['throttled']} of "
                   f"{rows[-1]['calls']} management calls answered 429", flush=True)
-        return rows
+        plan = _plan(cloud, host) if has_sync else None
+        return rows, plan
     finally:
         host.stop()
 
@@ -202,45 +203,63 @@ def _run_sdk(cloud: Any) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- plan of 5,000
-def _plan(cloud: Any) -> dict[str, Any]:
-    """List a PLAN_MODELS-model source at the list limit with the product's client; time and peak memory."""
-    from ferry.orchestration import pacing
-
+def _plan(cloud: Any, host: Any) -> dict[str, Any]:
+    """The plan of a PLAN_MODELS-model source: a dry-run POST /api/sync (lists the source and the target at their
+    list rate, plans every model); its time, list calls and the growth of the process's memory (devhost runs
+    in it) while it runs."""
     handle = cloud.resource("plan-src")
     for i in range(PLAN_MODELS):
         handle.seed_model("v3", model_id=f"plan-{i:05d}", api_version=API_VERSION)
-    session = requests.Session()
-    headers = {"Ocp-Apim-Subscription-Key": handle.key}
-    url: str | None = f"{handle.endpoint}/documentintelligence/documentModels?api-version={API_VERSION}"
-    interval = pacing.interval(S0["list"])
-    tracemalloc.start()
+    memory = _RssPeak()
     started = time.monotonic()
-    inventory: dict[str, dict[str, Any]] = {}
-    pages = throttled = 0
-    next_at = started
-    while url:
-        wait = next_at - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        next_at = max(next_at, time.monotonic()) + interval
-        resp = session.get(url, headers=headers, timeout=30)
-        if resp.status_code == 429:
-            throttled += 1
-            time.sleep(float(resp.headers.get("Retry-After", "1")))
-            continue
+    with memory:
+        resp = requests.post(f"{host.url}/api/sync", json={"source": "plan-src", "targets": ["plan-dst"],
+                                                           "dryRun": True}, timeout=30)
         resp.raise_for_status()
-        body = resp.json()
-        pages += 1
-        for model in body.get("value", []):
-            if not model["modelId"].startswith("prebuilt-"):
-                inventory[model["modelId"]] = {k: model.get(k) for k in ("modelId", "createdDateTime",
-                                                                         "expirationDateTime", "apiVersion")}
-        url = body.get("nextLink")
+        status = host.wait_for(resp.json()["id"], timeout=600)
     seconds = time.monotonic() - started
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return {"models": len(inventory), "pages": pages, "seconds": seconds, "throttled": throttled,
-            "peak_mib": peak / 2**20, "bound": pacing.slots_needed_seconds(pages, S0["list"] / pacing.HEADROOM)}
+    lists = [e for e in handle.request_log() if e["operation"] == "listModels"]
+    output = status.get("output") or {}
+    return {"models": (output.get("counts") or {}).get("plan-dst", {}).get("copied", 0), "pages": len(lists),
+            "throttled": sum(e["status"] == 429 for e in lists), "seconds": seconds,
+            "peak_mib": memory.peak / 2**20, "growth_mib": memory.growth_mib,
+            "ok": status["runtimeStatus"] == "Completed" and output.get("status") == "planned"}
+
+
+class _RssPeak:
+    """Samples this process's resident memory while a block runs (Linux /proc)."""
+
+    def __init__(self) -> None:
+        self.start = self.peak = self._rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _rss() -> int:
+        try:
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return 0
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self.peak = max(self.peak, self._rss())
+
+    def __enter__(self) -> _RssPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._rss())
+
+    @property
+    def growth_mib(self) -> float:
+        return (self.peak - self.start) / 2**20
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -256,9 +275,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bulk-bench-") as tmp:
         config, _ = _cloud_config(Path(tmp) / "cloud")
         with LocalCloud.from_config(config) as cloud:
-            rows = _run_ferries(cloud, Path(tmp))
+            rows, plan = _run_ferries(cloud, Path(tmp))
             rows.append(_run_sdk(cloud))
-            plan = _plan(cloud)
 
     print(f"bulk benchmark — local cloud on the real clock, S0 limits (manage {S0['manage']}/s, get {S0['get']}/s, "
           f"list {S0['list']}/s), {MODELS} models × {len(TARGETS)} targets, copies of {COPY_SECONDS:g} s")
@@ -284,9 +302,12 @@ def main() -> int:
               f"(goal ≤ {100 * GOAL_THROTTLED:g} %)")
         print(f"  requests by operation/status: "
               f"{', '.join(f'{op} {st}: {n}' for (op, st), n in sorted(ferry['ops'].items()))}")
-    print(f"plan of a {PLAN_MODELS}-model source: {plan['models']} models in {plan['pages']} pages listed in "
-          f"{plan['seconds']:.1f} s at the list limit ({plan['throttled']} answered 429), inventory peak memory "
-          f"{plan['peak_mib']:.1f} MiB")
+    if plan is not None:
+        failures += not plan["ok"]
+        print(f"plan of a {PLAN_MODELS}-model source (dry-run POST /api/sync to an empty target): {plan['models']} "
+              f"copies planned in {plan['seconds']:.1f} s, the source listed in {plan['pages']} pages at the list "
+              f"limit ({plan['throttled']} answered 429); process memory peak {plan['peak_mib']:.0f} MiB "
+              f"(+{plan['growth_mib']:.0f} MiB while planning)")
     print(f"total bench time {time.monotonic() - started:.1f} s")
     if failures:
         print(f"{failures} contender(s) did not land every copy", file=sys.stderr)

@@ -249,7 +249,8 @@ HINTS = {
     "model_limit": "The target resource has reached its maximum number of custom models: delete unused models "
                    "on the target (or use another target resource), then run the copy again.",
     "throttled": "The service is rate-limiting this resource; ModelFerry waits for Retry-After and retries. "
-                 "If it persists, lower FERRY_MAX_PARALLEL_TARGETS or raise the resource's rate limit.",
+                 "If it persists, the resource's tier/managementRate in FERRY_RESOURCES is above its real limit, or "
+                 "another client shares the resource: lower the rate given to ModelFerry.",
     "transient": "A temporary service or network failure; ModelFerry retries with backoff. If it persists, "
                  "check the resource's health in the Azure portal and the endpoint in FERRY_RESOURCES.",
     "not_found_model": "The model does not exist on this resource: check the model ID and the source alias "

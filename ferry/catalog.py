@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ferry.docintel.fingerprint import normalize_time
+from ferry.docintel.fingerprint import normalize_time, parse_time
 from ferry.kinds import MODEL_KIND as MODEL
 from ferry.kinds.classifier import CLASSIFIER
 from ferry.provenance import read_provenance
@@ -100,16 +100,6 @@ def _expires(model: Mapping[str, Any]) -> str | None:
 
 def _custom(models: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return [m for m in models if (model_id_of(m) or "") and not str(model_id_of(m)).startswith(PREBUILT_PREFIX)]
-
-
-def parse_time(ts: str | None) -> datetime | None:
-    text = normalize_time(ts)
-    if not text:
-        return None
-    try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        return None
 
 
 def iso(moment: datetime) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ferry.catalog import Attempt
+from ferry.catalog import Attempt, iso
 from ferry.docintel.fingerprint import normalize_time
 
 KINDS = {"copy_model": "copy", "sync_estate": "sync"}
@@ -135,7 +135,7 @@ def is_failed(row: Mapping[str, Any]) -> bool:
 def select(rows: Iterable[Mapping[str, Any]], *, kind: str | None = None, failed: bool = False,
            since: datetime | None = None) -> list[dict[str, Any]]:
     """Filter and order rows newest first (by creation time, then instance id)."""
-    cutoff = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if since else None
+    cutoff = iso(since) if since else None
     chosen = [dict(r) for r in rows if (kind is None or r.get("kind") == kind) and (not failed or is_failed(r))
               and (cutoff is None or (r.get("createdTime") or "") >= cutoff)]
     return sorted(chosen, key=lambda r: (r.get("createdTime") or "", r.get("instanceId") or ""), reverse=True)

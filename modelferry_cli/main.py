@@ -85,6 +85,29 @@ def cli() -> None:
     """ModelFerry from the command line: copy and sync models, watch runs, find replicas, check the setup."""
 
 
+# ------------------------------------------------------------------------------------------------ runs started
+
+
+def _started(what: str, started: dict[str, Any], as_json: bool) -> int:
+    """A run started without --wait: its id and the command that follows it."""
+    if as_json:
+        emit_json(started)
+    else:
+        console().print(f"{what} started: [bold]{started['id']}[/bold]\nfollow it: modelferry status "
+                        f"{started['id']}")
+    return EXIT_OK
+
+
+def _quiet(status: dict[str, Any]) -> None:
+    """--wait --json: nothing is shown while the run goes on."""
+
+
+def _output(final: dict[str, Any]) -> dict[str, Any]:
+    """The run's output when it is an object (a failed orchestration's output is its error text)."""
+    output = final.get("output")
+    return output if isinstance(output, dict) else {}
+
+
 # ------------------------------------------------------------------------------------------------ copy
 
 
@@ -118,15 +141,10 @@ def copy(model_id: str, targets: tuple[str, ...], source: str | None, classifier
         body["targets"] = list(targets)
     _, started = app.request("POST", "copies", body=body, ok=(200, 202))
     if not wait:
-        if as_json:
-            emit_json(started)
-        else:
-            console().print(f"copy started: [bold]{started['id']}[/bold]\nfollow it: modelferry status "
-                            f"{started['id']}")
-        return EXIT_OK
+        return _started("copy", started, as_json)
     out = console()
     if as_json:
-        final = app.wait(started["statusQueryGetUri"], lambda s: None)
+        final = app.wait(started["statusQueryGetUri"], _quiet)
     else:
         with out.status(f"copying {model_id} …") as spinner:
             def show(status: dict[str, Any]) -> None:
@@ -134,7 +152,7 @@ def copy(model_id: str, targets: tuple[str, ...], source: str | None, classifier
                 text = ", ".join(f"{a}: {(s or {}).get('stage', '?')}" for a, s in sorted(stages.items()))
                 spinner.update(f"copying {model_id} … {text}")
             final = app.wait(started["statusQueryGetUri"], show)
-    output = final.get("output") if isinstance(final.get("output"), dict) else {}
+    output = _output(final)
     ok = final.get("runtimeStatus") == "Completed" and output.get("status") == "succeeded"
     if as_json:
         emit_json(final)
@@ -222,22 +240,17 @@ def sync(dry_run: bool, prune: bool, include: tuple[str, ...], exclude: tuple[st
         raise CliError(f"{error.get('code', 'Conflict')}: {error.get('message', 'another sync of this source runs')}",
                        f"Follow the running sync with: modelferry status {running}", payload=started)
     if not wait:
-        if as_json:
-            emit_json(started)
-        else:
-            console().print(f"sync started: [bold]{started['id']}[/bold]\nfollow it: modelferry status "
-                            f"{started['id']}")
-        return EXIT_OK
+        return _started("sync", started, as_json)
     out = console()
     if as_json:
-        final = app.wait(started["statusQueryGetUri"], lambda s: None)
+        final = app.wait(started["statusQueryGetUri"], _quiet)
     else:
         columns = (TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[rate]}"), TextColumn("ETA"), TimeRemainingColumn(),
                    TextColumn("429s: {task.fields[throttled]}"))
         with Progress(*columns, console=out, transient=False) as progress:
             final = app.wait(started["statusQueryGetUri"], _SyncProgress(progress))
-    output = final.get("output") if isinstance(final.get("output"), dict) else {}
+    output = _output(final)
     failed = any((c or {}).get("failed") for c in (output.get("counts") or {}).values())
     ok = final.get("runtimeStatus") == "Completed" and output.get("status") not in ("failed", "partial") \
         and not failed

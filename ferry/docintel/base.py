@@ -210,6 +210,25 @@ class DocIntelClient(ABC):
                 _sleep(min(exc.retry_after if exc.retry_after is not None else 1.0, MAX_LIST_WAIT))
         raise AssertionError("unreachable")
 
+    def _list_items(self, url: str, operation: str, field: str) -> Iterator[dict[str, Any]]:
+        """Every object in `field` of a list, page after page (`nextLink` followed while it stays on this
+        resource)."""
+        next_url: str | None = url
+        while next_url:
+            body = self._list_page(next_url, operation)
+            for item in body.get(field) or []:
+                if isinstance(item, dict):
+                    yield item
+            next_url = self.next_page_url(body.get("nextLink"), operation)
+
+    def _count_and_limit(self, url: str, field: str) -> dict[str, int | None]:
+        """{"count", "limit"} from the object `field` of a GET (the v2 list summary, the v3+ info)."""
+        op = "get_info"
+        body = self._json(self._call("GET", url, operation=op), op)
+        counts = body.get(field) if isinstance(body, dict) else None
+        counts = counts if isinstance(counts, dict) else {}
+        return {"count": int_or_none(counts.get("count")), "limit": int_or_none(counts.get("limit"))}
+
     @abstractmethod
     def list_models(self, kind: Kind | None = None) -> Iterator[dict[str, Any]]:
         """Every custom model (or artifact of `kind`) of the resource (all pages, `nextLink` followed), as the

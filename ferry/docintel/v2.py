@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-from ferry.docintel.base import CopyAuthorization, CopyStatus, DocIntelClient, decode_v2_expiry, int_or_none
+from ferry.docintel.base import CopyAuthorization, CopyStatus, DocIntelClient, decode_v2_expiry
 from ferry.docintel.fingerprint import fingerprint_v2
 from ferry.errors import classify, parse_retry_after
 from ferry.generations import V2_MODEL_ID
@@ -44,23 +44,12 @@ class V2Client(DocIntelClient):
 
     def list_models(self, kind: Kind | None = None) -> Iterator[dict[str, Any]]:
         """GET custom/models?op=full, page by page: each `modelList` entry is a ModelInfo."""
-        op = "list_models"
-        self.only_models(kind, op)
-        url: str | None = f"{self.base}/custom/models?op=full"
-        while url:
-            body = self._list_page(url, op)
-            for item in body.get("modelList") or []:
-                if isinstance(item, dict):
-                    yield item
-            url = self.next_page_url(body.get("nextLink"), op)
+        self.only_models(kind, "list_models")
+        yield from self._list_items(f"{self.base}/custom/models?op=full", "list_models", "modelList")
 
     def get_info(self) -> dict[str, int | None]:
         """GET custom/models?op=summary → summary {count, limit}."""
-        op = "get_info"
-        body = self._json(self._call("GET", f"{self.base}/custom/models?op=summary", operation=op), op)
-        summary = (body or {}).get("summary") if isinstance(body, dict) else None
-        summary = summary if isinstance(summary, dict) else {}
-        return {"count": int_or_none(summary.get("count")), "limit": int_or_none(summary.get("limit"))}
+        return self._count_and_limit(f"{self.base}/custom/models?op=summary", "summary")
 
     def model_status(self, model: dict[str, Any]) -> str:
         return str((model.get("modelInfo") or {}).get("status") or "creating")

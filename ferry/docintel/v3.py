@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from ferry import generations
-from ferry.docintel.base import CopyAuthorization, CopyStatus, DocIntelClient, int_or_none
+from ferry.docintel.base import CopyAuthorization, CopyStatus, DocIntelClient
 from ferry.errors import canceled_error, classify, parse_retry_after
 from ferry.kinds import Kind
 from ferry.kinds.model import MODEL
@@ -48,23 +48,14 @@ class V3Client(DocIntelClient):
     def list_models(self, kind: Kind | None = None) -> Iterator[dict[str, Any]]:
         """GET documentModels (or the collection of `kind`, e.g. documentClassifiers), page by page (`value`,
         `nextLink`); prebuilt models are left out."""
-        op = "list_models"
         kind = kind or MODEL
-        url: str | None = f"{self.base}/{kind.collection}?{self.query}"
-        while url:
-            body = self._list_page(url, op)
-            for item in body.get("value") or []:
-                if isinstance(item, dict) and not str(item.get(kind.request_field, "")).startswith(PREBUILT_PREFIX):
-                    yield item
-            url = self.next_page_url(body.get("nextLink"), op)
+        for item in self._list_items(f"{self.base}/{kind.collection}?{self.query}", "list_models", "value"):
+            if not str(item.get(kind.request_field, "")).startswith(PREBUILT_PREFIX):
+                yield item
 
     def get_info(self) -> dict[str, int | None]:
         """GET info → customDocumentModels {count, limit}."""
-        op = "get_info"
-        body = self._json(self._call("GET", f"{self.base}/info?{self.query}", operation=op), op)
-        models = (body or {}).get("customDocumentModels") if isinstance(body, dict) else None
-        models = models if isinstance(models, dict) else {}
-        return {"count": int_or_none(models.get("count")), "limit": int_or_none(models.get("limit"))}
+        return self._count_and_limit(f"{self.base}/info?{self.query}", "customDocumentModels")
 
     def model_status(self, model: dict[str, Any]) -> str:
         """A v3+ model is visible only once ready, except what an interrupted copy (3013) leaves behind: a

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from . import errors, fixtures
@@ -195,18 +196,25 @@ class ResourceBackend:
         if model_id in self.models or model_id in self.pending_ids:
             raise errors.v3_model_exists(model_id)
         self.check_capacity(api)
+        return self._authorize(api, "model", model_id, self.model_url(api, model_id), description, tags)
+
+    def _authorize(self, api: ApiVersion, artifact: str, artifact_id: str, location: str,
+                   description: str | None, tags: dict[str, str] | None) -> Authorization:
+        """A v3+ copy authorization (model or classifier): the six fields, valid for the version's lifetime."""
         now = self.world.now()
         expires = int(now) + api.auth_lifetime
         token = secrets.token_urlsafe(48)
+        name = "Model" if artifact == "model" else "Classifier"
         payload = {
             "targetResourceId": self.settings.resource_id,
             "targetResourceRegion": self.settings.region,
-            "targetModelId": model_id,
-            "targetModelLocation": self.model_url(api, model_id),
+            f"target{name}Id": artifact_id,
+            f"target{name}Location": location,
             "accessToken": token,
             "expirationDateTime": iso_z(expires),
         }
-        auth = Authorization(token, "v3", model_id, now, float(expires), payload, api, description, tags)
+        auth = Authorization(token, "v3", artifact_id, now, float(expires), payload, api, description, tags,
+                             artifact=artifact)
         self.authorizations[token] = auth
         return auth
 
@@ -326,18 +334,13 @@ class ResourceBackend:
     def _v3_create_job(self, api: ApiVersion, kind: str, model_id: str, description: str | None,
                        tags: dict[str, str] | None, mode: str | None, doc_types: dict[str, Any],
                        request_id: str, origin: dict[str, Any], extra: dict[str, Any] | None = None) -> Job:
-        now = self.world.now()
-        duration = self.settings.train_seconds
-        job = Job(self.new_operation_id(request_id), kind, api, now, now + min(0.5, duration / 4),
-                  now + duration, model_id, self.model_url(api, model_id), tags=tags)
         failure = self.build_failures.popleft() if self.build_failures else None
 
         def finish(done: Job) -> None:
-            self.pending_ids.discard(model_id)
             if failure is not None:  # the build fails: no model appears, the operation carries the error
                 done.outcome, done.failure = "failed", failure
                 return
-            at = done.end_at or now
+            at = done.end_at or done.created
             fields = dict(extra or {})
             expiration = fields.pop("expiration", None) or at + V3_MODEL_LIFETIME
             model = Model(model_id, "v3", at, at, description=description, tags=tags, api_version=api.version,
@@ -345,8 +348,24 @@ class ResourceBackend:
             self.models[model_id] = model
             done.result = model
 
-        job.finish = finish
-        self.pending_ids.add(model_id)
+        return self._start_job(api, kind, request_id, model_id, self.model_url(api, model_id), self.pending_ids,
+                               finish, tags=tags)
+
+    def _start_job(self, api: ApiVersion, kind: str, request_id: str, artifact_id: str, location: str,
+                   pending: set[str], finish: Callable[[Job], None], **fields: Any) -> Job:
+        """A v3+ build/compose operation that takes the training time: `artifact_id` stays taken (in
+        `pending`) until the operation ends and `finish` makes the artifact (or the failure)."""
+        now = self.world.now()
+        duration = self.settings.train_seconds
+        job = Job(self.new_operation_id(request_id), kind, api, now, now + min(0.5, duration / 4),
+                  now + duration, artifact_id, location, **fields)
+
+        def complete(done: Job) -> None:
+            pending.discard(artifact_id)
+            finish(done)
+
+        job.finish = complete
+        pending.add(artifact_id)
         self.jobs[job.op_id] = job
         self.world.tick()
         return job
@@ -384,25 +403,16 @@ class ResourceBackend:
         overwrite = check.boolean(body, "allowOverwrite") if api.is_v4 else False
         if classifier_id in self.pending_classifier_ids or (classifier_id in self.classifiers and not overwrite):
             raise errors.v3_classifier_exists(classifier_id)
-        now = self.world.now()
-        duration = self.settings.train_seconds
-        job = Job(self.new_operation_id(request_id), "documentClassifierBuild", api, now,
-                  now + min(0.5, duration / 4), now + duration, classifier_id,
-                  self.classifier_url(api, classifier_id))
 
         def finish(done: Job) -> None:
-            self.pending_classifier_ids.discard(classifier_id)
-            at = done.end_at or now
+            at = done.end_at or done.created
             built = Classifier(classifier_id, at, at, at + V3_MODEL_LIFETIME, api.version, doc_types, description,
                                base_id, origin={"kind": "built", "apiVersion": api.version})
             self.classifiers[classifier_id] = built
             done.result = built
 
-        job.finish = finish
-        self.pending_classifier_ids.add(classifier_id)
-        self.jobs[job.op_id] = job
-        self.world.tick()
-        return job
+        return self._start_job(api, "documentClassifierBuild", request_id, classifier_id,
+                               self.classifier_url(api, classifier_id), self.pending_classifier_ids, finish)
 
     def classifier_authorize(self, api: ApiVersion, body: Any) -> Authorization:
         """``documentClassifiers:authorizeCopy`` (2024-11-30): 200 with the six fields, valid 1 hour.
@@ -418,21 +428,8 @@ class ResourceBackend:
         check.tags(body)
         if classifier_id in self.classifiers or classifier_id in self.pending_classifier_ids:
             raise errors.v3_classifier_exists(classifier_id)
-        now = self.world.now()
-        expires = int(now) + api.auth_lifetime
-        token = secrets.token_urlsafe(48)
-        payload = {
-            "targetResourceId": self.settings.resource_id,
-            "targetResourceRegion": self.settings.region,
-            "targetClassifierId": classifier_id,
-            "targetClassifierLocation": self.classifier_url(api, classifier_id),
-            "accessToken": token,
-            "expirationDateTime": iso_z(expires),
-        }
-        auth = Authorization(token, "v3", classifier_id, now, float(expires), payload, api, description, None,
-                             artifact="classifier")
-        self.authorizations[token] = auth
-        return auth
+        return self._authorize(api, "classifier", classifier_id, self.classifier_url(api, classifier_id),
+                               description, None)
 
     def seed_classifier(self, classifier_id: str | None = None, *, description: str | None = None,
                         doc_types: list[str] | None = None, api_version: str = "2024-11-30") -> Classifier:

@@ -7,11 +7,13 @@ argument, or a request the app refused as invalid). Errors are one message and a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -98,8 +100,13 @@ def _started(what: str, started: dict[str, Any], as_json: bool) -> int:
     return EXIT_OK
 
 
-def _quiet(status: dict[str, Any]) -> None:
-    """--wait --json: nothing is shown while the run goes on."""
+def _follow(app: App, started: dict[str, Any], as_json: bool,
+            showing: Callable[[], AbstractContextManager[Callable[[dict[str, Any]], None]]]) -> dict[str, Any]:
+    """--wait: poll the run to its end, showing each status through `showing` (nothing with --json)."""
+    if as_json:
+        return app.wait(started["statusQueryGetUri"], lambda status: None)
+    with showing() as show:
+        return app.wait(started["statusQueryGetUri"], show)
 
 
 def _output(final: dict[str, Any]) -> dict[str, Any]:
@@ -143,15 +150,16 @@ def copy(model_id: str, targets: tuple[str, ...], source: str | None, classifier
     if not wait:
         return _started("copy", started, as_json)
     out = console()
-    if as_json:
-        final = app.wait(started["statusQueryGetUri"], _quiet)
-    else:
-        with out.status(f"copying {model_id} …") as spinner:
+
+    @contextlib.contextmanager
+    def spinner() -> Iterator[Callable[[dict[str, Any]], None]]:
+        with out.status(f"copying {model_id} …") as status_line:
             def show(status: dict[str, Any]) -> None:
                 stages = (status.get("customStatus") or {}).get("targets") or {}
                 text = ", ".join(f"{a}: {(s or {}).get('stage', '?')}" for a, s in sorted(stages.items()))
-                spinner.update(f"copying {model_id} … {text}")
-            final = app.wait(started["statusQueryGetUri"], show)
+                status_line.update(f"copying {model_id} … {text}")
+            yield show
+    final = _follow(app, started, as_json, spinner)
     output = _output(final)
     ok = final.get("runtimeStatus") == "Completed" and output.get("status") == "succeeded"
     if as_json:
@@ -242,14 +250,15 @@ def sync(dry_run: bool, prune: bool, include: tuple[str, ...], exclude: tuple[st
     if not wait:
         return _started("sync", started, as_json)
     out = console()
-    if as_json:
-        final = app.wait(started["statusQueryGetUri"], _quiet)
-    else:
+
+    @contextlib.contextmanager
+    def bars() -> Iterator[Callable[[dict[str, Any]], None]]:
         columns = (TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[rate]}"), TextColumn("ETA"), TimeRemainingColumn(),
                    TextColumn("429s: {task.fields[throttled]}"))
         with Progress(*columns, console=out, transient=False) as progress:
-            final = app.wait(started["statusQueryGetUri"], _SyncProgress(progress))
+            yield _SyncProgress(progress)
+    final = _follow(app, started, as_json, bars)
     output = _output(final)
     failed = any((c or {}).get("failed") for c in (output.get("counts") or {}).values())
     ok = final.get("runtimeStatus") == "Completed" and output.get("status") not in ("failed", "partial") \

@@ -186,12 +186,7 @@ class ResourceBackend:
 
     # ------------------------------------------------------------------ v3+ lifecycle
     def v3_authorize(self, api: ApiVersion, body: Any) -> Authorization:
-        check = Checker("v3")
-        body = check.body(body)
-        check.allowed(body, {"modelId", "description", "tags"})
-        model_id = check.string(body, "modelId", pattern=MODEL_ID)
-        assert model_id is not None
-        description = check.string(body, "description", required=False, max_len=4096)
+        check, body, model_id, description = v3_request(body, {"modelId", "description", "tags"}, "modelId")
         tags = check.tags(body)
         if model_id in self.models or model_id in self.pending_ids:
             raise errors.v3_model_exists(model_id)
@@ -219,17 +214,12 @@ class ResourceBackend:
         return auth
 
     def v3_build(self, api: ApiVersion, body: Any, request_id: str) -> Job:
-        check = Checker("v3")
-        body = check.body(body)
         allowed = {"modelId", "description", "buildMode", "azureBlobSource", "tags"}
         if api.version != "2022-08-31":
             allowed.add("azureBlobFileListSource")
         if api.is_v4:
             allowed |= {"maxTrainingHours", "allowOverwrite"}
-        check.allowed(body, allowed)
-        model_id = check.string(body, "modelId", pattern=MODEL_ID)
-        assert model_id is not None
-        description = check.string(body, "description", required=False, max_len=4096)
+        check, body, model_id, description = v3_request(body, allowed, "modelId")
         modes = {"template", "neural"} | ({"generative"} if api.is_v4 else set())
         mode = check.string(body, "buildMode")
         if mode not in modes:
@@ -254,15 +244,9 @@ class ResourceBackend:
                                    request_id, {"kind": "built", "apiVersion": api.version})
 
     def v3_compose(self, api: ApiVersion, body: Any, request_id: str) -> Job:
-        check = Checker("v3")
-        body = check.body(body)
-        if api.is_v4:
-            check.allowed(body, {"modelId", "description", "classifierId", "split", "docTypes", "tags"})
-        else:
-            check.allowed(body, {"modelId", "description", "componentModels", "tags"})
-        model_id = check.string(body, "modelId", pattern=MODEL_ID)
-        assert model_id is not None
-        description = check.string(body, "description", required=False, max_len=4096)
+        allowed = ({"modelId", "description", "classifierId", "split", "docTypes", "tags"} if api.is_v4
+                   else {"modelId", "description", "componentModels", "tags"})
+        check, body, model_id, description = v3_request(body, allowed, "modelId")
         tags = check.tags(body)
         doc_types: dict[str, Any] = {}
         components: list[str] = []
@@ -387,15 +371,10 @@ class ResourceBackend:
     def classifier_build(self, api: ApiVersion, body: Any, request_id: str) -> Job:
         """``documentClassifiers:build``: an operation (kind documentClassifierBuild); the classifier
         appears when it succeeds."""
-        check = Checker("v3")
-        body = check.body(body)
         allowed = {"classifierId", "description", "docTypes"}
         if api.is_v4:
             allowed |= {"baseClassifierId", "allowOverwrite"}
-        check.allowed(body, allowed)
-        classifier_id = check.string(body, "classifierId", pattern=MODEL_ID)
-        assert classifier_id is not None
-        description = check.string(body, "description", required=False, max_len=4096)
+        check, body, classifier_id, description = v3_request(body, allowed, "classifierId")
         base_id = check.string(body, "baseClassifierId", required=False, pattern=MODEL_ID)
         if base_id is not None and base_id not in self.classifiers:
             raise errors.v3_invalid(f"Base classifier '{base_id}' was not found.", "ModelNotFound")  # inferred
@@ -419,12 +398,8 @@ class ResourceBackend:
 
         Tags are accepted (as recorded) although a classifier has none; they are dropped.
         """
-        check = Checker("v3")
-        body = check.body(body)
-        check.allowed(body, {"classifierId", "description", "tags"})
-        classifier_id = check.string(body, "classifierId", pattern=MODEL_ID)
-        assert classifier_id is not None
-        description = check.string(body, "description", required=False, max_len=4096)
+        check, body, classifier_id, description = v3_request(body, {"classifierId", "description", "tags"},
+                                                             "classifierId")
         check.tags(body)
         if classifier_id in self.classifiers or classifier_id in self.pending_classifier_ids:
             raise errors.v3_classifier_exists(classifier_id)
@@ -542,6 +517,17 @@ class ResourceBackend:
         if not MODEL_ID.match(model_id):
             raise ValueError(f"model id {model_id!r} does not match {MODEL_ID.pattern}")
         return model_id
+
+
+def v3_request(body: Any, allowed: set[str], id_field: str) -> tuple[Checker, dict[str, Any], str, str | None]:
+    """How every v3+ build/compose/authorize request is read first: a JSON object with only `allowed` fields,
+    a valid artifact id in `id_field`, and an optional description of at most 4096 characters."""
+    check = Checker("v3")
+    body = check.body(body)
+    check.allowed(body, allowed)
+    artifact_id = check.string(body, id_field, pattern=MODEL_ID)
+    assert artifact_id is not None
+    return check, body, artifact_id, check.string(body, "description", required=False, max_len=4096)
 
 
 def _compose_settable(check: Checker, spec: dict[str, Any], where: str) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import secrets
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from devhost.testing import DevHost
 from emulators import LocalCloud
 from emulators.identity import managed_identity_environment
 from ferry import auth as ferry_auth
+from tests.host_process import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 SUB = "00000000-0000-0000-0000-0000000000c7"
@@ -150,12 +150,4 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def wait_http(predicate: Any, timeout: float = 30, what: str = "condition") -> Any:
-    """Poll `predicate()` in real time until truthy (for state that arrives through durable signals)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = predicate()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+wait_http = wait_for  # state that arrives through durable signals is polled in real time

@@ -7,17 +7,9 @@ HTTP in (POST /api/copies), emulator state out, on the shared virtual clock.
 """
 
 import pytest
-from e2e_support import alias
+from e2e_support import alias, run_copy
 
 BUILD_SECONDS = 40.0  # long enough that the copy's first looks find the build still running
-
-
-def run_copy(env, body):
-    resp = env.post_copy(body)
-    assert resp.status_code == 202, resp.text
-    status = env.wait(resp.json()["id"], timeout=90)
-    assert status["runtimeStatus"] == "Completed", status
-    return resp.json()["id"], status["output"]
 
 
 def slow_builds(env, monkeypatch, name):

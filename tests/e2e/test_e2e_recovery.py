@@ -6,22 +6,14 @@ HTTP in (POST /api/copies), emulator state out (models on the targets, request l
 from datetime import datetime
 
 import pytest
-from e2e_support import alias
+from e2e_support import alias, requests_since, run_copy
 
 V4 = "2024-11-30"
 SRC, A, B = alias(V4, "src"), alias(V4, "a"), alias(V4, "b")
 
 
-def run_copy(env, body):
-    resp = env.post_copy(body)
-    assert resp.status_code == 202, resp.text
-    status = env.wait(resp.json()["id"], timeout=90)
-    assert status["runtimeStatus"] == "Completed", status
-    return resp.json()["id"], status["output"]
-
-
 def ops(env, resource, operation, since=0):
-    return [e for e in env.cloud.resource(resource).request_log()[since:] if e["operation"] == operation]
+    return requests_since(env, resource, operation, since)
 
 
 def log_len(env, resource):

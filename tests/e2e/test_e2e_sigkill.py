@@ -7,111 +7,41 @@ The run must finish with exactly one model on the target and nothing else left t
 model, no second copy operation still pending).
 """
 
-import json
-import os
-import secrets
-import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
-from e2e_support import REPO, resource_id
+from e2e_support import resource_id
 
-from emulators import LocalCloud
+from tests.host_process import HostProcess, wait_for
+from tests.host_process import real_cloud as cloud_of
+from tests.host_process import write_settings as settings_of
 
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class HostProcess:
-    def __init__(self, settings_file: Path, store: Path, port: int, log: Path) -> None:
-        self.args = [sys.executable, "-m", "devhost", "start", "--app", str(REPO), "--store", str(store),
-                     "--clock", "real", "--port", str(port), "--settings", str(settings_file)]
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = log
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        out = self.log.open("ab")
-        self.proc = subprocess.Popen(self.args, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
-        out.close()
-
-        def up():
-            assert self.proc.poll() is None, f"devhost exited: {self.log.read_text()[-2000:]}"
-            try:
-                return requests.get(f"{self.url}/admin/host/status", timeout=1).ok
-            except requests.ConnectionError:
-                return False
-        wait_for(up, 30, "devhost to listen")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-
-
 @pytest.fixture
 def real_cloud(tmp_path):
-    keys = {name: [secrets.token_hex(16), secrets.token_hex(16)] for name in ("crash-src", "crash-dst")}
-    config = {"resources": [{"name": name, "region": region, "port": 0, "keys": keys[name],
-                             "resourceId": resource_id(name), "copySeconds": 2.5, "trainSeconds": 0.2}
-                            for name, region in (("crash-src", "eastus"), ("crash-dst", "westus2"))],
-              "keyVault": {"port": 0, "secrets": {f"key-{n}": k[0] for n, k in keys.items()}},
-              "workdir": str(tmp_path / "cloud")}
-    with LocalCloud.from_config(config) as cloud:
+    with cloud_of(tmp_path / "cloud", "crash-src", "crash-dst", resource_id) as cloud:
         yield cloud
 
 
-def write_settings(cloud, tmp_path: Path, api_version: str = "2024-11-30") -> Path:
-    state = cloud.state
-    resources = {name: {"endpoint": e["endpoint"], "region": e["region"], "resourceId": e["resourceId"],
-                        "apiVersion": api_version, "keySecretName": f"key-{name}"}
-                 for name, e in state["resources"].items()}
-    kv = state["keyVault"]
-    values = {"FERRY_RESOURCES": json.dumps(resources), "FERRY_SOURCE": "crash-src", "FERRY_TARGETS": "crash-dst",
-              "FERRY_KEY_VAULT_URI": kv["uri"], "FERRY_KEY_VAULT_CA_BUNDLE": kv["caBundle"],
-              "IDENTITY_ENDPOINT": kv["identityEndpoint"], "IDENTITY_HEADER": kv["identityHeader"]}
-    settings_file = tmp_path / "local.settings.json"
-    settings_file.write_text(json.dumps({"IsEncrypted": False, "Values": values}))
-    return settings_file
+def write_settings(cloud, tmp_path, api_version: str = "2024-11-30"):
+    return settings_of(cloud, tmp_path, "crash-src", "crash-dst", api_version)
+
+
+def start_copy(host: HostProcess, model_id: str) -> str:
+    """Start the host and POST /api/copies for `model_id`: the run's instance id."""
+    host.start()
+    resp = requests.post(f"{host.url}/api/copies", json={"modelId": model_id}, timeout=30)
+    assert resp.status_code == 202, resp.text
+    return resp.json()["id"]
 
 
 def finish_after_restart(host: HostProcess, iid: str) -> dict:
     host.kill()
     host.start()  # same store, same port
-
-    def done():
-        body = requests.get(f"{host.url}/runtime/webhooks/durabletask/instances/{iid}", timeout=5).json()
-        return body if body.get("runtimeStatus") in ("Completed", "Failed", "Terminated") else None
-    return wait_for(done, 60, "the copy to finish after the restart")
+    return wait_for(lambda: host.ended(iid), 60, "the copy to finish after the restart")
 
 
 COPY_KINDS = ("documentModelCopyTo", "v2copy")
@@ -140,12 +70,9 @@ def test_sigkill_mid_copy_then_restart_finishes_with_one_model_and_no_orphan(rea
     src = cloud.resource("crash-src")
     model_id = src.seed_model("v3", "crash-model", description="to be copied", api_version="2024-11-30")
 
-    host = HostProcess(settings_file, tmp_path / "store.sqlite", free_port(), tmp_path / "devhost.log")
+    host = HostProcess.in_dir(settings_file, tmp_path)
     try:
-        host.start()
-        resp = requests.post(f"{host.url}/api/copies", json={"modelId": model_id}, timeout=30)
-        assert resp.status_code == 202, resp.text
-        iid = resp.json()["id"]
+        iid = start_copy(host, model_id)
         child_url = f"{host.url}/runtime/webhooks/durabletask/instances/{iid}:crash-dst"
 
         def copying():
@@ -172,16 +99,14 @@ def test_sigkill_during_the_copy_activity_then_restart(real_cloud, tmp_path):
     model_id = src.seed_model("v3", "crash-model-2", description="to be copied", api_version="2024-11-30")
     src.fail_next("copy", 1, "slow", seconds=2.0)  # the first copy POST answers only after 2 s
 
-    host = HostProcess(settings_file, tmp_path / "store.sqlite", free_port(), tmp_path / "devhost.log")
+    host = HostProcess.in_dir(settings_file, tmp_path)
     try:
-        host.start()
-        resp = requests.post(f"{host.url}/api/copies", json={"modelId": model_id}, timeout=30)
-        assert resp.status_code == 202, resp.text
+        iid = start_copy(host, model_id)
         wait_for(lambda: any(e["operation"] == "authorizeCopy" for e in dst.request_log()), 30,
                  "the activity to authorize on the target")
         time.sleep(0.3)  # now inside the slow copy POST
         assert not any(e["operation"] == "copy" for e in src.request_log())  # not answered yet
-        final = finish_after_restart(host, resp.json()["id"])
+        final = finish_after_restart(host, iid)
     finally:
         host.stop()
 
@@ -202,16 +127,12 @@ def test_repeated_sigkills_inside_the_copy_activity_leave_exactly_one_model(real
                               **({} if v2 else {"description": "to be copied", "api_version": api_version}))
     src.fail_next("copy", kills, "slow", seconds=2.0)  # each killed execution's copy POST answers only after 2 s
 
-    host = HostProcess(settings_file, tmp_path / "store.sqlite", free_port(), tmp_path / "devhost.log")
+    host = HostProcess.in_dir(settings_file, tmp_path)
     try:
-        host.start()
-        resp = requests.post(f"{host.url}/api/copies", json={"modelId": model_id}, timeout=30)
-        assert resp.status_code == 202, resp.text
-        iid = resp.json()["id"]
+        iid = start_copy(host, model_id)
 
         def done():
-            body = requests.get(f"{host.url}/runtime/webhooks/durabletask/instances/{iid}", timeout=5).json()
-            return body if body.get("runtimeStatus") in ("Completed", "Failed", "Terminated") else None
+            return host.ended(iid)
 
         def authorized(n):
             return sum(e["operation"] == "authorizeCopy" for e in dst.request_log()) >= n

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import secrets
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from devhost.engine.clock import VirtualClock
 from devhost.http.keys import HostKeys
 from devhost.testing import DevHost
 from emulators import LocalCloud
+from tests.service_calls import api_prefix, start_training
 
 
 class LogCapture(logging.Handler):
@@ -113,33 +113,18 @@ class Env:
         """Train (v2) / build (v3+) a model in resource `name` through the REST API; returns its id.
 
         `wait=False` returns as soon as the service accepted the training (the model is still being built)."""
-        base = self.endpoint(name)
-        headers = {"Ocp-Apim-Subscription-Key": self.key(name)}
+        base, key = self.endpoint(name), self.key(name)
+        model_id = start_training(base, key, version, model_id, description=fields.get("description", "e2e"),
+                                  tags=fields.get("tags"))
         if version.startswith("v2"):
-            url = f"{base}/formrecognizer/{version}/custom/models"
-            resp = requests.post(url, json={"source": "https://contoso.blob.core.windows.net/train?sv=x",
-                                            "useLabelFile": False}, headers=headers, timeout=10)
-            assert resp.status_code == 201, resp.text
-            model_id = resp.headers["Location"].rstrip("/").rsplit("/", 1)[1]
-            get_url = f"{url}/{model_id}"
-            params: dict[str, str] = {}
+            get_url, params = f"{base}/formrecognizer/{version}/custom/models/{model_id}", {}
         else:
-            prefix = "/documentintelligence" if version == "2024-11-30" else "/formrecognizer"
-            model_id = model_id or f"m-{uuid.uuid4().hex[:12]}"
-            body = {"modelId": model_id, "buildMode": "template", "description": fields.get("description", "e2e"),
-                    "azureBlobSource": {"containerUrl": "https://contoso.blob.core.windows.net/train"}}
-            if fields.get("tags"):
-                body["tags"] = fields["tags"]
-            params = {"api-version": version}
-            resp = requests.post(f"{base}{prefix}/documentModels:build", params=params, json=body,
-                                 headers=headers, timeout=10)
-            assert resp.status_code == 202, resp.text
-            get_url = f"{base}{prefix}/documentModels/{model_id}"
+            get_url, params = f"{base}{api_prefix(version)}/documentModels/{model_id}", {"api-version": version}
         if not wait:
             return model_id
         for _ in range(50):
             self.cloud.advance(1.0)
-            got = requests.get(get_url, params=params, headers=headers, timeout=10)
+            got = requests.get(get_url, params=params, headers={"Ocp-Apim-Subscription-Key": key}, timeout=10)
             if got.status_code == 200:
                 status = got.json().get("modelInfo", {}).get("status", "ready")
                 if status == "ready":

@@ -22,10 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ferry.settings import RATE_GROUPS
+
 HEADROOM = 0.9
 """Fraction of the service's limit the budget hands out (the rest absorbs call-latency jitter)."""
 
-GROUPS: tuple[str, ...] = ("manage", "get", "list")
+GROUPS = RATE_GROUPS  # manage, get, list: defined with the rates in ferry.settings
 
 HORIZON_SECONDS = 5.0
 """Slots older than this before the latest caller time seen are forgotten (they can no longer crowd a call)."""

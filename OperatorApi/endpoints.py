@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ bp = df.Blueprint()
 ENTITY = "replica_catalog"
 """One entity per source alias holds the last known catalog (written by refreshes; a sync may write it too)."""
 ATTEMPT_WINDOW = timedelta(days=30)  # runs read for the catalog's "failed" state and the v2 mapping
+STORE_WAIT_SECONDS = 5.0  # a refresh answers once its own write is readable (bounded)
 AUTO_REFRESH_SECONDS = 60  # a cached catalog older than this is read again when a run finished since
 DASHBOARD_DIR = Path(__file__).resolve().parent / "dashboard"
 
@@ -129,9 +131,23 @@ async def _refresh(client: df.DurableOrchestrationClient, settings: ferry_settin
     built = catalog.build_catalog(source=inventories[source], targets=[inventories[t] for t in targets], now=now,
                                   v2_mapping=mapping, attempts=attempts, previous=previous)
     await client.signal_entity(df.EntityId(ENTITY, source), "set", built)
+    await _until_stored(client, source, built.get("generatedAt"))
     log.info("catalog of %s refreshed: %d artifact(s), %d target(s)", source, len(built["replicas"]),
              len(targets))
     return built
+
+
+async def _until_stored(client: df.DurableOrchestrationClient, source: str, generated_at: Any) -> None:
+    """Wait (bounded) until the entity holds what a refresh just signalled: an entity signal is queued, so a
+    request right after `?refresh=true` (the failover export, say) would otherwise answer the older catalog."""
+    deadline = time.monotonic() + STORE_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        stored = await _last_known(client, source)
+        if stored is not None and stored.get("generatedAt") == generated_at:
+            return
+        await asyncio.sleep(0.05)
+    log.warning("catalog of %s: the refreshed state was not stored within %.0f s; the next read may be older",
+                source, STORE_WAIT_SECONDS)
 
 
 async def _catalog(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Blueprint of the estate sync: orchestrators `sync_estate` (plan + chunks), `sync_chunk` and `sync_lane`, entity
-`v2_replicas` (the durable v2 mapping). Bodies live in their modules as plain generator functions."""
+"""Blueprint of the estate sync: orchestrators `sync_estate` (plan + chunks), `sync_chunk` and `sync_lane`, entities
+`v2_replicas` (the durable v2 mapping) and `sync_progress` (a sync's live progress). Bodies live in their modules as
+plain generator functions."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from .chunk import sync_chunk as _chunk_body
 from .chunk import sync_lane as _lane_body
 from .entity import v2_replicas as _entity_body
 from .estate import sync_estate as _estate_body
+from .progress import sync_progress as _progress_body
 
 bp = df.Blueprint()
 
@@ -37,3 +39,9 @@ def sync_lane(context: df.DurableOrchestrationContext) -> Any:
 def v2_replicas(context: df.DurableEntityContext) -> None:
     """The v2 mapping (source id → target id per target) of one source."""
     _entity_body(context)
+
+
+@bp.entity_trigger(context_name="context")
+def sync_progress(context: df.DurableEntityContext) -> None:
+    """The live progress of one sync run: rows done and 429s per target."""
+    _progress_body(context)

@@ -14,6 +14,10 @@ second one. A stale replica (`onStale: replace`) is deleted only after the sourc
 before its copy starts, so the target is without a replica for as short a time as possible; the item says how
 long (`gapSeconds`). A prune deletes only after re-checking, on the service, that the target model still is
 ModelFerry's copy and its source is still gone (`sync_prune`).
+
+Live progress: when the chunk's input names a `progress` key (the sync's instance id), each lane signals the
+`sync_progress` entity once per finished row (fire-and-forget: one event, no wait), which `sync_estate` reads while
+the chunk runs.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import logging
 from collections.abc import Generator
 from datetime import datetime, timedelta
 from typing import Any
+
+import azure.durable_functions as df
 
 from CopyOrchestrator.child import NAME as COPY_CHILD
 from ferry import telemetry
@@ -32,6 +38,8 @@ from ferry.orchestration.policy import CopyPolicy
 from ferry.orchestration.polling import transient_delay
 from ResourceBudget.pace import wait_for_slots
 
+from .progress import NAME as PROGRESS
+
 log = logging.getLogger("modelferry.orchestration")
 
 NAME = "sync_chunk"
@@ -40,12 +48,12 @@ STEP_ATTEMPTS = 4  # a throttled/transient check, delete or prune is tried this 
 
 
 def sync_chunk(context: Any) -> Generator[Any, Any, dict[str, Any]]:
-    """Orchestrator body. Input: {source, rows, policy, targets: {alias: {apiVersion, degrade}}, lanes}."""
+    """Orchestrator body. Input: {source, rows, policy, targets: {alias: {apiVersion, degrade}}, lanes, progress?}."""
     data = context.get_input() or {}
     rows: list[dict[str, Any]] = list(data.get("rows") or [])
     count = max(1, min(int(data.get("lanes") or 1), len(rows)))
     lanes = [rows[k::count] for k in range(count)]
-    common = {key: data.get(key) for key in ("source", "policy", "targets")}
+    common = {key: data.get(key) for key in ("source", "policy", "targets", "progress")}
     tasks = [context.call_sub_orchestrator(LANE, {**common, "rows": lane}, f"{context.instance_id}:l{k:02d}")
              for k, lane in enumerate(lanes)]
     context.set_custom_status({"stage": "copying", "lanes": count, "total": len(rows)})
@@ -67,22 +75,27 @@ def sync_chunk(context: Any) -> Generator[Any, Any, dict[str, Any]]:
 
 
 def sync_lane(context: Any) -> Generator[Any, Any, dict[str, Any]]:
-    """Orchestrator body. Input: {source, rows, policy, targets}. The rows one after the other."""
+    """Orchestrator body. Input: {source, rows, policy, targets, progress?}. The rows one after the other; each
+    finished row is signalled to the sync's `sync_progress` entity (when `progress` names one)."""
     data = context.get_input() or {}
     rows: list[dict[str, Any]] = list(data.get("rows") or [])
+    progress = df.EntityId(PROGRESS, str(data["progress"])) if data.get("progress") else None
     items: list[dict[str, Any]] = []
     for row in rows:
         context.set_custom_status({"stage": "copying", "done": len(items), "total": len(rows)})
         started = yield from _start(context, data, row)
         if isinstance(started, dict):
             items.append(started)  # finished without a copy (prune, or a replacement that could not start)
-            continue
-        task, deleted_at = started
-        try:
-            value = yield task
-        except Exception as exc:  # the copy ended Failed: its result travels in the exception
-            value = exc
-        items.append(_copied(context, data["source"], row, value, deleted_at))
+        else:
+            task, deleted_at = started
+            try:
+                value = yield task
+            except Exception as exc:  # the copy ended Failed: its result travels in the exception
+                value = exc
+            items.append(_copied(context, data["source"], row, value, deleted_at))
+        if progress is not None:
+            context.signal_entity(progress, "row", {"target": row["target"],
+                                                    "throttled": int(items[-1].get("throttled") or 0)})
     context.set_custom_status({"stage": "done", "done": len(items), "total": len(rows)})
     return {"items": items}
 

@@ -6,8 +6,16 @@ returns the plan → otherwise the rows that need work run chunk after chunk, ea
 sub-orchestration (`<sync id>:c<n>`) of FERRY_SYNC_MAX_PARALLEL_COPIES lanes × `ROWS_PER_LANE` rows, whose lanes
 run their rows through the copy workflow (`copy_model_to_target`, so every recovery case applies). Chunking keeps
 every history small: 1,500 copies at 20 lanes are 10 chunks here (a few dozen events), 20 lanes per chunk and 8
-copies per lane (≈ 60 events each), never one history of thousands. The custom status shows progress per target
-after each chunk; the output lists only the rows that are not up to date.
+copies per lane (≈ 60 events each), never one history of thousands. The output lists only the rows that are not up
+to date.
+
+Live progress (custom status `{stage, source, progress: {target: {done, total, throttled}}, throughput}`): the lanes
+signal the sync's `sync_progress` entity once per finished row; while a chunk runs, this orchestrator waits on the
+chunk or a short durable timer (`PROGRESS_TICK_SECONDS`, growing with the chunk's age to at most
+`PROGRESS_TICK_MAX_SECONDS`) and, when the timer wins, reads the entity and shows its counts. Once the entity says
+every row of the chunk is done it waits on the chunk alone: the out-of-process shim awaits a `task_any` made of an
+already-scheduled chunk only through its new timer, so this keeps the step to the next chunk immediate. A tick
+costs about 8 history events; the entity is deleted when the rows are done.
 """
 
 from __future__ import annotations
@@ -27,12 +35,15 @@ from ferry.orchestration.sync_request import SyncRequest
 
 from .chunk import NAME as CHUNK_NAME
 from .entity import NAME as ENTITY_NAME
+from .progress import NAME as PROGRESS_NAME
 
 log = logging.getLogger("modelferry.orchestration")
 
 NAME = "sync_estate"
 ROWS_PER_LANE = 8  # a chunk holds FERRY_SYNC_MAX_PARALLEL_COPIES lanes of this many rows each
 PLAN_ATTEMPTS = 4  # a throttled/transient inventory is planned again on durable timers this many times
+PROGRESS_TICK_SECONDS = 3.0  # while a chunk runs, its live progress is read this often (orchestration time) ...
+PROGRESS_TICK_MAX_SECONDS = 30.0  # ... growing to a tenth of the chunk's age, at most this: few ticks per long chunk
 
 
 def sync_estate(context: Any) -> Generator[Any, Any, dict[str, Any]]:
@@ -123,13 +134,16 @@ def _execute(context: Any, request: SyncRequest, facts: dict[str, Any], rows: li
     parallel = max(int(facts.get("parallel") or 1), 1)
     items: list[dict[str, Any]] = []
     begun = context.current_utc_datetime
+    live = df.EntityId(PROGRESS_NAME, context.instance_id)
     for number, chunk_rows in enumerate(sync_plan.chunks(rows, parallel * ROWS_PER_LANE)):
         _show(context, "copying", request.source, progress, _throughput(context, begun, progress))
         chunk_input = {"source": request.source, "rows": chunk_rows, "policy": facts["policy"],
-                       "targets": facts["targets"], "lanes": parallel}
+                       "targets": facts["targets"], "lanes": parallel, "progress": context.instance_id}
+        task = context.call_sub_orchestrator(CHUNK_NAME, chunk_input, f"{context.instance_id}:c{number:04d}")
+        yield from _watch(context, task, live, request.source, progress, begun,
+                          sum(p["done"] for p in progress.values()) + len(chunk_rows))
         try:
-            value = yield context.call_sub_orchestrator(CHUNK_NAME, chunk_input,
-                                                        f"{context.instance_id}:c{number:04d}")
+            value = yield task
         except Exception as exc:  # a chunk that failed outright (a bug): every row it held is reported failed
             value = exc
         if isinstance(value, dict) and isinstance(value.get("items"), list):
@@ -154,7 +168,37 @@ def _execute(context: Any, request: SyncRequest, facts: dict[str, Any], rows: li
                 forgotten.setdefault(item["target"], []).append(item["id"])
         if recorded or forgotten:
             context.signal_entity(entity, "reconcile", {"record": recorded, "forget": forgotten})
+    context.signal_entity(live, "delete")
     return items
+
+
+def _watch(context: Any, task: Any, live: Any, source: str, progress: dict[str, dict[str, int]], begun: Any,
+           expected: int) -> Generator[Any, Any, None]:
+    """Until the chunk `task` finishes or the `live` entity counts `expected` rows done (sync-wide): on each tick,
+    show the entity's counts in the custom status. Returns without consuming the chunk's result."""
+    started = context.current_utc_datetime
+    while True:
+        age = (context.current_utc_datetime - started).total_seconds()
+        tick = min(max(PROGRESS_TICK_SECONDS, age / 10.0), PROGRESS_TICK_MAX_SECONDS)
+        timer = context.create_timer(context.current_utc_datetime + timedelta(seconds=tick))
+        yield context.task_any([task, timer])
+        if task.is_completed:
+            if not timer.is_completed:
+                timer.cancel()
+            return
+        counts = (yield context.call_entity(live, "get")) or {}
+        shown = _live_progress(progress, counts)
+        _show(context, "copying", source, shown, _throughput(context, begun, shown))
+        if sum(p["done"] for p in shown.values()) >= expected:
+            return  # every row of the chunk is done: only the chunk's own completion is left
+
+
+def _live_progress(progress: dict[str, dict[str, int]], counts: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """`progress` (as of the last finished chunk) with the live entity's counts, which run ahead of it."""
+    done, throttled = counts.get("done") or {}, counts.get("throttled") or {}
+    return {alias: {"done": min(p["total"], max(p["done"], int(done.get(alias, 0)))), "total": p["total"],
+                    "throttled": max(p["throttled"], int(throttled.get(alias, 0)))}
+            for alias, p in progress.items()}
 
 
 def _row_item(row: dict[str, Any], result: str, **extra: Any) -> dict[str, Any]:

@@ -210,7 +210,7 @@ class _SyncProgress:
         custom = status.get("customStatus") or {}
         rate = custom.get("throughput")
         for alias, p in sorted((custom.get("progress") or {}).items()):
-            fields = {"throttled": p.get("throttled", 0), "rate": f"{rate:.1f}/s" if isinstance(rate, int | float)
+            fields = {"throttled": p.get("throttled", 0), "rate": f"{rate:.1f}/min" if isinstance(rate, int | float)
                       else ""}
             if alias not in self.tasks:
                 self.tasks[alias] = self.progress.add_task(alias, total=p.get("total") or None, **fields)

@@ -100,7 +100,7 @@
         line.append(alias + " ", bar, " " + done + "/" + total + (t.throttled ? " · 429s: " + t.throttled : ""));
         td.append(line);
       });
-      if (p.throughput != null) td.append(el("div", {}, "throughput " + p.throughput + "/s"));
+      if (p.throughput != null) td.append(el("div", {}, "throughput " + p.throughput + "/min"));
       if (!td.childNodes.length) td.append(p.stage || "starting");
     } else {
       Object.entries(p.targets || {}).forEach(function ([alias, t]) {

@@ -20,7 +20,7 @@ EXPECTED_FUNCTIONS = {"start_copy", "on_model_trained", "copy_model", "copy_mode
                       "delete_target_model", "list_target_copies", "compose_on_target", "resource_budget",
                       "replica_catalog", "list_replicas", "get_replica", "list_runs", "doctor", "dashboard",
                       "start_sync", "sync_on_schedule", "sync_estate", "sync_chunk", "sync_lane", "v2_replicas",
-                      "sync_prepare", "sync_plan", "sync_prune"}
+                      "sync_progress", "sync_prepare", "sync_plan", "sync_prune"}
 
 
 def _ignored(rel: str, patterns: list[str]) -> bool:

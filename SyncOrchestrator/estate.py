@@ -42,8 +42,8 @@ log = logging.getLogger("modelferry.orchestration")
 NAME = "sync_estate"
 ROWS_PER_LANE = 8  # a chunk holds FERRY_SYNC_MAX_PARALLEL_COPIES lanes of this many rows each
 PLAN_ATTEMPTS = 4  # a throttled/transient inventory is planned again on durable timers this many times
-PROGRESS_TICK_SECONDS = 3.0  # while a chunk runs, its live progress is read this often (orchestration time) ...
-PROGRESS_TICK_MAX_SECONDS = 30.0  # ... growing to a tenth of the chunk's age, at most this: few ticks per long chunk
+PROGRESS_TICK_SECONDS = 5.0  # while a chunk runs, its live progress is read this often (orchestration time) ...
+PROGRESS_TICK_MAX_SECONDS = 60.0  # ... growing to a fifth of the chunk's age, at most this: few ticks per long chunk
 
 
 def sync_estate(context: Any) -> Generator[Any, Any, dict[str, Any]]:
@@ -179,7 +179,7 @@ def _watch(context: Any, task: Any, live: Any, source: str, progress: dict[str, 
     started = context.current_utc_datetime
     while True:
         age = (context.current_utc_datetime - started).total_seconds()
-        tick = min(max(PROGRESS_TICK_SECONDS, age / 10.0), PROGRESS_TICK_MAX_SECONDS)
+        tick = min(max(PROGRESS_TICK_SECONDS, age / 5.0), PROGRESS_TICK_MAX_SECONDS)
         timer = context.create_timer(context.current_utc_datetime + timedelta(seconds=tick))
         yield context.task_any([task, timer])
         if task.is_completed:

@@ -12,9 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 from activities import _answer, bp
 from ferry import generations, inventory
 from ferry import settings as ferry_settings
+from ferry.docintel.fingerprint import parse_time
 from ferry.orchestration.plan import resources_view
 from ferry.orchestration.policy import CopyPolicy
-from ferry.orchestration.sync_plan import parse_time, plan_sync
+from ferry.orchestration.sync_plan import plan_sync
 from ferry.orchestration.sync_request import SyncRequest, parse_sync_request
 from ferry.sync_contracts import PlanSync, Pruned, PruneReplica, SyncPlan, SyncPrepared, TargetFacts
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ferry.docintel.fingerprint import normalize_time
+from ferry.docintel.fingerprint import normalize_time, parse_time
 from ferry.kinds.classifier import CLASSIFIER
 from ferry.orchestration.sync_request import SyncRequest
 from ferry.provenance import Provenance
@@ -116,17 +116,6 @@ KIND_RULES: dict[str, KindRules] = {
     "model": KindRules("model", _model_match, _model_copied_from),
     CLASSIFIER.name: KindRules(CLASSIFIER.name, _classifier_match, _never_pruned),
 }
-
-
-def parse_time(value: Any) -> datetime | None:
-    """A service timestamp as an aware UTC datetime, or None."""
-    text = normalize_time(value)
-    if not text:
-        return None
-    try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        return None
 
 
 def _row(item_id: str, kind: str, target: str, action: str, **extra: Any) -> dict[str, Any]:

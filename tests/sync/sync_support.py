@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import secrets
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from devhost.engine.clock import VirtualClock
 from devhost.http.keys import HostKeys
 from devhost.testing import DevHost
 from emulators import LocalCloud
+from tests.service_calls import start_training
 
 REPO = Path(__file__).resolve().parents[2]
 SUB = "00000000-0000-0000-0000-00000000005c"
@@ -127,21 +127,7 @@ class SyncStack:
     def train(self, name: str, model_id: str | None = None) -> str:
         """Build (v3+) / train (v2) a model through the REST API and wait until it is ready; returns its id."""
         handle, version = self.handle(name), VERSIONS[name]
-        headers = {"Ocp-Apim-Subscription-Key": handle.key}
-        if version.startswith("v2"):
-            url = f"{handle.endpoint}/formrecognizer/{version}/custom/models"
-            resp = requests.post(url, json={"source": "https://contoso.blob.core.windows.net/train?sv=x",
-                                            "useLabelFile": False}, headers=headers, timeout=10)
-            assert resp.status_code == 201, resp.text
-            model_id = resp.headers["Location"].rstrip("/").rsplit("/", 1)[1]
-        else:
-            prefix = "/documentintelligence" if version == "2024-11-30" else "/formrecognizer"
-            model_id = model_id or f"m-{uuid.uuid4().hex[:10]}"
-            resp = requests.post(f"{handle.endpoint}{prefix}/documentModels:build", params={"api-version": version},
-                                 json={"modelId": model_id, "buildMode": "template", "tags": {"team": "ap"},
-                                       "azureBlobSource": {"containerUrl": "https://contoso.blob.core.windows.net/t"}},
-                                 headers=headers, timeout=10)
-            assert resp.status_code == 202, resp.text
+        model_id = start_training(handle.endpoint, handle.key, version, model_id, tags={"team": "ap"})
         for _ in range(50):
             self.cloud.advance(1.0)
             found = self.handle(name).model(model_id)

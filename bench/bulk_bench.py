@@ -207,10 +207,12 @@ def _plan(cloud: Any, host: Any) -> dict[str, Any]:
     """The plan of a PLAN_MODELS-model source: a dry-run POST /api/sync (lists the source and the target at their
     list rate, plans every model); its time, list calls and the growth of the process's memory (devhost runs
     in it) while it runs."""
+    from bench.memory import RssPeak
+
     handle = cloud.resource("plan-src")
     for i in range(PLAN_MODELS):
         handle.seed_model("v3", model_id=f"plan-{i:05d}", api_version=API_VERSION)
-    memory = _RssPeak()
+    memory = RssPeak()
     started = time.monotonic()
     with memory:
         resp = requests.post(f"{host.url}/api/sync", json={"source": "plan-src", "targets": ["plan-dst"],
@@ -224,42 +226,6 @@ def _plan(cloud: Any, host: Any) -> dict[str, Any]:
             "throttled": sum(e["status"] == 429 for e in lists), "seconds": seconds,
             "peak_mib": memory.peak / 2**20, "growth_mib": memory.growth_mib,
             "ok": status["runtimeStatus"] == "Completed" and output.get("status") == "planned"}
-
-
-class _RssPeak:
-    """Samples this process's resident memory while a block runs (Linux /proc)."""
-
-    def __init__(self) -> None:
-        self.start = self.peak = self._rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    @staticmethod
-    def _rss() -> int:
-        try:
-            for line in Path("/proc/self/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-        except OSError:
-            pass
-        return 0
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.1):
-            self.peak = max(self.peak, self._rss())
-
-    def __enter__(self) -> _RssPeak:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._rss())
-
-    @property
-    def growth_mib(self) -> float:
-        return (self.peak - self.start) / 2**20
 
 
 # ---------------------------------------------------------------------------------------------- report

@@ -16,7 +16,6 @@ import json
 import os
 import secrets
 import sys
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 import pytest
 import requests
 
+from bench.memory import RssPeak
 from devhost.engine.clock import VirtualClock
 from devhost.testing import DevHost
 from emulators import LocalCloud
@@ -52,39 +52,6 @@ def forget_app() -> None:
     """The app registers its sync timer at import from FERRY_SYNC_SCHEDULE: import it afresh for these settings."""
     for name in [n for n in sys.modules if n == "function_app" or n.split(".")[0] in ("SyncStart",)]:
         sys.modules.pop(name, None)
-
-
-class RssPeak:
-    """Samples this process's resident memory (devhost runs in it) while a block runs."""
-
-    def __init__(self) -> None:
-        self.start = self.peak = self._rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    @staticmethod
-    def _rss() -> int:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        return 0
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.2):
-            self.peak = max(self.peak, self._rss())
-
-    def __enter__(self) -> RssPeak:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._rss())
-
-    @property
-    def growth_mib(self) -> float:
-        return (self.peak - self.start) / 2**20
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +110,7 @@ def test_1500_copies_through_one_sync(stack, monkeypatch):
     models = [cloud.resource("src").seed_model("v3", model_id=f"scale-{i:04d}", api_version=API)
               for i in range(MODELS)]
     begun_virtual, begun = clock.time(), time.monotonic()
-    with RssPeak() as memory:
+    with RssPeak(every=0.2) as memory:
         status = sync(host, {"source": "src", "targets": list(TARGETS)}, timeout=1500)
     wall, virtual = time.monotonic() - begun, clock.time() - begun_virtual
     output = status["output"]
@@ -182,7 +149,7 @@ def test_the_plan_of_5000_models_is_listed_within_the_list_budget(stack):
         big.seed_model("v3", model_id=f"plan-{i:05d}", api_version=API)
     mark = len(big.request_log())
     begun_virtual, begun = clock.time(), time.monotonic()
-    with RssPeak() as memory:
+    with RssPeak(every=0.2) as memory:
         status = sync(host, {"source": "big", "targets": ["t1"], "dryRun": True}, timeout=600)
     wall, virtual = time.monotonic() - begun, clock.time() - begun_virtual
     output = status["output"]

@@ -2,7 +2,7 @@
 
 A test starts the host, kills it with SIGKILL in the middle of a run and starts it again on the same store and
 port, as an operator's machine would crash and come back. Also the real-time poll every test that waits on
-another process (or on durable signals) uses.
+another process (or on durable signals) uses, and the reading of a process's output up to a line it prints.
 """
 
 from __future__ import annotations
@@ -43,6 +43,22 @@ def wait_for(check: Callable[[], Any], timeout: float = 30, what: str = "conditi
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def read_until(proc: subprocess.Popen[str], marker: str, timeout: float = 30) -> str:
+    """Read a text-mode process's output line by line until a line holds `marker`: everything read so far, or an
+    AssertionError with that output (the process ended or `timeout` passed)."""
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if marker in line:
+            return "".join(lines)
+    raise AssertionError(f"{marker!r} not printed; output so far:\n{''.join(lines)}")
 
 
 class HostProcess:

@@ -6,20 +6,16 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.host_process import free_port, read_until
+
+__all__ = ["REPO", "UpStack", "free_port", "run_demo", "start_up"]
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_demo(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -59,18 +55,12 @@ def start_up(port: int, workdir: Path, timeout: float = 120) -> UpStack:
     proc = subprocess.Popen([sys.executable, "-m", "demo", "--up", "--port", str(port), "--workdir", str(workdir)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if "Ctrl-C stops the stack" in line:
-            banner = "".join(lines)
-            found = re.search(r"Functions host \(devhost\)\s+http://127\.0\.0\.1:(\d+)", banner)
-            assert found, banner
-            return UpStack(proc, int(found.group(1)), workdir, banner)
-    proc.kill()
-    proc.wait()
-    raise AssertionError("make up did not come up:\n" + "".join(lines))
+    try:
+        banner = read_until(proc, "Ctrl-C stops the stack", timeout)
+    except AssertionError as exc:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"make up did not come up: {exc}") from exc
+    found = re.search(r"Functions host \(devhost\)\s+http://127\.0\.0\.1:(\d+)", banner)
+    assert found, banner
+    return UpStack(proc, int(found.group(1)), workdir, banner)

@@ -14,15 +14,10 @@ import requests
 
 from devhost.http import HostKeys
 from devhost.testing import wait_for_json
+from tests.host_process import free_port, read_until
 
 APPS = Path(__file__).parent / "apps"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -43,19 +38,6 @@ def run_host(tmp_path):
         proc.wait(timeout=10)
         if proc.stdout:
             proc.stdout.close()
-
-
-def read_until(proc: subprocess.Popen, marker: str, timeout: float = 30) -> str:
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if marker in line:
-            return "".join(lines)
-    raise AssertionError(f"{marker!r} not printed; output so far:\n{''.join(lines)}")
 
 
 def test_start_serve_and_stop(run_host, tmp_path):

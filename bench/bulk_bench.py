@@ -234,6 +234,7 @@ def main() -> int:
     sys.path.insert(0, str(REPO))
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger().setLevel(logging.WARNING)
+    from bench.report import finish
     from emulators import LocalCloud
 
     bound = MODELS * len(TARGETS) / S0["manage"] + COPY_SECONDS
@@ -274,11 +275,7 @@ def main() -> int:
               f"copies planned in {plan['seconds']:.1f} s, the source listed in {plan['pages']} pages at the list "
               f"limit ({plan['throttled']} answered 429); process memory peak {plan['peak_mib']:.0f} MiB "
               f"(+{plan['growth_mib']:.0f} MiB while planning)")
-    print(f"total bench time {time.monotonic() - started:.1f} s")
-    if failures:
-        print(f"{failures} contender(s) did not land every copy", file=sys.stderr)
-        return 1
-    return 0
+    return finish(started, failures, "contender(s) did not land every copy")
 
 
 if __name__ == "__main__":

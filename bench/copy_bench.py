@@ -185,6 +185,7 @@ def main() -> int:
     sys.path.insert(0, str(REPO))
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger().setLevel(logging.WARNING)
+    from bench.report import finish
     from devhost.engine.clock import RealClock
     from devhost.testing import DevHost
     from emulators import LocalCloud
@@ -232,11 +233,7 @@ def main() -> int:
               "orchestration completion)")
     print("ModelFerry's two getModel requests are the source check before the copy and the verification on the "
           "target after it; the SDK pollers poll once a second from the start and check neither.")
-    print(f"total bench time {time.monotonic() - started:.1f} s")
-    if failures:
-        print(f"{failures} copies did not succeed", file=sys.stderr)
-        return 1
-    return 0
+    return finish(started, failures, "copies did not succeed")
 
 
 if __name__ == "__main__":

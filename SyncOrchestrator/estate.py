@@ -6,8 +6,8 @@ returns the plan → otherwise the rows that need work run chunk after chunk, ea
 sub-orchestration (`<sync id>:c<n>`) of FERRY_SYNC_MAX_PARALLEL_COPIES lanes × `ROWS_PER_LANE` rows, whose lanes
 run their rows through the copy workflow (`copy_model_to_target`, so every recovery case applies). Chunking keeps
 every history small: 1,500 copies at 20 lanes are 10 chunks here (≈ 620 events with the progress ticks, measured),
-20 lanes per chunk and 8 copies per lane (≈ 60 events each), never one history of thousands. The output lists only the rows that are not up
-to date.
+20 lanes per chunk and 8 copies per lane (≈ 60 events each), never one history of thousands. The output lists
+only the rows that are not up to date.
 
 Live progress (custom status `{stage, source, progress: {target: {done, total, throttled}}, throughput}`): the lanes
 signal the sync's `sync_progress` entity once per finished row; while a chunk runs, this orchestrator waits on the

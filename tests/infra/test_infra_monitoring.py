@@ -15,7 +15,6 @@ import secrets
 import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import infra_checks as ic
@@ -29,31 +28,6 @@ from ferry import telemetry
 
 RUNS_KQL = (ic.INFRA / "monitoring" / "runs.kql").read_text(encoding="utf-8").strip()
 API = "2024-11-30"
-
-
-@pytest.fixture(scope="module")
-def template() -> ic.Template:
-    return ic.load_template()
-
-
-@pytest.fixture
-def mutate(tmp_path: Path):
-    """Copy infra/ to a temp dir, apply (file, old, new) replacements, return the parsed copy."""
-
-    def apply(*edits: tuple[str, str, str]) -> ic.Template:
-        import shutil
-
-        root = tmp_path / "infra"
-        if not root.exists():
-            shutil.copytree(ic.INFRA, root)
-        for rel, old, new in edits:
-            path = root / rel
-            text = path.read_text(encoding="utf-8")
-            assert old in text, f"mutation target {old!r} not found in {rel}: update the test"
-            path.write_text(text.replace(old, new, 1), encoding="utf-8")
-        return ic.load_template(root)
-
-    return apply
 
 
 DECLARED_FIELDS = set(telemetry.ALL_FIELDS)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,33 +13,6 @@ import pytest
 
 from ferry import settings as ferry_settings
 from ferry.settings import SETTINGS
-
-# ------------------------------------------------------------------------------------------------------------
-# fixtures
-
-
-@pytest.fixture(scope="module")
-def template() -> ic.Template:
-    return ic.load_template()
-
-
-@pytest.fixture
-def mutate(tmp_path: Path):
-    """Copy infra/ to a temp dir, apply (file, old, new) replacements, return the parsed copy."""
-
-    def apply(*edits: tuple[str, str, str]) -> ic.Template:
-        root = tmp_path / "infra"
-        if not root.exists():
-            shutil.copytree(ic.INFRA, root)
-        for rel, old, new in edits:
-            path = root / rel
-            text = path.read_text(encoding="utf-8")
-            assert old in text, f"mutation target {old!r} not found in {rel}: update the test"
-            path.write_text(text.replace(old, new, 1), encoding="utf-8")
-        return ic.load_template(root)
-
-    return apply
-
 
 # ------------------------------------------------------------------------------------------------------------
 # the real templates

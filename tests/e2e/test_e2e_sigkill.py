@@ -148,6 +148,10 @@ def test_repeated_sigkills_inside_the_copy_activity_leave_exactly_one_model(real
             assert sum(e["operation"] == "copy" for e in src.request_log()) < kill  # this POST not answered yet
             host.kill()
             killed += 1
+            if v2:  # the killed execution's POST reaches the service before the host is back: the case the
+                # product bounds (an abandoned copy started before the kept one; see docs/architecture.md)
+                wait_for(lambda n=kill: sum(op["kind"] in COPY_KINDS for op in src.operations()) >= n, 15,
+                         f"the service to start the copy of killed execution {kill}")
             host.start()
         final = wait_for(done, 90, "the copy to finish after the restarts")
     finally:

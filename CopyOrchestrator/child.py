@@ -66,8 +66,6 @@ __all__ = ["MAX_LOST_CHECKS", "NAME", "copy_model_to_target"]
 T = TypeVar("T", bound=Contract)
 Steps = Generator[Any, Any, Any]
 Paced = tuple[tuple[str, str], ...]  # (resource alias, rate group) budgets a call waits for
-# How long before its rate-budget slot the authorize+copy activity is woken (it holds the calls until the slot).
-SEND_LEAD = timedelta(milliseconds=500)
 
 
 # ------------------------------------------------------------------------------------------ phase results
@@ -262,7 +260,7 @@ def authorize_and_start(run: TargetRun, source: SourceModel, *, new_attempt: boo
         # authorizeCopy on the target and copyTo on the source: one slot of each resource's management budget,
         # for the same instant; the activity is woken a little early and sends both calls at that instant
         slot = yield from wait_for_slots(run.context, ((run.job.source, "manage"), (run.job.target, "manage")),
-                                         lead=SEND_LEAD)
+                                         lead=run.send_lead)
         not_before = slot.isoformat() if slot > run.now else None  # a slot already reached needs no hold
         answer = yield from run.ask("authorize_and_start_copy", replace(request, not_before=not_before))
         if answer.ok:
@@ -532,6 +530,12 @@ class TargetRun:
     def may_have_duplicates(self) -> bool:
         """v2, and a copy was authorized: an interrupted execution may have copied under an id nobody knows."""
         return self.copies_before is not None and self.attempts > 0
+
+    @property
+    def send_lead(self) -> timedelta:
+        """How long before its rate-budget slot the authorize+copy activity is woken (it holds the calls until
+        the slot): FERRY_PACING_LEAD_MS, frozen in the policy."""
+        return timedelta(milliseconds=self.policy.pacing_lead_ms)
 
     def fresh_deadline(self) -> datetime:
         """Cleanup and verification get their own deadline: they must run even after the copy's has passed."""

@@ -1,14 +1,16 @@
 """The `resource_budget` entity's operations, as a plain function of the entity context (unit-testable).
 
-State: `{"<group>": [granted slots, epoch seconds, sorted], "now": <latest caller time>}` (see
+State: `{"<group>": [granted slots, epoch seconds, sorted], "loose": {"<group>": [the loose ones]},
+"now": <latest caller time>}` (see
 `ferry.orchestration.pacing.reserve`). The entity key is the resource
 alias (a key of FERRY_RESOURCES); the rate comes from the settings at each operation (the entity is never
 replayed, so reading settings here is safe, and a changed rate applies to the very next reservation).
 
 Operations:
-* `reserve` `{"group": "manage"|"get"|"list", "at": "<ISO-8601>", "now"?: "<ISO-8601>"}` →
+* `reserve` `{"group": "manage"|"get"|"list", "at": "<ISO-8601>", "now"?: "<ISO-8601>", "precise"?: bool}` →
   `{"group", "slot": "<ISO-8601>", "waitSeconds"}`: the caller's call may go out at `slot`, the earliest free
-  instant no earlier than `at`; `now` is the caller's orchestration time when `at` is later (default `at`).
+  instant no earlier than `at`; `now` is the caller's orchestration time when `at` is later (default `at`);
+  `precise` when the caller's activity holds its call until the slot itself (it may share a window's burst).
 * `release` `{"group", "slot"}`: gives back a slot the caller will not use (a signal; no answer).
 * `get` → the state (for tests and diagnostics).
 """
@@ -26,13 +28,15 @@ log = logging.getLogger("modelferry.pacing")
 ENTITY = "resource_budget"
 
 
-def rate_of(alias: str, group: str) -> float | None:
-    """The configured rate of `alias`'s `group`, or None (logged) when the settings do not name it."""
+def limits_of(alias: str, group: str) -> tuple[float | None, float]:
+    """The configured rate of `alias`'s `group` (None, logged, when the settings do not name it) and the
+    window margin in seconds (FERRY_PACING_MARGIN_MS)."""
     try:
-        return ferry_settings.load().resource(alias).rate(group)
+        settings = ferry_settings.load()
+        return settings.resource(alias).rate(group), settings.pacing_margin_ms / 1000.0
     except (ferry_settings.SettingsError, ferry_settings.UnknownResourceError) as exc:
         log.error("resource_budget %s: no rate for %s (%s); the call is not paced", alias, group, exc)
-        return None
+        return None, pacing.MARGIN_SECONDS
 
 
 def handle(context: Any) -> None:
@@ -42,8 +46,9 @@ def handle(context: Any) -> None:
     if operation == "reserve":
         request = context.get_input() or {}
         group = request.get("group", "manage")
-        reservation, state = pacing.reserve(state, group, request["at"], rate_of(context.entity_key, group),
-                                            now=request.get("now"))
+        rate, margin = limits_of(context.entity_key, group)
+        reservation, state = pacing.reserve(state, group, request["at"], rate, now=request.get("now"),
+                                            precise=bool(request.get("precise")), margin=margin)
         context.set_state(state)
         context.set_result(reservation.to_dict())
     elif operation == "release":

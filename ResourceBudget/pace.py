@@ -4,10 +4,11 @@
 out together, in one activity) and waits on a durable timer until that instant:
 * it reserves on each budget in turn, each no earlier than the previous slot; when a later budget has no room at
   that instant, the earlier slots are given back (`release`, a signal) and reserved again at the later instant;
-* with a `lead` (the caller's activity holds its calls until the slot), a slot is only worth something if the
-  caller is awake in time: when the answer arrives, or the timer fires, more than LATE after `slot - lead` (a busy
-  host, slow queues), the slots are given back and reserved again from the current time plus the round trip just
-  observed plus the lead, so late callers do not all go at once.
+* with a `lead` (the caller's activity holds its calls until the slot), the slots are *precise* (they may share
+  a window's burst) and only worth something if the caller can still make them: when the answer arrives, or the
+  timer fires, less than DISPATCH before the slot (a busy host, slow queues), the slots are given back and
+  reserved again from the current time plus the round trip just observed plus the lead. Without a lead the
+  slots are *loose* (spaced; see `ferry.orchestration.pacing`).
 Both loops are bounded (MAX_ROUNDS); past them the call goes anyway (a 429 is still handled by the caller).
 Cost in history: two events per reservation (EventSent, EventRaised), one per release, two for the timer
 (TimerCreated, TimerFired) when one is needed, plus the episodes they wake: 4–6 events in the common case.
@@ -26,7 +27,8 @@ from ferry.orchestration.pacing import Reservation
 from .budget import ENTITY
 
 MAX_ROUNDS = 3
-LATE = timedelta(milliseconds=100)
+DISPATCH = timedelta(milliseconds=40)
+"""The least time before its slot a caller must be awake to still send its calls at the slot (activity dispatch)."""
 SAME_INSTANT = timedelta(milliseconds=1)
 
 
@@ -41,18 +43,17 @@ def wait_for_slots(context: Any, needs: Sequence[tuple[str, str]], lead: timedel
 
     With `lead`, the slots are asked for no earlier than `lead` from now and the timer fires `lead` before them:
     for an activity that holds its calls until the instant itself (`ferry.steps.hold_until`), so neither the
-    entity's answer time nor the activity's dispatch time shifts them; and a caller woken more than LATE after
-    `at - lead` reserves again. Without `lead` (fast groups such as get, where only bursts matter), the first
-    slots are kept however late."""
+    entity's answer time nor the activity's dispatch time shifts them; and a caller woken less than DISPATCH
+    before its slot reserves again. Without `lead` the slots are loose and kept however late."""
     held: dict[int, datetime] = {}
     at: datetime = context.current_utc_datetime + lead
     for _ in range(MAX_ROUNDS):
         asked = context.current_utc_datetime
-        at = yield from _reserve_together(context, needs, at, held)
+        at = yield from _reserve_together(context, needs, at, held, precise=bool(lead))
         round_trip = context.current_utc_datetime - asked
         if at - lead > context.current_utc_datetime:
             yield context.create_timer(at - lead)
-        if not lead or context.current_utc_datetime - (at - lead) <= LATE:
+        if not lead or at - context.current_utc_datetime >= DISPATCH:
             return at
         _release(context, needs, held)
         at = context.current_utc_datetime + round_trip + lead
@@ -60,7 +61,7 @@ def wait_for_slots(context: Any, needs: Sequence[tuple[str, str]], lead: timedel
 
 
 def _reserve_together(context: Any, needs: Sequence[tuple[str, str]], at: datetime,
-                      held: dict[int, datetime]) -> Generator[Any, Any, datetime]:
+                      held: dict[int, datetime], precise: bool) -> Generator[Any, Any, datetime]:
     """Slots on every budget at one instant `>= at` (or the latest one got within MAX_ROUNDS passes)."""
     for _ in range(MAX_ROUNDS):
         for index, (alias, group) in enumerate(needs):
@@ -69,7 +70,8 @@ def _reserve_together(context: Any, needs: Sequence[tuple[str, str]], at: dateti
             if index in held:
                 context.signal_entity(budget_of(alias), "release", {"group": group, "slot": held[index].isoformat()})
             granted = yield context.call_entity(budget_of(alias), "reserve", {
-                "group": group, "at": at.isoformat(), "now": context.current_utc_datetime.isoformat()})
+                "group": group, "at": at.isoformat(), "now": context.current_utc_datetime.isoformat(),
+                "precise": precise})
             held[index] = Reservation.from_dict(granted).slot_datetime
             at = max(at, held[index])
         if all(abs(slot - at) < SAME_INSTANT for slot in held.values()):

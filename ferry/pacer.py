@@ -2,8 +2,9 @@
 
 Why not the `resource_budget` entity: an activity cannot wait on durable timers, and reserving a slot per page
 would cost history for every page of a 5,000-model inventory. One listing runs in one activity at a time per
-source, so spacing its pages in process (at `ferry.orchestration.pacing.interval(rate)`, the same headroom as
-the budget) keeps it within the list limit; a 429 from someone else's calls is still waited out by the client.
+source, so pacing its pages in process by the budget's own rule (`ferry.orchestration.pacing.reserve`, precise:
+the page waits here until its slot) keeps it within the list limit; a 429 from someone else's calls is still
+waited out by the client.
 """
 
 from __future__ import annotations
@@ -12,26 +13,25 @@ import threading
 import time
 from collections.abc import Callable
 
-from ferry.orchestration.pacing import interval
+from ferry.orchestration.pacing import reserve
 
 
 class Pacer:
-    """Spaces calls per key (a resource alias) at least `interval(rate)` apart, across threads of one process."""
+    """Paces calls per key (a resource alias) by the budget's window rule, across threads of one process."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self._clock = clock
         self._sleep = sleep
-        self._next: dict[str, float] = {}
+        self._budgets: dict[str, dict] = {}
         self._lock = threading.Lock()
 
-    def wait(self, key: str, rate: float) -> float:
+    def wait(self, key: str, rate: float, group: str = "list") -> float:
         """Block until the next call of `key` may go; returns the seconds waited."""
         with self._lock:
             now = self._clock()
-            slot = max(now, self._next.get(key, now))
-            self._next[key] = slot + interval(rate)
-        wait = slot - now
+            granted, self._budgets[key] = reserve(self._budgets.get(key), group, now, rate, precise=True)
+        wait = granted.slot - now
         if wait > 0:
             self._sleep(wait)
         return max(wait, 0.0)

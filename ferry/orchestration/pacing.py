@@ -5,12 +5,14 @@ Why: Document Intelligence limits each resource per operation group (S0: 5 model
 the same resources, possibly from several Function App instances at once, so the budget must be one shared,
 serialised record per resource (the `resource_budget` durable entity) and a 429 stays the exception.
 
-The model: the service counts calls in sliding one-second windows. A budget hands out *slots* (instants) at
-least `interval(rate)` apart, never bursting: a caller asks for a slot no earlier than its own orchestration
-time `at` and gets the earliest instant from there that is one interval away from every slot granted. The interval
-is computed at `HEADROOM` of the limit, because a slot is the instant the caller's timer fires, not the instant
-its request reaches the service: the latency in between varies (timer delivery, activity dispatch, connection
-set-up), and a call that lands late must not make the window it lands in hold one call too many.
+The model: the service counts calls in sliding one-second windows, so what it admits is at most `floor(rate)`
+calls in any one-second span. A budget hands out *slots* (instants) that keep that rule with a small margin
+(`window`): a caller asks for a slot no earlier than its own orchestration time `at` and gets the earliest
+instant from there where one more call keeps every span within the limit. A *precise* caller — an activity that
+holds its calls until the slot (`ferry.steps.hold_until`) — may share an instant with others: a window's calls
+go together and the next window's one span later, which is as fast as the service admits. A *loose* caller
+sends its call whenever its activity happens to run, so its arrival varies with dispatch; its slot is also kept
+`interval(rate)` (LOOSE_HEADROOM of the rate) away from every other slot, so a late one cannot crowd a window.
 
 Pure: state in, state out; times are the callers' deterministic orchestration times (or epoch seconds).
 """
@@ -22,10 +24,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ferry.settings import RATE_GROUPS
+from ferry.settings import RATE_GROUPS, default_of
 
-HEADROOM = 0.9
-"""Fraction of the service's limit the budget hands out (the rest absorbs call-latency jitter)."""
+MARGIN_SECONDS = float(default_of("FERRY_PACING_MARGIN_MS")) / 1000.0
+"""Added to each window by default (FERRY_PACING_MARGIN_MS): what may still vary between a held call's slot and
+its arrival at the service."""
+
+LOOSE_HEADROOM = 0.9
+"""A loose slot (a call not held to its instant) is spaced at this fraction of the rate: its arrival varies
+with activity dispatch, and the spacing keeps a late one from crowding a window."""
 
 GROUPS = RATE_GROUPS  # manage, get, list: defined with the rates in ferry.settings
 
@@ -33,13 +40,6 @@ HORIZON_SECONDS = 5.0
 """Slots older than this before the latest caller time seen are forgotten (they can no longer crowd a call)."""
 
 EPSILON = 1e-6
-
-
-def interval(rate: float) -> float:
-    """Seconds between two slots of a budget paced at `rate` requests per second (with HEADROOM)."""
-    if rate <= 0:
-        raise ValueError(f"a rate must be > 0 requests per second, got {rate!r}")
-    return 1.0 / (rate * HEADROOM)
 
 
 def to_epoch(when: datetime | str | float) -> float:
@@ -78,44 +78,114 @@ class Reservation:
         return to_datetime(self.slot)
 
 
+def window(rate: float, margin: float = MARGIN_SECONDS) -> tuple[int, float]:
+    """The budget's window at `rate`: (calls, seconds) — at most `calls` slots in any span shorter than `seconds`.
+
+    The service admits `rate` calls in any one-second span (its windows slide), so a budget may grant
+    `floor(rate)` calls at one instant and as many again one second later; `margin` more absorbs what still
+    varies between a held call's slot and its arrival (client load, network, clock skew)."""
+    if rate <= 0:
+        raise ValueError(f"a rate must be > 0 requests per second, got {rate!r}")
+    if margin < 0:
+        raise ValueError(f"a window margin must be >= 0 seconds, got {margin!r}")
+    calls = max(1, int(rate + EPSILON))
+    return calls, calls / rate + margin
+
+
+def interval(rate: float) -> float:
+    """Seconds between a loose slot and any other slot of a budget paced at `rate` (LOOSE_HEADROOM of the rate)."""
+    if rate <= 0:
+        raise ValueError(f"a rate must be > 0 requests per second, got {rate!r}")
+    return 1.0 / (rate * LOOSE_HEADROOM)
+
+
 def reserve(state: dict[str, Any] | None, group: str, at: datetime | str | float, rate: float | None,
-            now: datetime | str | float | None = None) -> tuple[Reservation, dict[str, Any]]:
+            now: datetime | str | float | None = None, *, precise: bool = False, margin: float = MARGIN_SECONDS,
+            ) -> tuple[Reservation, dict[str, Any]]:
     """Grant the earliest free slot of `group` no earlier than `at`; returns the reservation and the new state.
 
-    `state` maps group → the sorted slots (epoch seconds) granted and not yet `HORIZON_SECONDS` old. A slot is
-    free when it is at least one interval away from every granted one, so a request that arrives late (its
-    `at` earlier than slots already handed out) still gets a gap before them instead of a place at the end:
-    requests reach the entity in an order their callers do not control. `now` is the caller's orchestration
-    time (default `at`; `at` may be later, e.g. the slot of another budget): the latest `now` seen, minus
-    HORIZON_SECONDS, is the oldest slot kept. `rate` None means "no known limit": the slot is `at` and the
-    state is unchanged."""
+    `state` maps group → the sorted slots (epoch seconds) granted and not yet `HORIZON_SECONDS` old, and
+    "loose" → group → the loose ones among them. Every slot keeps the window (`window(rate)`: no more than its
+    calls in any shorter span); a loose slot (`precise` False: a call sent when its activity happens to run)
+    also stays `interval(rate)` away from every other slot, and every slot from it. A request that arrives late
+    (its `at` earlier than slots already handed out) still gets room at its own time when there is some,
+    instead of a place at the end: requests reach the entity in an order their callers do not control. `now` is
+    the caller's orchestration time (default `at`; `at` may be later, e.g. the slot of another budget): the
+    latest `now` seen, minus HORIZON_SECONDS, is the oldest slot kept. `rate` None means "no known limit": the
+    slot is `at` and the state is unchanged."""
     _check_group(group)
     new_state = dict(state or {})
     start = to_epoch(at)
     if rate is None:
         return Reservation(group, start, 0.0), new_state
-    step = interval(rate)
     seen = max(float(new_state.get("now", 0.0)), to_epoch(now) if now is not None else start)
     new_state["now"] = seen
-    slots = [s for s in new_state.get(group, ()) if s >= seen - HORIZON_SECONDS]
-    index = bisect.bisect_left(slots, start - step + EPSILON)
-    slot = start
-    while index < len(slots) and slots[index] < slot + step - EPSILON:
-        slot = max(slot, slots[index] + step)
-        index += 1
+    oldest = seen - HORIZON_SECONDS
+    slots = [s for s in new_state.get(group, ()) if s >= oldest]
+    loose_by_group = dict(new_state.get("loose") or {})
+    loose = [s for s in loose_by_group.get(group, ()) if s >= oldest]
+    slot = _earliest_free(slots, loose, start, window(rate, margin), interval(rate), precise)
     slot = round(slot, 6)  # what its ISO-8601 text (microseconds) carries
     bisect.insort(slots, slot)
     new_state[group] = slots
+    if not precise:
+        bisect.insort(loose, slot)
+    if loose:
+        loose_by_group[group] = loose
+    else:
+        loose_by_group.pop(group, None)
+    new_state["loose"] = loose_by_group
     return Reservation(group, slot, slot - start), new_state
 
 
+def _earliest_free(slots: list[float], loose: list[float], start: float, limit: tuple[int, float], step: float,
+                   precise: bool) -> float:
+    """The earliest instant from `start` where a slot keeps both rules. The instants that would break a rule
+    form open intervals ending at `slot + span` (window) or `slot + interval` (spacing), so the answer is
+    `start` or one of those ends."""
+    calls, span = limit
+    spaced_from = loose if precise else slots
+    ends = {s + span for s in slots} | {s + step for s in spaced_from}
+    for candidate in (start, *sorted(e for e in ends if e > start)):
+        if _keeps_window(slots, candidate, calls, span) and _keeps_spacing(spaced_from, candidate, step):
+            return candidate
+    raise AssertionError("the last end always fits")  # pragma: no cover
+
+
+def _keeps_window(slots: list[float], t: float, calls: int, span: float) -> bool:
+    """Whether every run of `calls + 1` consecutive slots that would contain t spans at least `span`."""
+    at = bisect.bisect_right(slots, t)
+    run = [*slots[max(0, at - calls):at], t, *slots[at:at + calls]]
+    return all(run[i + calls] - run[i] >= span - EPSILON for i in range(len(run) - calls))
+
+
+def _keeps_spacing(others: list[float], t: float, step: float) -> bool:
+    """Whether t is at least `step` away from its nearest neighbours in `others`."""
+    at = bisect.bisect_left(others, t)
+    return all(abs(t - s) >= step - EPSILON for s in others[max(0, at - 1):at + 1])
+
+
 def release(state: dict[str, Any] | None, group: str, slot: datetime | str | float) -> dict[str, Any]:
-    """Give back a granted slot that will not be used (its caller goes at a later one)."""
+    """Give back one granted slot that will not be used (its caller goes at a later one). Precise slots may
+    share an instant: only one of them is given back."""
     _check_group(group)
     new_state = dict(state or {})
     when = to_epoch(slot)
-    new_state[group] = [s for s in new_state.get(group, ()) if abs(s - when) > EPSILON]
+    new_state[group] = _without_one(new_state.get(group, ()), when)
+    loose_by_group = dict(new_state.get("loose") or {})
+    if group in loose_by_group:
+        loose_by_group[group] = _without_one(loose_by_group[group], when)
+        new_state["loose"] = {g: v for g, v in loose_by_group.items() if v}
     return new_state
+
+
+def _without_one(slots: Any, when: float) -> list[float]:
+    kept = list(slots)
+    for index, s in enumerate(kept):
+        if abs(s - when) <= EPSILON:
+            del kept[index]
+            break
+    return kept
 
 
 def _check_group(group: str) -> None:
@@ -124,8 +194,9 @@ def _check_group(group: str) -> None:
 
 
 def slots_needed_seconds(calls: int, rate: float) -> float:
-    """How long `calls` calls take at `rate` through one budget (the first goes at once)."""
-    return max(calls - 1, 0) * interval(rate)
+    """How long `calls` precise calls take at `rate` through an idle budget (a window's calls go at once)."""
+    per_window, span = window(rate)
+    return (max(calls - 1, 0) // per_window) * span
 
 
 def list_pages_seconds(items: int, page_size: int, rate: float) -> float:

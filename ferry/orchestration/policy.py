@@ -32,6 +32,7 @@ class CopyPolicy:
     allow_cmk_degrade: bool = default_of("FERRY_ALLOW_CMK_DEGRADE") == "true"
     max_authorization_attempts: int = int(default_of("FERRY_MAX_AUTHORIZATION_ATTEMPTS"))
     max_transient_retries: int = int(default_of("FERRY_MAX_TRANSIENT_RETRIES"))
+    pacing_lead_ms: float = float(default_of("FERRY_PACING_LEAD_MS"))
 
     def __post_init__(self) -> None:
         problems = []
@@ -49,6 +50,8 @@ class CopyPolicy:
             problems.append("max_authorization_attempts must be >= 1")
         if self.max_transient_retries < 0:
             problems.append("max_transient_retries must be >= 0")
+        if self.pacing_lead_ms <= 0:
+            problems.append("pacing_lead_ms must be > 0")
         if problems:
             raise ValueError("invalid copy policy: " + "; ".join(problems))
 
@@ -64,6 +67,7 @@ class CopyPolicy:
             allow_cmk_degrade=bool(settings.allow_cmk_degrade),
             max_authorization_attempts=int(settings.max_authorization_attempts),
             max_transient_retries=int(settings.max_transient_retries),
+            pacing_lead_ms=float(settings.pacing_lead_ms),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -41,7 +41,8 @@ def test_registry_matches_the_contract():
                 "FERRY_KEY_VAULT_CA_BUNDLE", "FERRY_COPY_DEADLINE_SECONDS", "FERRY_POLL_INITIAL_SECONDS",
                 "FERRY_POLL_MAX_SECONDS", "FERRY_POLL_BACKOFF_FACTOR", "FERRY_MAX_PARALLEL_TARGETS",
                 "FERRY_ALLOW_CMK_DEGRADE", "FERRY_MAX_AUTHORIZATION_ATTEMPTS", "FERRY_MAX_TRANSIENT_RETRIES",
-                "FERRY_KEY_CACHE_SECONDS", "FERRY_SYNC_SCHEDULE", "FERRY_SYNC_MAX_PARALLEL_COPIES"}
+                "FERRY_KEY_CACHE_SECONDS", "FERRY_SYNC_SCHEDULE", "FERRY_SYNC_MAX_PARALLEL_COPIES",
+                "FERRY_PACING_LEAD_MS", "FERRY_PACING_MARGIN_MS"}
     assert set(fs.SETTINGS) == expected
     assert [n for n, s in fs.SETTINGS.items() if s.required] == ["FERRY_RESOURCES"]
     assert [n for n, s in fs.SETTINGS.items() if s.local_only] == ["FERRY_KEY_VAULT_CA_BUNDLE"]
@@ -190,6 +191,8 @@ def test_bad_alias_and_every_problem_reported_at_once():
     ({"FERRY_MAX_PARALLEL_TARGETS": "2.5"}, "FERRY_MAX_PARALLEL_TARGETS", "not a whole number"),
     ({"FERRY_MAX_AUTHORIZATION_ATTEMPTS": "11"}, "FERRY_MAX_AUTHORIZATION_ATTEMPTS", "between 1 and 10"),
     ({"FERRY_KEY_CACHE_SECONDS": "-1"}, "FERRY_KEY_CACHE_SECONDS", "between 0 and 86400"),
+    ({"FERRY_PACING_LEAD_MS": "10"}, "FERRY_PACING_LEAD_MS", "between 50 and 5000"),
+    ({"FERRY_PACING_MARGIN_MS": "-5"}, "FERRY_PACING_MARGIN_MS", "between 0 and 1000"),
     ({"FERRY_ALLOW_CMK_DEGRADE": "sometimes"}, "FERRY_ALLOW_CMK_DEGRADE", "not a boolean"),
 ])
 def test_each_setting_is_validated(values, setting, fragment):

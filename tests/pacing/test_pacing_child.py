@@ -11,13 +11,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "orchestration"))
 import pytest
 from fake_durable import Recorder, run_orchestrator
 
-from CopyOrchestrator.child import SEND_LEAD, copy_model_to_target
+from CopyOrchestrator.child import copy_model_to_target
 from ferry.orchestration import pacing
 from ferry.orchestration.outcome import TargetCopyFailed
 from ferry.orchestration.policy import CopyPolicy
 
 FP = {"generation": "v3", "createdDateTime": "2026-01-01T00:00:00Z", "digest": "abc"}
 POLICY = CopyPolicy(deadline_seconds=120)
+LEAD = timedelta(milliseconds=POLICY.pacing_lead_ms)  # FERRY_PACING_LEAD_MS, frozen in the policy
 
 
 def ok(value):
@@ -59,9 +60,10 @@ def budgets(rates: dict[str, float], queued: dict[str, int]):
             return None
         group = data["group"]
         if group not in state and queued.get(f"{key}/{group}"):
-            start = pacing.to_epoch(data["at"])
-            state[group] = [start + i * pacing.interval(rates[group]) for i in range(queued[f"{key}/{group}"])]
-        granted, states[key] = pacing.reserve(state, group, data["at"], rates[group], now=data.get("now"))
+            for _ in range(queued[f"{key}/{group}"]):  # copies already waiting, from the caller's first `at`
+                _, state = pacing.reserve(state, group, data["at"], rates[group], precise=True)
+        granted, states[key] = pacing.reserve(state, group, data["at"], rates[group], now=data.get("now"),
+                                              precise=bool(data.get("precise")))
         return granted.to_dict()
 
     return on_entity
@@ -77,8 +79,10 @@ def test_every_call_with_a_rate_budget_reserves_it_first():
     reserved = [(key, data["group"]) for name, key, op, data in rec.entities if op == "reserve"]
     assert reserved == [("east", "get"), ("east", "manage"), ("west", "manage")]
     _, woken, sent = next(c for c in calls if c[0] == "authorize_and_start_copy")
-    # an idle budget: no timer; the slot is SEND_LEAD ahead, and the activity holds its calls until then
-    assert datetime.fromisoformat(sent["notBefore"]) == woken + SEND_LEAD
+    # an idle budget: no timer; the slot is the lead ahead, and the activity holds its calls until then
+    assert datetime.fromisoformat(sent["notBefore"]) == woken + LEAD
+    # the copy's calls are held to their slot (precise); the source check's get is not (loose)
+    assert [data.get("precise") for _, _, op, data in rec.entities if op == "reserve"] == [False, True, True]
     assert len(rec.timers) == 1  # the poll's, none for pacing
 
 
@@ -92,8 +96,10 @@ def test_a_busy_source_budget_holds_the_copy_until_its_slot():
     assert result["status"] == "succeeded"
     _, woken, sent = next(c for c in calls if c[0] == "authorize_and_start_copy")
     slot = datetime.fromisoformat(sent["notBefore"])
-    assert slot - start >= timedelta(seconds=10 * pacing.interval(5) - 1e-3)
-    assert slot - woken == SEND_LEAD  # woken a little early; the activity holds the calls until the slot
+    # ten copies wait before it: two full windows of five, so it goes with the third
+    assert slot - start >= timedelta(seconds=pacing.slots_needed_seconds(11, 5) + POLICY.pacing_lead_ms / 1000
+                                     - 1e-3)
+    assert slot - woken == LEAD  # woken a little early; the activity holds the calls until the slot
     # the target's slot was taken for the same instant (no release needed: the target was idle)
     reserves = [data for _, key, op, data in rec.entities if op == "reserve" and key == "west"]
     assert reserves[0]["at"] == sent["notBefore"]
@@ -102,7 +108,7 @@ def test_a_busy_source_budget_holds_the_copy_until_its_slot():
 
 def test_a_busy_target_moves_the_source_slot_too():
     rec = Recorder()
-    rec.on_entity = budgets({"manage": 5, "get": 50}, {"west/manage": 4})
+    rec.on_entity = budgets({"manage": 5, "get": 50}, {"west/manage": 5})  # west's window is full
     calls: list = []
     result, rec = run_orchestrator(copy_model_to_target, child_input(), activities=activities(rec, calls),
                                    instance_id="p:west", recorder=rec)
@@ -134,7 +140,7 @@ def test_sync_prunes_and_stale_deletes_wait_for_the_targets_budget():
     from SyncOrchestrator.chunk import sync_lane
 
     rec = Recorder()
-    rec.on_entity = budgets({"manage": 5, "get": 50}, {"west/manage": 3})
+    rec.on_entity = budgets({"manage": 5, "get": 50}, {"west/manage": 5})  # west's first window is full
     calls: list = []
     acts = activities(rec, calls, sync_prune=ok({}),
                       check_source_model=ok({"ready": True, "status": "ready", "fingerprint": FP}))
@@ -149,5 +155,5 @@ def test_sync_prunes_and_stale_deletes_wait_for_the_targets_budget():
     reserved = [(key, data["group"]) for _, key, op, data in rec.entities if op == "reserve"]
     assert reserved[:3] == [("west", "manage"), ("east", "get"), ("west", "manage")]
     when = {c[0]: c[1] for c in reversed(calls)}  # the first call of each activity
-    assert when["sync_prune"] - start >= timedelta(seconds=3 * pacing.interval(5) - 1e-3)
+    assert when["sync_prune"] - start >= timedelta(seconds=pacing.window(5)[1] - 1e-3)
     assert when["delete_target_model"] - when["sync_prune"] >= timedelta(seconds=pacing.interval(5) - 1e-3)

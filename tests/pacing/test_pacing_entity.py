@@ -87,7 +87,26 @@ def test_reserve_paces_each_resource_at_its_tier_or_override(configured):
     second = operate(states, "src", "reserve", {"group": "list", "at": at})
     third = operate(states, "src", "reserve", {"group": "list", "at": at})
     assert third["waitSeconds"] - second["waitSeconds"] == pytest.approx(pacing.interval(10), abs=1e-5)
-    assert set(operate(states, "src", "get")) == {"manage", "get", "list", "now"}
+    assert set(operate(states, "src", "get")) == {"manage", "get", "list", "now", "loose"}
+    # a precise caller (one that holds its call until the slot) may go with a window's burst
+    fresh: dict = {}
+    precise = [operate(fresh, "src", "reserve", {"group": "manage", "at": at, "precise": True})["waitSeconds"]
+               for _ in range(6)]
+    assert precise == pytest.approx([0] * 5 + [pacing.window(5)[1]], abs=1e-5)
+
+
+def test_the_window_margin_comes_from_the_settings(monkeypatch):
+    only_our_settings(monkeypatch)
+    monkeypatch.setenv("FERRY_RESOURCES", json.dumps(RESOURCES))
+    monkeypatch.setenv("FERRY_PACING_MARGIN_MS", "150")
+    ferry_settings.load.cache_clear()
+    try:
+        states: dict = {}
+        waits = [operate(states, "src", "reserve", {"group": "manage", "at": T0.isoformat(), "precise": True})
+                 ["waitSeconds"] for _ in range(6)]
+    finally:
+        ferry_settings.load.cache_clear()
+    assert waits[-1] == pytest.approx(1.15, abs=1e-5)
 
 
 def test_an_alias_the_settings_do_not_know_is_not_held_back(configured, caplog):
@@ -163,3 +182,41 @@ def test_the_entity_serialises_callers_in_the_product_app_on_devhost(tmp_path, m
         slots = state["manage"]
         assert len(slots) == 12 and slots[0] == T0.timestamp()
         assert [b - a for a, b in itertools.pairwise(slots)] == pytest.approx([pacing.interval(5)] * 11, abs=1e-5)
+
+
+class SlowContext(OrchestrationContext):
+    """Each entity call takes `round_trip` of orchestration time; releases are signals."""
+
+    def __init__(self, states: dict, now: datetime, round_trip: timedelta) -> None:
+        super().__init__(states, now)
+        self.round_trip = round_trip
+        self.signals: list[tuple[str, str, Any]] = []
+
+    def call_entity(self, entity_id: Any, operation: str, input_: Any = None) -> Any:
+        self.current_utc_datetime += self.round_trip
+        return super().call_entity(entity_id, operation, input_)
+
+    def signal_entity(self, entity_id: Any, operation: str, input_: Any = None) -> None:
+        self.signals.append((entity_id.key, operation, input_))
+        operate(self.states, entity_id.key, operation, input_)
+
+
+@pytest.mark.parametrize(("round_trip_ms", "released"), [(50, 0), (200, 2)])
+def test_a_held_caller_that_cannot_make_its_slot_takes_a_later_one(configured, round_trip_ms, released):
+    """With a lead (the activity holds its calls until the slot), the slots are precise; when the two reservations
+    took so long that less than DISPATCH is left before the slot, both are given back and taken again further
+    out (the round trip just seen plus the lead), so the call is not sent late into a window."""
+    from ResourceBudget.pace import DISPATCH
+
+    lead = timedelta(milliseconds=400)
+    ctx = SlowContext({}, T0, timedelta(milliseconds=round_trip_ms))
+    go = drive(wait_for_slots(ctx, [("src", "manage"), ("raised", "manage")], lead=lead), ctx)
+    assert all(data["precise"] for _, data in ctx.calls)
+    assert [op for _, op, _ in ctx.signals].count("release") == released
+    assert go - ctx.current_utc_datetime >= DISPATCH  # awake early enough to send at the slot
+    if released:
+        first_pass = 2 * timedelta(milliseconds=round_trip_ms)
+        assert go == T0 + first_pass + first_pass + lead  # from the wake: the round trip seen, then the lead
+        assert sorted(ctx.states["src"]["manage"]) == [pacing.to_epoch(go)]  # the missed slot is free again
+    else:
+        assert go == T0 + lead

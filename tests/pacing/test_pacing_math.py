@@ -1,5 +1,6 @@
-"""ferry.orchestration.pacing: slots at the resource's rate, in order, never bursting, and what the service's
-gateway (the emulator's sliding-window limiter) makes of calls sent at those slots, latency jitter included."""
+"""ferry.orchestration.pacing: slots at the resource's rate (a window at a time for precise callers, spaced for
+loose ones), and what the service's gateway (the emulator's sliding-window limiter) makes of calls sent at those
+slots, latency jitter included."""
 
 from __future__ import annotations
 
@@ -24,21 +25,60 @@ class Clock:
         return self.now
 
 
-def reserve_many(times: list[datetime], rate: float, group: str = "manage") -> list[float]:
+def reserve_many(times: list[datetime], rate: float, group: str = "manage", precise: bool = False) -> list[float]:
     state: dict = {}
     slots = []
     for at in times:
-        granted, state = pacing.reserve(state, group, at, rate)
+        granted, state = pacing.reserve(state, group, at, rate, precise=precise)
         slots.append(granted.slot)
     return slots
 
 
-def test_simultaneous_callers_get_slots_one_interval_apart_in_order():
+def test_precise_callers_go_a_window_at_a_time():
+    """Callers that hold their call until the slot may go together: the service's limit is per one-second span, so
+    five copy calls at once and five more a window later is as fast as it admits."""
+    slots = reserve_many([T0] * 12, rate=5, precise=True)
+    calls, span = pacing.window(5)
+    assert (calls, span) == (5, pytest.approx(1 + pacing.MARGIN_SECONDS))
+    start = T0.timestamp()
+    assert slots == pytest.approx([start] * 5 + [start + span] * 5 + [start + 2 * span] * 2)
+
+
+def test_loose_callers_are_spaced_below_the_rate():
     slots = reserve_many([T0] * 10, rate=5)
     gaps = [b - a for a, b in itertools.pairwise(slots)]
     assert slots[0] == T0.timestamp()
-    assert gaps == pytest.approx([1 / (5 * pacing.HEADROOM)] * 9, abs=1e-5)
+    assert gaps == pytest.approx([1 / (5 * pacing.LOOSE_HEADROOM)] * 9, abs=1e-5)
     assert pacing.interval(5) > 0.2  # slower than the limit itself: the headroom
+
+
+def test_loose_and_precise_slots_keep_their_distance_in_one_budget():
+    state: dict = {}
+    burst = []
+    for _ in range(3):
+        granted, state = pacing.reserve(state, "manage", T0, 5, precise=True)
+        burst.append(granted.slot)
+    loose, state = pacing.reserve(state, "manage", T0, 5)
+    assert loose.slot == pytest.approx(T0.timestamp() + pacing.interval(5))  # away from the burst
+    after, state = pacing.reserve(state, "manage", T0, 5, precise=True)
+    assert after.slot == pytest.approx(T0.timestamp())  # the window still has room at T0 ...
+    crowded, state = pacing.reserve(state, "manage", loose.slot_datetime, 5, precise=True)
+    assert crowded.slot == pytest.approx(loose.slot + pacing.interval(5))  # ... but nothing crowds a loose slot
+    assert state["loose"] == {"manage": [loose.slot]}
+    # a window never holds more than its calls, whatever the mix
+    slots = sorted(state["manage"])
+    calls, span = pacing.window(5)
+    assert all(slots[i + calls] - slots[i] >= span - 1e-6 for i in range(len(slots) - calls))
+
+
+def test_releasing_one_of_a_burst_gives_back_only_that_one():
+    state: dict = {}
+    for _ in range(5):
+        granted, state = pacing.reserve(state, "manage", T0, 5, precise=True)
+    state = pacing.release(state, "manage", granted.to_dict()["slot"])
+    assert state["manage"] == [T0.timestamp()] * 4
+    again, state = pacing.reserve(state, "manage", T0, 5, precise=True)
+    assert again.slot == T0.timestamp()  # the window has room again at T0
 
 
 def test_an_idle_budget_grants_the_callers_own_time_and_a_late_caller_is_not_held_back():
@@ -105,12 +145,16 @@ def test_reservation_round_trips_through_json_and_iso_times():
     assert pacing.to_epoch(datetime(2026, 12, 4, 12)) == T0.timestamp()  # naive = UTC
 
 
-@pytest.mark.parametrize(("rate", "jitter"), [(5, 0.0), (5, 0.08), (1, 0.08), (50, 0.0015)])
-def test_calls_at_the_slots_pass_the_services_sliding_window_even_with_latency_jitter(rate, jitter):
-    """Many callers at once; each call reaches the gateway up to `jitter` seconds after its slot."""
+@pytest.mark.parametrize(("rate", "jitter", "precise"), [
+    (5, 0.0, False), (5, 0.08, False), (1, 0.08, False), (50, 0.0015, False),
+    (5, 0.0, True), (5, pacing.MARGIN_SECONDS * 0.9, True), (1, pacing.MARGIN_SECONDS * 0.9, True),
+    (50, pacing.MARGIN_SECONDS * 0.9, True)])
+def test_calls_at_the_slots_pass_the_services_sliding_window_even_with_latency_jitter(rate, jitter, precise):
+    """Many callers at once; each call reaches the gateway up to `jitter` seconds after its slot (a loose caller's
+    dispatch varies more than a precise one's, which only the margin covers)."""
     rnd = random.Random(7)
     ats = sorted(T0 + timedelta(seconds=rnd.uniform(0, 3)) for _ in range(120))
-    slots = reserve_many(ats, rate)
+    slots = reserve_many(ats, rate, precise=precise)
     arrivals = sorted(s + rnd.uniform(0, jitter) for s in sorted(slots))
     clock = Clock(arrivals[0])
     limiter = RateLimiter(clock, {"manage": rate})
@@ -122,6 +166,11 @@ def test_calls_at_the_slots_pass_the_services_sliding_window_even_with_latency_j
         except ServiceError:
             throttled += 1
     assert throttled == 0
+    if precise:  # ... as fast as the service admits: every window of the busy stretch is full
+        calls, span = pacing.window(rate)
+        ordered = sorted(slots)
+        assert max(ordered) - min(ordered) <= (len(ordered) // calls + 1) * span
+        return
     # ... and the budget wastes no slot: each call goes at its own time or one interval after the previous one
     for i in range(1, len(slots)):
         assert slots[i] == pytest.approx(max(ats[i].timestamp(), slots[i - 1] + pacing.interval(rate)))
@@ -141,9 +190,17 @@ def test_without_pacing_the_same_calls_are_throttled():
 
 
 def test_durations_of_a_batch_and_of_a_listing():
-    assert pacing.slots_needed_seconds(60, 5) == pytest.approx(59 / 4.5)
-    assert pacing.slots_needed_seconds(1, 5) == 0
-    assert pacing.list_pages_seconds(5000, 50, 10) == pytest.approx(99 / 9)
+    span = pacing.window(5)[1]
+    assert pacing.slots_needed_seconds(60, 5) == pytest.approx(11 * span)  # twelve windows of five
+    assert pacing.slots_needed_seconds(5, 5) == 0 and pacing.slots_needed_seconds(1, 5) == 0
+    assert pacing.list_pages_seconds(5000, 50, 10) == pytest.approx(9 * pacing.window(10)[1])  # 100 pages
+
+
+def test_a_window_margin_is_set_per_call_and_checked():
+    assert pacing.window(5, margin=0.1) == (5, pytest.approx(1.1))
+    assert pacing.window(0.5, margin=0) == (1, pytest.approx(2.0))  # below one per second: one per 1/rate
+    with pytest.raises(ValueError, match="margin"):
+        pacing.window(5, margin=-0.01)
 
 
 def test_the_activity_holds_its_calls_until_the_slot_only_when_it_is_near(monkeypatch):

@@ -9,9 +9,11 @@ one source resource), each contender on its own fresh source/targets:
   * the official SDK (`azure-ai-documentintelligence`: `authorize_model_copy` + `begin_copy_model_to`) in a plain
     8-thread pool, one job per (model, target), azure-core's retry policy honouring Retry-After on 429;
   * the rate-limit bound: `MODELS × 2` copy POSTs on one source at 5 per second, plus one copy time.
-For each: wall time (first request to last copy done), fraction of the bound, model-management calls and how
-many were answered 429. Also the plan of a `PLAN_MODELS`-model source (a dry-run sync): its time, list calls and
-the memory the host grew by while planning.
+Every contender runs ROUNDS times (`BULK_ROUNDS`, default 3), the rounds interleaved so a busy moment of the
+machine does not fall on one contender only. For each: the median wall time (first request to last copy done)
+and its range, the median's fraction of the bound, model-management calls and how many were answered 429. Also
+the plan of a `PLAN_MODELS`-model source (a dry-run sync): its time, list calls and the memory the host grew by
+while planning.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import logging
 import os
 import platform
 import secrets
+import statistics
 import sys
 import tempfile
 import threading
@@ -34,6 +37,7 @@ import requests
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = int(os.environ.get("BULK_MODELS", "30"))
+ROUNDS = int(os.environ.get("BULK_ROUNDS", "3"))
 TARGETS = ("a", "b")
 COPY_SECONDS = 1.0
 API_VERSION = "2024-11-30"
@@ -55,8 +59,11 @@ def _names(contender: str) -> tuple[str, ...]:
     return (f"{contender}-src", *(f"{contender}-{t}" for t in TARGETS))
 
 
-CONTENDERS = ("sync", "copies", "sdk")  # each on its own fresh source and targets
-FERRY_CONTENDERS = ("sync", "copies")
+KINDS = ("sync", "copies", "sdk")
+FERRY_KINDS = ("sync", "copies")
+# each contender of each round on its own fresh source and targets ("sync1-src", "sdk3-a", ...)
+CONTENDERS = tuple(f"{kind}{n}" for n in range(1, ROUNDS + 1) for kind in KINDS)
+FERRY_CONTENDERS = tuple(c for c in CONTENDERS if c.rstrip("0123456789") in FERRY_KINDS)
 
 
 def _cloud_config(workdir: Path) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -122,11 +129,11 @@ def _on_targets(cloud: Any, contender: str, models: list[str]) -> int:
 
 # ---------------------------------------------------------------------------------------------- ModelFerry
 def _run_ferry(cloud: Any, host: Any, contender: str) -> dict[str, Any] | None:
-    """One ModelFerry row: the whole source by POST /api/sync, or one POST /api/copies per model, concurrently."""
+    """One ModelFerry run: the whole source by POST /api/sync, or one POST /api/copies per model, concurrently."""
     models = _seed(cloud, contender)
     source, *targets = _names(contender)
     started = time.monotonic()
-    if contender == "sync":
+    if contender.startswith("sync"):
         mode = "POST /api/sync"
         resp = requests.post(f"{host.url}/api/sync", json={"source": source, "targets": targets}, timeout=30)
         resp.raise_for_status()
@@ -150,7 +157,8 @@ def _run_ferry(cloud: Any, host: Any, contender: str) -> dict[str, Any] | None:
             "present": _on_targets(cloud, contender, models), "calls": calls, "throttled": throttled, "ops": ops}
 
 
-def _run_ferries(cloud: Any, tmp: Path) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+def _run_rounds(cloud: Any, tmp: Path) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """ROUNDS rounds of sync, concurrent copies and the SDK pool, one after the other, then the plan row."""
     from devhost.engine.clock import RealClock
     from devhost.testing import DevHost
 
@@ -158,28 +166,31 @@ def _run_ferries(cloud: Any, tmp: Path) -> tuple[list[dict[str, Any]], dict[str,
                          time_skipping="never")
     try:
         has_sync = host.index.orchestrator("sync_estate") is not None
-        rows = []
-        for contender in FERRY_CONTENDERS:
-            if contender == "sync" and not has_sync:
-                print("(this app has no sync_estate orchestrator: no sync row)", flush=True)
+        runs = []
+        for contender in CONTENDERS:
+            if contender.startswith("sync") and not has_sync:
                 continue
-            rows.append(_run_ferry(cloud, host, contender))
-            print(f"ModelFerry {rows[-1]['mode']}: {rows[-1]['seconds']:.1f} s, {rows[-1]['throttled']} of "
-                  f"{rows[-1]['calls']} management calls answered 429", flush=True)
+            run = _run_sdk(cloud, contender) if contender.startswith("sdk") else _run_ferry(cloud, host, contender)
+            run["round"] = int(contender.lstrip("abcdefghijklmnopqrstuvwxyz"))
+            runs.append(run)
+            print(f"round {run['round']}: {run['client']} {run['mode']}: {run['seconds']:.1f} s, {run['throttled']} of "
+                  f"{run['calls']} management calls answered 429", flush=True)
+        if not has_sync:
+            print("(this app has no sync_estate orchestrator: no sync row)", flush=True)
         plan = _plan(cloud, host) if has_sync else None
-        return rows, plan
+        return runs, plan
     finally:
         host.stop()
 
 
 # ---------------------------------------------------------------------------------------------- official SDK
-def _run_sdk(cloud: Any) -> dict[str, Any]:
+def _run_sdk(cloud: Any, contender: str) -> dict[str, Any]:
     from azure.ai.documentintelligence import DocumentIntelligenceAdministrationClient
     from azure.ai.documentintelligence.models import AuthorizeCopyRequest
     from azure.core.credentials import AzureKeyCredential
 
-    models = _seed(cloud, "sdk")
-    src, *targets = (cloud.resource(n) for n in _names("sdk"))
+    models = _seed(cloud, contender)
+    src, *targets = (cloud.resource(n) for n in _names(contender))
     # azure-core retries a 429 after Retry-After, but only 3 times by default (retry_status): with 8 threads on
     # one source that fails copies, so the script raises it, as a user of the pool would have to.
     retries = {"retry_status": SDK_RETRY_STATUS, "retry_total": SDK_RETRY_STATUS}
@@ -197,9 +208,9 @@ def _run_sdk(cloud: Any) -> dict[str, Any]:
     with ThreadPoolExecutor(SDK_THREADS) as pool:
         ok = all(pool.map(one, jobs))
     seconds = time.monotonic() - started
-    calls, throttled, ops = _manage_counts(cloud, "sdk")
+    calls, throttled, ops = _manage_counts(cloud, contender)
     return {"client": "SDK", "mode": f"{SDK_THREADS}-thread pool", "seconds": seconds, "ok": ok,
-            "present": _on_targets(cloud, "sdk", models), "calls": calls, "throttled": throttled, "ops": ops}
+            "present": _on_targets(cloud, contender, models), "calls": calls, "throttled": throttled, "ops": ops}
 
 
 # ---------------------------------------------------------------------------------------------- plan of 5,000
@@ -229,6 +240,19 @@ def _plan(cloud: Any, host: Any) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- report
+def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row of the table from a contender's rounds: the median time and the range; calls, 429s and copies
+    summed over the rounds."""
+    times = sorted(run["seconds"] for run in runs)
+    ops: Counter = Counter()
+    for run in runs:
+        ops.update(run["ops"])
+    return {"client": runs[0]["client"], "mode": runs[0]["mode"], "seconds": statistics.median(times),
+            "low": times[0], "high": times[-1], "calls": sum(run["calls"] for run in runs),
+            "throttled": sum(run["throttled"] for run in runs), "present": sum(run["present"] for run in runs),
+            "wanted": MODELS * len(TARGETS) * len(runs), "ops": ops}
+
+
 def main() -> int:
     """Run the bulk contenders and the plan measurement; 0 when every copy landed."""
     sys.path.insert(0, str(REPO))
@@ -242,32 +266,37 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bulk-bench-") as tmp:
         config, _ = _cloud_config(Path(tmp) / "cloud")
         with LocalCloud.from_config(config) as cloud:
-            rows, plan = _run_ferries(cloud, Path(tmp))
-            rows.append(_run_sdk(cloud))
+            runs, plan = _run_rounds(cloud, Path(tmp))
 
     print(f"bulk benchmark — local cloud on the real clock, S0 limits (manage {S0['manage']}/s, get {S0['get']}/s, "
-          f"list {S0['list']}/s), {MODELS} models × {len(TARGETS)} targets, copies of {COPY_SECONDS:g} s")
+          f"list {S0['list']}/s), {MODELS} models × {len(TARGETS)} targets, copies of {COPY_SECONDS:g} s, "
+          f"{ROUNDS} round(s) of every contender, interleaved")
     print(f"machine: {platform.platform()} | Python {platform.python_version()} | {os.cpu_count()} CPUs | "
           f"{threading.active_count()} threads at the end")
     print()
-    print(f"{'client':<11} {'how':<34} {'time (s)':>8} {'of bound':>8} {'copies':>7} {'mgmt calls':>10} "
-          f"{'429s':>5} {'429 %':>6}")
+    print(f"{'client':<11} {'how':<34} {'median (s)':>10} {'range (s)':>11} {'of bound':>8} {'copies':>9} "
+          f"{'mgmt calls':>10} {'429s':>5} {'429 %':>6}")
     failures = 0
-    for row in rows:
+    rows = []
+    for mode in dict.fromkeys(run["mode"] for run in runs):
+        of_mode = [run for run in runs if run["mode"] == mode]
+        row = _summary(of_mode)
+        rows.append(row)
+        failures += sum((not run["ok"]) or run["present"] != MODELS * len(TARGETS) for run in of_mode)
         share = row["throttled"] / max(row["calls"], 1)
-        failures += (not row["ok"]) or row["present"] != MODELS * len(TARGETS)
-        print(f"{row['client']:<11} {row['mode']:<34} {row['seconds']:>8.1f} {bound / row['seconds']:>8.2f} "
-              f"{row['present']:>3}/{MODELS * len(TARGETS):<3} {row['calls']:>10} {row['throttled']:>5} "
-              f"{100 * share:>5.1f}%")
-    print(f"{'bound':<11} {f'{MODELS * len(TARGETS)} copy POSTs at 5/s + one copy':<34} {bound:>8.1f} {1:>8.2f}")
-    sdk = rows[-1]
+        print(f"{row['client']:<11} {mode:<34} {row['seconds']:>10.1f} {row['low']:>5.1f}–{row['high']:<5.1f} "
+              f"{bound / row['seconds']:>8.2f} {row['present']:>4}/{row['wanted']:<4} {row['calls']:>10} "
+              f"{row['throttled']:>5} {100 * share:>5.1f}%")
+    print(f"{'bound':<11} {f'{MODELS * len(TARGETS)} copy POSTs at 5/s + one copy':<34} {bound:>10.1f} {'':>11} "
+          f"{1:>8.2f}")
+    sdk = next(row for row in rows if row["client"] == "SDK")
     print()
-    for ferry in rows[:-1]:
+    for ferry in (row for row in rows if row["client"] == "ModelFerry"):
         print(f"ModelFerry, {ferry['mode']}: {bound / ferry['seconds']:.2f} of the bound (goal ≥ {GOAL_FRACTION}), "
-              f"{sdk['seconds'] / ferry['seconds']:.2f}× the thread pool's speed (goal ≥ 1), "
+              f"{sdk['seconds'] / ferry['seconds']:.2f}× the thread pool's speed (goal ≥ 1; medians), "
               f"{100 * ferry['throttled'] / max(ferry['calls'], 1):.1f} % of management calls answered 429 "
               f"(goal ≤ {100 * GOAL_THROTTLED:g} %)")
-        print(f"  requests by operation/status: "
+        print(f"  requests by operation/status, all rounds: "
               f"{', '.join(f'{op} {st}: {n}' for (op, st), n in sorted(ferry['ops'].items()))}")
     if plan is not None:
         failures += not plan["ok"]

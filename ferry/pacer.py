@@ -2,9 +2,10 @@
 
 Why not the `resource_budget` entity: an activity cannot wait on durable timers, and reserving a slot per page
 would cost history for every page of a 5,000-model inventory. One listing runs in one activity at a time per
-source, so pacing its pages in process by the budget's own rule (`ferry.orchestration.pacing.reserve`, precise:
-the page waits here until its slot) keeps it within the list limit; a 429 from someone else's calls is still
-waited out by the client.
+source, so pacing its pages in process by the budget's own rule (`ferry.orchestration.pacing.reserve`) keeps
+it within the list limit. The slots are loose (spaced below the rate, no window bursts): a page's request leaves
+after its wait by a varying delay (the first one fetches a key and opens a connection), which a window burst
+would not absorb. A 429 from someone else's calls is still waited out by the client.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ferry.orchestration.pacing import reserve
 
 
 class Pacer:
-    """Paces calls per key (a resource alias) by the budget's window rule, across threads of one process."""
+    """Paces calls per key (a resource alias) by the budget's rule (loose slots), across threads of one process."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -30,7 +31,7 @@ class Pacer:
         """Block until the next call of `key` may go; returns the seconds waited."""
         with self._lock:
             now = self._clock()
-            granted, self._budgets[key] = reserve(self._budgets.get(key), group, now, rate, precise=True)
+            granted, self._budgets[key] = reserve(self._budgets.get(key), group, now, rate)
         wait = granted.slot - now
         if wait > 0:
             self._sleep(wait)

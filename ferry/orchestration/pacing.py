@@ -200,6 +200,7 @@ def slots_needed_seconds(calls: int, rate: float) -> float:
 
 
 def list_pages_seconds(items: int, page_size: int, rate: float) -> float:
-    """How long listing `items` models takes in pages of `page_size` at `rate` list calls per second."""
+    """How long listing `items` models takes in pages of `page_size` at `rate` list calls per second (the pages'
+    slots are loose: `ferry.pacer`)."""
     pages = max(1, -(-items // max(page_size, 1)))
-    return slots_needed_seconds(pages, rate)
+    return (pages - 1) * interval(rate)

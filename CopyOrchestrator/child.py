@@ -578,6 +578,9 @@ class TargetRun:
         fire_at = next_fire_at(self.now, delay, deadline)
         if fire_at is None:
             return False
+        if error.kind == "missed_slot":  # nothing was sent: the next slot's reservation is the wait
+            self.log("%s: missed its rate-budget slot (%d); taking another", name, retries.missed)
+            return True
         self.retries += 1
         self.throttled += error.kind == "throttled"
         self.last_error = error

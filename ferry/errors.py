@@ -22,13 +22,16 @@ Kinds (`KINDS`):
 - "invalid_request"  a copy request (HTTP body, event, orchestration input) that cannot be run: answer 400.
 - "invalid_settings" the app settings are invalid: fix the named setting and restart.
 - "internal"         a bug inside ModelFerry (an activity raised): see the host log.
+- "missed_slot"      a rate-paced call's activity started too long after its budget slot: nothing was sent; the
+                     orchestration takes a new slot (a late call would crowd the next window into a 429).
 
 Request and settings errors use the same shape as service errors, so every caller reads one dict
 (`to_dict()` / `from_dict()`); what a person sees is `public()`: code, message, hint.
 
-`retryable` means "the same request may succeed if simply repeated later"; only "throttled", "transient" and
-"not_ready" are. Messages and hints never contain keys or tokens: they are built from the service's error
-code/message (which never echo credentials) and from names, never from request headers or bodies.
+`retryable` means "the same request may succeed if simply repeated later"; only "throttled", "transient",
+"not_ready" and "missed_slot" are. Messages and hints never contain keys or tokens: they are built from the
+service's error code/message (which never echo credentials) and from names, never from request headers or
+bodies.
 """
 
 from __future__ import annotations
@@ -42,8 +45,8 @@ from typing import Any
 
 KINDS: tuple[str, ...] = ("throttled", "transient", "authorization", "model_exists", "not_found", "not_ready",
                           "unauthorized", "quota", "degrade_required", "timeout", "terminal", "invalid_request",
-                          "invalid_settings", "internal")
-RETRYABLE_KINDS = frozenset({"throttled", "transient", "not_ready"})
+                          "invalid_settings", "internal", "missed_slot")
+RETRYABLE_KINDS = frozenset({"throttled", "transient", "not_ready", "missed_slot"})
 MAX_MESSAGE_CHARS = 1000
 
 # Fragments of service messages that identify an error independently of its code (codes differ per generation).
@@ -237,6 +240,8 @@ def extract_service_error(body: Any) -> tuple[str | None, str | None, str | None
 # hints (one per situation; say what to do)
 
 HINTS = {
+    "missed_slot": "The host started the call's activity after its rate-limit slot, so nothing was sent and "
+                   "ModelFerry takes a new slot. If this is frequent, raise FERRY_PACING_LEAD_MS.",
     "unauthorized": "Check the resource's key and endpoint in FERRY_RESOURCES: the key in its Key Vault secret "
                     "(keySecretName) must be a current key of that resource (ModelFerry re-reads it once after "
                     "a 401, so a rotated key is picked up), and the endpoint must be that resource's endpoint. "

@@ -34,7 +34,7 @@ from ferry import generations
 from ferry.contracts import CopyPoll, CopyStarted, Deleted, SourceModel, TargetCopies, TargetModel
 from ferry.docintel import DocIntelClient, V3Client, client_for, is_copy_of
 from ferry.docintel.fingerprint import normalize_time
-from ferry.errors import FerryError
+from ferry.errors import HINTS, FerryError
 from ferry.generations import validate_model_id
 from ferry.kinds import Kind, composed, kind_named
 from ferry.provenance import provenance_tags
@@ -56,20 +56,33 @@ def hold_until(not_before: str | None) -> float:
     an activity dispatch take a variable time), and the activity sends the rate-limited calls at the slot
     itself, so calls from many orchestrations keep the spacing the budget gave them. Anything further away is
     not this activity's business (clocks that disagree, a replayed input): it does not wait at all."""
-    if not not_before:
+    when = _instant(not_before)
+    if when is None:
         return 0.0
-    try:
-        when = datetime.fromisoformat(not_before.replace("Z", "+00:00"))
-    except ValueError:
-        log.warning("ignoring an unreadable not-before instant %r", not_before)
-        return 0.0
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    wait = when.timestamp() - _now()
+    wait = when - _now()
     if 0 < wait <= MAX_HOLD_SECONDS:
         _sleep(wait)
         return wait
     return 0.0
+
+
+def late_by(not_before: str | None) -> float:
+    """Seconds the wall clock is past `not_before` (0 when it is not, or when there is no readable instant)."""
+    when = _instant(not_before)
+    return max(_now() - when, 0.0) if when is not None else 0.0
+
+
+def _instant(not_before: str | None) -> float | None:
+    if not not_before:
+        return None
+    try:
+        when = datetime.fromisoformat(not_before.replace("Z", "+00:00"))
+    except ValueError:
+        log.warning("ignoring an unreadable not-before instant %r", not_before)
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -179,7 +192,9 @@ def authorize_and_start_copy(settings: Settings, source: str, target: str, sourc
                              not_before: str | None = None, kind_name: str | None = None,
                              source_created: str | None = None) -> CopyStarted:
     """Authorize a copy on the target and start it on the source, in one step (the token stays here); both calls
-    go out no earlier than `not_before` (the rate-budget slot, see `hold_until`).
+    go out no earlier than `not_before` (the rate-budget slot, see `hold_until`), and not at all when the
+    activity starts more than FERRY_PACING_MARGIN_MS after it (kind "missed_slot": the orchestration takes a new
+    slot).
 
     v3+: the copy's tags are the source's own `tags` with ModelFerry's provenance over them
     (`ferry.provenance.provenance_tags`; `source_created` is the source's createdDateTime as the service wrote it),
@@ -219,6 +234,13 @@ def authorize_and_start_copy(settings: Settings, source: str, target: str, sourc
     target_client = _client(settings, dst)
     source_client = _client(settings, src)
     hold_until(not_before)
+    late = late_by(not_before)
+    if late > settings.pacing_margin_ms / 1000.0:
+        # Sent now, the calls would land in the window after their slot's and crowd it into a 429: send nothing.
+        raise FerryError(kind="missed_slot", code="MissedRateSlot",
+                         message=f"the copy's activity started {late * 1000:.0f} ms after its rate-budget slot "
+                                 f"(more than FERRY_PACING_MARGIN_MS, {settings.pacing_margin_ms:g} ms); nothing "
+                                 "was sent", hint=HINTS["missed_slot"], operation=op, resource=source)
     v3_plus = not dst.is_v2
     authorization = target_client.authorize_copy(
         model_id=target_model_id if v3_plus else None,

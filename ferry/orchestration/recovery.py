@@ -40,15 +40,22 @@ def is_transient(error: FerryError) -> bool:
     return error.kind in TRANSIENT_KINDS
 
 
+MAX_MISSED_SLOTS = 10
+"""How many rate-budget slots one step may miss (its activity started too late) before the copy fails: a host
+that late that often needs a longer FERRY_PACING_LEAD_MS."""
+
+
 @dataclass
 class Retries:
     """How often one step has been repeated: after transient failures (budgeted) and after 429s (not)."""
 
     transient: int = 0
     throttled: int = 0
+    missed: int = 0  # missed rate-budget slots: nothing was sent, so not in `total`
 
     @property
     def total(self) -> int:
+        """Repeats after a request that may have reached the service."""
         return self.transient + self.throttled
 
 
@@ -56,7 +63,11 @@ def retry_delay(error: FerryError, retries: Retries, policy: CopyPolicy, seed: s
     """Seconds to wait before repeating a step that failed with `error` (and count it in `retries`); None when
     it must not be repeated. A 429 waits the service's Retry-After plus jitter and never uses up the transient
     budget (only the copy deadline bounds it); other transient failures back off, at most
-    `policy.max_transient_retries` times."""
+    `policy.max_transient_retries` times. A missed rate-budget slot is taken again at once (no wait: the slot
+    reservation is the wait), at most MAX_MISSED_SLOTS times."""
+    if error.kind == "missed_slot":
+        retries.missed += 1
+        return 0.0 if retries.missed <= MAX_MISSED_SLOTS else None
     if error.kind == "throttled":
         retries.throttled += 1
         return throttle_delay(retries.throttled, error.retry_after, seed)

@@ -240,11 +240,31 @@ def test_a_paced_copy_post_is_not_retried_inline(cloud, waits, monkeypatch):
     s = settings_for(cloud, "2024-11-30")
     model_id = seed(cloud, "src", "2024-11-30")
     cloud.resource("src").fail_next("copy", 1, "429", retry_after=1)
-    monkeypatch.setattr(steps, "_now", lambda: 2_000_000_000.0)  # the slot is long past: no hold either
+    monkeypatch.setattr(steps, "_now", lambda: 1_800_000_000.0)  # the slot is now: no hold
     with pytest.raises(FerryError) as info:
-        steps.authorize_and_start_copy(s, "src", "dst", model_id, not_before="2026-01-01T00:00:00+00:00")
+        steps.authorize_and_start_copy(s, "src", "dst", model_id, not_before="2027-01-15T08:00:00+00:00")
     assert info.value.kind == "throttled" and info.value.target_model_id == model_id
     assert waits == [] and cloud.resource("src").request_counts().get("copy") == 1
+
+
+def test_a_copy_whose_activity_starts_after_its_slot_sends_nothing(cloud, monkeypatch):
+    """Late by more than the window margin, the two calls would land in the next window and crowd it into a
+    429: the step sends nothing and says so (kind missed_slot: the orchestration takes a new slot)."""
+    s = settings_for(cloud, "2024-11-30")
+    model_id = seed(cloud, "src", "2024-11-30")
+    slot = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+    margin = s.pacing_margin_ms / 1000
+    monkeypatch.setattr(steps, "_now", lambda: slot + margin * 2)
+    with pytest.raises(FerryError) as info:
+        steps.authorize_and_start_copy(s, "src", "dst", model_id, not_before="2027-01-15T08:00:00+00:00")
+    assert info.value.kind == "missed_slot" and info.value.retryable
+    assert "FERRY_PACING_LEAD_MS" in info.value.hint and "nothing was sent" in info.value.message
+    assert cloud.resource("src").request_counts().get("copy") is None
+    assert cloud.resource("dst").request_counts().get("authorizeCopy") is None
+    # within the margin it still goes
+    monkeypatch.setattr(steps, "_now", lambda: slot + margin / 2)
+    started = steps.authorize_and_start_copy(s, "src", "dst", model_id, not_before="2027-01-15T08:00:00+00:00")
+    assert started.target_model_id == model_id and cloud.resource("src").request_counts().get("copy") == 1
 
 
 def test_5xx_on_copy_post_is_not_retried(cloud):

@@ -157,3 +157,24 @@ def test_sync_prunes_and_stale_deletes_wait_for_the_targets_budget():
     when = {c[0]: c[1] for c in reversed(calls)}  # the first call of each activity
     assert when["sync_prune"] - start >= timedelta(seconds=pacing.window(5)[1] - 1e-3)
     assert when["delete_target_model"] - when["sync_prune"] >= timedelta(seconds=pacing.interval(5) - 1e-3)
+
+
+def test_a_missed_slot_takes_a_new_one_without_a_retry_or_a_lost_answer_check():
+    """The activity started too late and sent nothing: the child reserves again at once (no backoff timer), does
+    not look for a copy that might have landed (none was sent) and does not count a retry."""
+    rec = Recorder()
+    rec.on_entity = budgets({"manage": 5, "get": 50}, {})
+    calls: list = []
+    answers = iter([
+        {"ok": False, "error": {"kind": "missed_slot", "code": "MissedRateSlot", "message": "late", "hint": "h"}},
+        ok({"operationUrl": "http://127.0.0.1/op/1", "targetModelId": "m1"})])
+    acts = activities(rec, calls, authorize_and_start_copy=lambda: next(answers))
+    result, rec = run_orchestrator(copy_model_to_target, child_input(), activities=acts, instance_id="p:west",
+                                   recorder=rec)
+    assert result["status"] == "succeeded" and result.get("retries", 0) == 0
+    sent = [c for c in calls if c[0] == "authorize_and_start_copy"]
+    assert len(sent) == 2 and all(c[2]["notBefore"] for c in sent)  # each with a slot of its own reservation
+    manage = [(key, op) for _, key, op, data in rec.entities if data.get("group") == "manage"]
+    assert manage == [("east", "reserve"), ("west", "reserve")] * 2
+    assert "get_target_model" not in [c[0] for c in calls[:3]]  # no lost-answer look before the second try
+    assert len(rec.timers) == 1  # the poll's only

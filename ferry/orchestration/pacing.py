@@ -12,7 +12,8 @@ instant from there where one more call keeps every span within the limit. A *pre
 holds its calls until the slot (`ferry.steps.hold_until`) — may share an instant with others: a window's calls
 go together and the next window's one span later, which is as fast as the service admits. A *loose* caller
 sends its call whenever its activity happens to run, so its arrival varies with dispatch; its slot is also kept
-`interval(rate)` (LOOSE_HEADROOM of the rate) away from every other slot, so a late one cannot crowd a window.
+`interval(rate)` (LOOSE_HEADROOM of the rate) away from every other slot and keeps the window with a margin of
+LOOSE_LATENESS_SECONDS, so late ones cannot crowd a window.
 
 Pure: state in, state out; times are the callers' deterministic orchestration times (or epoch seconds).
 """
@@ -33,6 +34,10 @@ its arrival at the service."""
 LOOSE_HEADROOM = 0.9
 """A loose slot (a call not held to its instant) is spaced at this fraction of the rate: its arrival varies
 with activity dispatch, and the spacing keeps a late one from crowding a window."""
+
+LOOSE_LATENESS_SECONDS = 0.3
+"""How late a loose call may reach the service (activity dispatch on a busy host): loose slots keep the window
+with this as its margin, so loose calls dispatched late all at once still fit the service's limit."""
 
 GROUPS = RATE_GROUPS  # manage, get, list: defined with the rates in ferry.settings
 
@@ -124,7 +129,8 @@ def reserve(state: dict[str, Any] | None, group: str, at: datetime | str | float
     slots = [s for s in new_state.get(group, ()) if s >= oldest]
     loose_by_group = dict(new_state.get("loose") or {})
     loose = [s for s in loose_by_group.get(group, ()) if s >= oldest]
-    slot = _earliest_free(slots, loose, start, window(rate, margin), interval(rate), precise)
+    limit = window(rate, margin if precise else max(margin, LOOSE_LATENESS_SECONDS))
+    slot = _earliest_free(slots, loose, start, limit, interval(rate), precise)
     slot = round(slot, 6)  # what its ISO-8601 text (microseconds) carries
     bisect.insort(slots, slot)
     new_state[group] = slots
@@ -193,14 +199,18 @@ def _check_group(group: str) -> None:
         raise ValueError(f"unknown rate group {group!r}; groups are {', '.join(GROUPS)}")
 
 
-def slots_needed_seconds(calls: int, rate: float) -> float:
-    """How long `calls` precise calls take at `rate` through an idle budget (a window's calls go at once)."""
-    per_window, span = window(rate)
-    return (max(calls - 1, 0) // per_window) * span
+def slots_needed_seconds(calls: int, rate: float, *, precise: bool = True) -> float:
+    """How long `calls` calls take at `rate` through an idle budget: the last slot `reserve` grants them when
+    they all ask at once (precise: a window's calls go together)."""
+    state: dict[str, Any] = {}
+    last = 0.0
+    for _ in range(calls):
+        granted, state = reserve(state, "manage", 0.0, rate, precise=precise)
+        last = granted.slot
+    return last
 
 
 def list_pages_seconds(items: int, page_size: int, rate: float) -> float:
     """How long listing `items` models takes in pages of `page_size` at `rate` list calls per second (the pages'
     slots are loose: `ferry.pacer`)."""
-    pages = max(1, -(-items // max(page_size, 1)))
-    return (pages - 1) * interval(rate)
+    return slots_needed_seconds(max(1, -(-items // max(page_size, 1))), rate, precise=False)

@@ -110,9 +110,10 @@ def reserve(state: dict[str, Any] | None, group: str, at: datetime | str | float
     """Grant the earliest free slot of `group` no earlier than `at`; returns the reservation and the new state.
 
     `state` maps group → the sorted slots (epoch seconds) granted and not yet `HORIZON_SECONDS` old, and
-    "loose" → group → the loose ones among them. Every slot keeps the window (`window(rate)`: no more than its
-    calls in any shorter span); a loose slot (`precise` False: a call sent when its activity happens to run)
-    also stays `interval(rate)` away from every other slot, and every slot from it. A request that arrives late
+    "loose" → group → the loose ones among them. A precise slot keeps the window (`window(rate, margin)`: no more
+    than its calls in any shorter span) and stays `interval(rate)` away from loose slots. A loose slot (`precise`
+    False: a call sent when its activity happens to run) keeps the window with LOOSE_LATENESS_SECONDS as its
+    margin and stays `interval(rate)` away from every slot. A request that arrives late
     (its `at` earlier than slots already handed out) still gets room at its own time when there is some,
     instead of a place at the end: requests reach the entity in an order their callers do not control. `now` is
     the caller's orchestration time (default `at`; `at` may be later, e.g. the slot of another budget): the

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -154,11 +155,19 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that closes its kept-alive connection (a pool at exit) is not a server fault: no traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionResetError | BrokenPipeError):
+            return
+        super().handle_error(request, client_address)
+
+
 class ResourceServer:
     """A ThreadingHTTPServer bound to 127.0.0.1 for one resource, served from a daemon thread."""
 
     def __init__(self, owner: ResourceHandle, port: int = 0) -> None:
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        self.httpd = _Server(("127.0.0.1", port), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.owner = owner  # type: ignore[attr-defined]
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},

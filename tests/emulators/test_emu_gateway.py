@@ -179,3 +179,19 @@ def test_concurrent_requests_are_served_while_one_is_slow(src) -> None:
     assert quick_done < slow_done and slow_done - slow_started >= 3.0  # not serialised behind the slow one
     assert slow_response.status_code == 200
     assert src.request_counts()["authorizeCopy"] == 10
+
+
+def test_a_client_resetting_its_connection_is_not_reported_as_a_server_error(src, capfd) -> None:
+    """A pool closing its kept-alive connections (RST) at exit is not a server fault: no traceback on stderr,
+    and the server goes on serving."""
+    import socket
+    import struct
+
+    host, port = src.endpoint.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with RST
+    sock.close()
+    time.sleep(0.3)  # the server thread reads the reset
+    assert requests.get(f"{src.endpoint}/formrecognizer/v2.1/custom/models",
+                        headers={"Ocp-Apim-Subscription-Key": src.key}, timeout=10).status_code == 200
+    assert "Traceback" not in capfd.readouterr().err

@@ -89,8 +89,7 @@ def window(rate: float, margin: float = MARGIN_SECONDS) -> tuple[int, float]:
     The service admits `rate` calls in any one-second span (its windows slide), so a budget may grant
     `floor(rate)` calls at one instant and as many again one second later; `margin` more absorbs what still
     varies between a held call's slot and its arrival (client load, network, clock skew)."""
-    if rate <= 0:
-        raise ValueError(f"a rate must be > 0 requests per second, got {rate!r}")
+    _check_rate(rate)
     if margin < 0:
         raise ValueError(f"a window margin must be >= 0 seconds, got {margin!r}")
     calls = max(1, int(rate + EPSILON))
@@ -99,8 +98,7 @@ def window(rate: float, margin: float = MARGIN_SECONDS) -> tuple[int, float]:
 
 def interval(rate: float) -> float:
     """Seconds between a loose slot and any other slot of a budget paced at `rate` (LOOSE_HEADROOM of the rate)."""
-    if rate <= 0:
-        raise ValueError(f"a rate must be > 0 requests per second, got {rate!r}")
+    _check_rate(rate)
     return 1.0 / (rate * LOOSE_HEADROOM)
 
 
@@ -193,6 +191,11 @@ def _without_one(slots: Any, when: float) -> list[float]:
             del kept[index]
             break
     return kept
+
+
+def _check_rate(rate: float) -> None:
+    if rate <= 0:
+        raise ValueError(f"a rate must be > 0 requests per second, got {rate!r}")
 
 
 def _check_group(group: str) -> None:

@@ -140,6 +140,8 @@ def copy_workflow(run: TargetRun) -> Steps:
     """Check the source, copy (re-authorizing as needed), verify: the result, or raises TargetCopyFailed."""
     source = yield from check_source(run)
     yield from copies_before(run)
+    if source.dependencies and run.job.origin:
+        raise run.fail(recovery.relay_refused_error(run.job.source, run.job.model_id))
     if source.dependencies:
         yield from copy_dependencies(run, [Dependency.from_dict(d) for d in source.dependencies])
     new_attempt = True
@@ -247,7 +249,7 @@ def authorize_and_start(run: TargetRun, source: SourceModel, *, new_attempt: boo
     request = StartCopy(source=run.job.source, target=run.job.target, source_model_id=run.job.model_id,
                         target_model_id=run.job.target_model_id, degrade=run.job.degrade,
                         description=source.description, tags=source.tags, kind=run.job.kind,
-                        source_created=source.created)
+                        source_created=source.created, origin=run.job.origin)
     retries = recovery.Retries()
     while True:
         if retries.total:

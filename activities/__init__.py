@@ -90,7 +90,7 @@ def authorize_and_start_copy(step: dict) -> dict:
     return _answer("authorize_and_start_copy", lambda s: steps.authorize_and_start_copy(
         s, start.source, start.target, start.source_model_id, start.target_model_id, start.degrade,
         description=start.description, tags=start.tags, not_before=start.not_before, kind_name=start.kind,
-        source_created=start.source_created))
+        source_created=start.source_created, origin=start.origin))
 
 
 @bp.activity_trigger(input_name="step")

@@ -151,6 +151,9 @@ class ChildInput(Contract):
     degrade: bool = False
     policy: CopyPolicy = field(default_factory=CopyPolicy)
     kind: str = "model"  # ferry.kinds: "model" | "classifier"; `model_id`s are that kind's ids
+    # a relayed copy (`ferry.orchestration.relay`): `source` is a target holding a verified replica, `origin` the
+    # resource the model comes from, which the copy's provenance tags name
+    origin: str | None = None
 
 
 # ------------------------------------------------------------------------------------------ check_source_model
@@ -202,6 +205,7 @@ class StartCopy(Contract):
     not_before: str | None = None
     kind: str = "model"
     source_created: str | None = None  # the source's createdDateTime, for the copy's provenance tags
+    origin: str | None = None  # a relayed copy: the resource the provenance tags name (`ChildInput.origin`)
 
 
 @dataclass(frozen=True)

@@ -190,7 +190,7 @@ def authorize_and_start_copy(settings: Settings, source: str, target: str, sourc
                              target_model_id: str | None = None, degrade: bool = False, *,
                              description: str | None = None, tags: dict[str, str] | None = None,
                              not_before: str | None = None, kind_name: str | None = None,
-                             source_created: str | None = None) -> CopyStarted:
+                             source_created: str | None = None, origin: str | None = None) -> CopyStarted:
     """Authorize a copy on the target and start it on the source, in one step (the token stays here); both calls
     go out no earlier than `not_before` (the rate-budget slot, see `hold_until`), and not at all when the
     activity starts more than FERRY_PACING_MARGIN_MS after it (kind "missed_slot": the orchestration takes a new
@@ -198,7 +198,8 @@ def authorize_and_start_copy(settings: Settings, source: str, target: str, sourc
 
     v3+: the copy's tags are the source's own `tags` with ModelFerry's provenance over them
     (`ferry.provenance.provenance_tags`; `source_created` is the source's createdDateTime as the service wrote it),
-    so sync, prune and the replica catalog recognise the copy from the target's model list alone."""
+    so sync, prune and the replica catalog recognise the copy from the target's model list alone. A relayed copy
+    (`origin` given: `source` holds a replica of origin's model) names `origin` there, like a direct copy would."""
     op = "authorize_and_start_copy"
     kind = kind_named(kind_name)
     src = _resource(settings, source, op)
@@ -231,6 +232,7 @@ def authorize_and_start_copy(settings: Settings, source: str, target: str, sourc
                          hint="Choose another target resource or another target model ID.", operation=op,
                          resource=target)
 
+    named = _resource(settings, origin, op) if origin else src
     target_client = _client(settings, dst)
     source_client = _client(settings, src)
     hold_until(not_before)
@@ -246,7 +248,7 @@ def authorize_and_start_copy(settings: Settings, source: str, target: str, sourc
         model_id=target_model_id if v3_plus else None,
         description=description if v3_plus else None,
         # models carry ModelFerry's provenance (classifiers have no tags: recognised by id and the fields kept)
-        tags=provenance_tags(source_resource=src.resource_id, source_model_id=source_model_id,
+        tags=provenance_tags(source_resource=named.resource_id, source_model_id=source_model_id,
                              source_created=source_created, own_tags=tags)
         if v3_plus and kind.name == "model" else (tags if v3_plus else None), kind=kind)
     operation_url = None

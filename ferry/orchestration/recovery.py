@@ -153,6 +153,14 @@ def source_not_ready_error(model_id: str, source: str, status: object) -> FerryE
         "Wait until training/building has finished, then start the copy again.")
 
 
+def relay_refused_error(relay: str, model_id: str) -> FerryError:
+    """A relayed copy met a model with dependencies (a composed model): those are copied from the source only."""
+    return _copy_error(
+        "RelayNotPossible",
+        f"model '{model_id}' on '{relay}' is a composed model; it is copied from the source, not relayed",
+        "Nothing to do: the sync copies it from the source.")
+
+
 def target_missing_error(target: str, target_model_id: str | None) -> FerryError:
     """The copy reported success, but the target has no model under its id."""
     return _copy_error(

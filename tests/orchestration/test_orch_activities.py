@@ -98,17 +98,18 @@ def test_start_returns_only_ids_never_the_authorization(env, monkeypatch):
 
     def start(settings, source, target, model_id, target_model_id, degrade, *, description=None, tags=None,
               not_before=None, kind_name=None,
-              source_created=None):
+              source_created=None, origin=None):
         seen.update(source=source, target=target, degrade=degrade, description=description, tags=tags,
-                    not_before=not_before, kind=kind_name)
+                    not_before=not_before, kind=kind_name, origin=origin)
         return CopyStarted(operation_url="http://127.0.0.1:1/op/1", target_model_id="m1",
                            authorization_expires_at="x")
 
     monkeypatch.setattr(steps, "authorize_and_start_copy", start)
     out = bodies.authorize_and_start_copy({"source": "east", "target": "west", "sourceModelId": "m1",
                                                 "targetModelId": "m1", "degrade": True, "description": "d",
-                                                "tags": {"k": "v"}, "notBefore": "2026-01-01T00:00:00+00:00"})
+                                                "tags": {"k": "v"}, "notBefore": "2026-01-01T00:00:00+00:00",
+                                                "origin": "north"})
     assert out == {"ok": True, "value": {"operationUrl": "http://127.0.0.1:1/op/1", "targetModelId": "m1",
                                          "authorizationExpiresAt": "x"}}
     assert seen == {"source": "east", "target": "west", "degrade": True, "description": "d", "tags": {"k": "v"},
-                    "not_before": "2026-01-01T00:00:00+00:00", "kind": "model"}
+                    "not_before": "2026-01-01T00:00:00+00:00", "kind": "model", "origin": "north"}

@@ -33,7 +33,7 @@ from CopyOrchestrator.child import NAME as COPY_CHILD
 from ferry import telemetry
 from ferry.contracts import ChildInput
 from ferry.errors import FerryError
-from ferry.orchestration import ids, outcome
+from ferry.orchestration import ids, outcome, relay
 from ferry.orchestration.policy import CopyPolicy
 from ferry.orchestration.polling import transient_delay
 from ResourceBudget.pace import wait_for_slots
@@ -51,8 +51,9 @@ def sync_chunk(context: Any) -> Generator[Any, Any, dict[str, Any]]:
     """Orchestrator body. Input: {source, rows, policy, targets: {alias: {apiVersion, degrade}}, lanes, progress?}."""
     data = context.get_input() or {}
     rows: list[dict[str, Any]] = list(data.get("rows") or [])
-    count = max(1, min(int(data.get("lanes") or 1), len(rows)))
-    lanes = [rows[k::count] for k in range(count)]
+    routes = relay.routes_of(rows)
+    count = max(1, min(int(data.get("lanes") or 1), len(routes)))
+    lanes = [relay.flatten(routes[k::count]) for k in range(count)]
     common = {key: data.get(key) for key in ("source", "policy", "targets", "progress")}
     tasks = [context.call_sub_orchestrator(LANE, {**common, "rows": lane}, f"{context.instance_id}:l{k:02d}")
              for k, lane in enumerate(lanes)]
@@ -81,18 +82,25 @@ def sync_lane(context: Any) -> Generator[Any, Any, dict[str, Any]]:
     rows: list[dict[str, Any]] = list(data.get("rows") or [])
     progress = df.EntityId(PROGRESS, str(data["progress"])) if data.get("progress") else None
     items: list[dict[str, Any]] = []
+    replicas: set[str] = set()  # targets that received this route's model in this lane: they may relay it
     for row in rows:
         context.set_custom_status({"stage": "copying", "done": len(items), "total": len(rows)})
+        if not row.get("via"):
+            replicas.clear()  # a new route
+        via = row.get("via") if row.get("via") in replicas else None
         started = yield from _start(context, data, row)
         if isinstance(started, dict):
             items.append(started)  # finished without a copy (prune, or a replacement that could not start)
         else:
-            task, deleted_at = started
-            try:
-                value = yield task
-            except Exception as exc:  # the copy ended Failed: its result travels in the exception
-                value = exc
-            items.append(_copied(context, data["source"], row, value, deleted_at))
+            deleted_at = started
+            item = yield from _copy(context, data, row, deleted_at, via)
+            if via is not None and item["result"] == "failed":
+                # the relay did not work (its replica, its region, a composed model): from the source after all
+                log_relay_failed(context, row, via, item.get("error"))
+                item = yield from _copy(context, data, row, deleted_at, None, retry=True)
+            items.append(item)
+            if item["result"] in ("copied", "replaced"):
+                replicas.add(row["target"])
         if progress is not None:
             context.signal_entity(progress, "row", {"target": row["target"],
                                                     "throttled": int(items[-1].get("throttled") or 0)})
@@ -100,9 +108,38 @@ def sync_lane(context: Any) -> Generator[Any, Any, dict[str, Any]]:
     return {"items": items}
 
 
+def log_relay_failed(context: Any, row: dict[str, Any], via: str, error: Any) -> None:
+    if not context.is_replaying:
+        code = error.get("code") if isinstance(error, dict) else None
+        log.warning("%s [%s] relayed copy of %s from %s to %s failed (%s); copying it from the source",
+                    context.instance_id, LANE, row["id"], via, row["target"], code)
+
+
+def _copy(context: Any, data: dict[str, Any], row: dict[str, Any], deleted_at: datetime | None, via: str | None,
+          *, retry: bool = False) -> Generator[Any, Any, dict[str, Any]]:
+    """One row's copy through the copy workflow (from the source, or relayed from the target `via`): its item."""
+    source, target = data["source"], row["target"]
+    facts = (data.get("targets") or {}).get(target) or {}
+    v2 = str(facts.get("apiVersion", "")).startswith("v2")
+    child_input = ChildInput(model_id=row["id"], source=via or source, target=target,
+                             target_model_id=None if v2 else row["id"], api_version=str(facts.get("apiVersion", "")),
+                             degrade=bool(facts.get("degrade")), policy=CopyPolicy.from_dict(data.get("policy")),
+                             kind=row.get("kind") or "model", origin=source if via else None)
+    instance_id = _child_id(context, row, "from-source" if retry else None)
+    try:
+        value = yield context.call_sub_orchestrator(COPY_CHILD, child_input.to_dict(), instance_id)
+    except Exception as exc:  # the copy ended Failed: its result travels in the exception
+        value = exc
+    item = _copied(context, source, row, value, deleted_at, instance_id)
+    if via is not None and item["result"] != "failed":
+        item["via"] = via
+    return item
+
+
 def _start(context: Any, data: dict[str, Any], row: dict[str, Any]
-           ) -> Generator[Any, Any, dict[str, Any] | tuple[Any, datetime | None]]:
-    """Start one row: the copy task (with when its stale replica was deleted), or the row's finished item."""
+           ) -> Generator[Any, Any, dict[str, Any] | datetime | None]:
+    """Prepare one row: prune it (its finished item), or for a copy, delete its stale replica first (when it was
+    deleted, None when there was none; or the finished item when that could not be done)."""
     source, target = data["source"], row["target"]
     target_model_id = row.get("targetModelId") or row["id"]
     if row["action"] == "prune":
@@ -130,25 +167,20 @@ def _start(context: Any, data: dict[str, Any], row: dict[str, Any]
         if error:
             return _item(row, "failed", error=_public(error))
         deleted_at = context.current_utc_datetime
-    facts = (data.get("targets") or {}).get(target) or {}
-    v2 = str(facts.get("apiVersion", "")).startswith("v2")
-    child_input = ChildInput(model_id=row["id"], source=source, target=target,
-                             target_model_id=None if v2 else row["id"], api_version=str(facts.get("apiVersion", "")),
-                             degrade=bool(facts.get("degrade")), policy=CopyPolicy.from_dict(data.get("policy")),
-                             kind=row.get("kind") or "model")
-    return context.call_sub_orchestrator(COPY_CHILD, child_input.to_dict(), _child_id(context, row)), deleted_at
+    return deleted_at
 
 
-def _child_id(context: Any, row: dict[str, Any]) -> str:
+def _child_id(context: Any, row: dict[str, Any], suffix: str | None = None) -> str:
     """`<lane id>:<model>:<target>` (a classifier's: `<lane id>:classifier:<id>:<target>`: ids of two kinds may
-    be equal), hashed down to the 100-character limit."""
+    be equal; a relay's second try from the source: `…:<target>:from-source`), hashed down to the 100-character
+    limit."""
     kind = row.get("kind") or "model"
     head = f"{context.instance_id}:{row['id']}" if kind == "model" else f"{context.instance_id}:{kind}:{row['id']}"
-    return ids.child_instance_id(head, row["target"])
+    return ids.child_instance_id(head, f"{row['target']}:{suffix}" if suffix else row["target"])
 
 
-def _copied(context: Any, source: str, row: dict[str, Any], value: Any, deleted_at: datetime | None
-            ) -> dict[str, Any]:
+def _copied(context: Any, source: str, row: dict[str, Any], value: Any, deleted_at: datetime | None,
+            instance_id: str) -> dict[str, Any]:
     """The item of a finished copy (from the child's result, or its failure); logs its finished-run record."""
     if isinstance(value, dict):
         result = value
@@ -157,7 +189,7 @@ def _copied(context: Any, source: str, row: dict[str, Any], value: Any, deleted_
             value if isinstance(value, BaseException) else Exception(f"unexpected child output {value!r}"),
             row["target"])
     if not context.is_replaying:
-        telemetry.log_copy_target_finished(instance_id=_child_id(context, row), source=source, artifact_id=row["id"],
+        telemetry.log_copy_target_finished(instance_id=instance_id, source=source, artifact_id=row["id"],
                                            result=result, artifact_kind=row.get("kind") or "model")
     gap = (context.current_utc_datetime - deleted_at).total_seconds() if deleted_at is not None else None
     target_model_id = result.get("targetModelId")

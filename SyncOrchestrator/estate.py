@@ -4,7 +4,9 @@ Top to bottom: validate and freeze the tuning (`sync_prepare`) → read the v2 m
 only) → inventory + plan in one activity (`sync_plan`; only rows that need work enter history) → a dry run
 returns the plan → otherwise the rows that need work run chunk after chunk, each a `sync_chunk`
 sub-orchestration (`<sync id>:c<n>`) of FERRY_SYNC_MAX_PARALLEL_COPIES lanes × `ROWS_PER_LANE` rows, whose lanes
-run their rows through the copy workflow (`copy_model_to_target`, so every recovery case applies). Chunking keeps
+run their rows through the copy workflow (`copy_model_to_target`, so every recovery case applies). Rows are
+grouped into routes first (`ferry.orchestration.relay`): a route is one model's rows that are relayed from target
+to target, kept in one lane. Chunking keeps
 every history small: 1,500 copies at 20 lanes are 10 chunks here (≈ 620 events with the progress ticks, measured),
 20 lanes per chunk and 8 copies per lane (≈ 60 events each), never one history of thousands. The output lists
 only the rows that are not up to date.
@@ -29,7 +31,7 @@ import azure.durable_functions as df
 
 from ferry import telemetry
 from ferry.errors import FerryError
-from ferry.orchestration import sync_plan
+from ferry.orchestration import relay, sync_plan
 from ferry.orchestration.polling import transient_delay
 from ferry.orchestration.sync_request import SyncRequest
 
@@ -135,7 +137,9 @@ def _execute(context: Any, request: SyncRequest, facts: dict[str, Any], rows: li
     items: list[dict[str, Any]] = []
     begun = context.current_utc_datetime
     live = df.EntityId(PROGRESS_NAME, context.instance_id)
-    for number, chunk_rows in enumerate(sync_plan.chunks(rows, parallel * ROWS_PER_LANE)):
+    routes = relay.assign(rows, source=request.source, peers=facts.get("relayPeers") or (),
+                          rates=facts.get("managementRates") or {})
+    for number, chunk_rows in enumerate(sync_plan.chunks(routes, parallel * ROWS_PER_LANE)):
         _show(context, "copying", request.source, progress, _throughput(context, begun, progress))
         chunk_input = {"source": request.source, "rows": chunk_rows, "policy": facts["policy"],
                        "targets": facts["targets"], "lanes": parallel, "progress": context.instance_id}

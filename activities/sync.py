@@ -32,7 +32,9 @@ def prepare(settings: ferry_settings.Settings, request: object) -> SyncPrepared:
     return SyncPrepared(request=sync.to_input(), policy=CopyPolicy.from_settings(settings).to_dict(),
                         parallel=settings.sync_max_parallel_copies,
                         source_generation=generations.copy_family(settings.resource(sync.source).api_version),
-                        targets=targets)
+                        targets=targets, relay_peers=settings.relay_peers(sync.source, sync.targets),
+                        management_rates={alias: settings.resource(alias).rate("manage")
+                                          for alias in (sync.source, *sync.targets)})
 
 
 def plan(settings: ferry_settings.Settings, step: PlanSync) -> SyncPlan:

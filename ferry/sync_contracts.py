@@ -22,13 +22,16 @@ class TargetFacts(Contract):
 @dataclass(frozen=True)
 class SyncPrepared(Contract):
     """`sync_prepare`'s answer: the normalized request, the copy policy (as `CopyPolicy.to_dict()`), how many
-    copies run at once, the source's generation and each target's facts."""
+    copies run at once, the source's generation, each target's facts, the targets copies may be relayed between
+    (`ferry.orchestration.relay`) and each resource's model-management rate (calls per second)."""
 
     request: dict[str, Any] = field(default_factory=dict)
     policy: dict[str, Any] = field(default_factory=dict)
     parallel: int = 1
     source_generation: str = ""
     targets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    relay_peers: list[str] = field(default_factory=list)
+    management_rates: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

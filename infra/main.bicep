@@ -120,6 +120,7 @@ param ferryTuning object = {
   FERRY_PACING_MARGIN_MS: '30'
   FERRY_SYNC_SCHEDULE: '0 0 */6 * * *'
   FERRY_SYNC_MAX_PARALLEL_COPIES: '20'
+  FERRY_SYNC_RELAY: 'true'
 }
 
 @description('Create the Event Grid subscription to on_model_trained. Set by the azd postdeploy hook once the function code exists.')

@@ -409,7 +409,17 @@ def progress_status(*, stage: str, source: str, progress: Mapping[str, Mapping[s
             "throughput": None if throughput is None else round(throughput, 1)}
 
 
-def chunks(rows: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
-    """Rows in execution order (prunes first: they free capacity) cut into chunks of at most `size`."""
-    ordered = [r for r in rows if r["action"] == PRUNE] + [r for r in rows if r["action"] != PRUNE]
-    return [ordered[i:i + size] for i in range(0, len(ordered), size)]
+def chunks(routes: list[list[dict[str, Any]]], size: int) -> list[list[dict[str, Any]]]:
+    """Routes (`ferry.orchestration.relay.assign`: prunes first, they free capacity) packed in order into chunks
+    of at most `size` rows (more only for a single route longer than `size`); a route is never split, since its
+    relayed rows need its first row's replica."""
+    parts: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    for route in routes:
+        if current and len(current) + len(route) > size:
+            parts.append(current)
+            current = []
+        current.extend(route)
+    if current:
+        parts.append(current)
+    return parts

@@ -42,7 +42,7 @@ def test_registry_matches_the_contract():
                 "FERRY_POLL_MAX_SECONDS", "FERRY_POLL_BACKOFF_FACTOR", "FERRY_MAX_PARALLEL_TARGETS",
                 "FERRY_ALLOW_CMK_DEGRADE", "FERRY_MAX_AUTHORIZATION_ATTEMPTS", "FERRY_MAX_TRANSIENT_RETRIES",
                 "FERRY_KEY_CACHE_SECONDS", "FERRY_SYNC_SCHEDULE", "FERRY_SYNC_MAX_PARALLEL_COPIES",
-                "FERRY_PACING_LEAD_MS", "FERRY_PACING_MARGIN_MS"}
+                "FERRY_PACING_LEAD_MS", "FERRY_PACING_MARGIN_MS", "FERRY_SYNC_RELAY"}
     assert set(fs.SETTINGS) == expected
     assert [n for n, s in fs.SETTINGS.items() if s.required] == ["FERRY_RESOURCES"]
     assert [n for n, s in fs.SETTINGS.items() if s.local_only] == ["FERRY_KEY_VAULT_CA_BUNDLE"]
@@ -194,6 +194,7 @@ def test_bad_alias_and_every_problem_reported_at_once():
     ({"FERRY_PACING_LEAD_MS": "10"}, "FERRY_PACING_LEAD_MS", "between 50 and 5000"),
     ({"FERRY_PACING_MARGIN_MS": "-5"}, "FERRY_PACING_MARGIN_MS", "between 0 and 1000"),
     ({"FERRY_ALLOW_CMK_DEGRADE": "sometimes"}, "FERRY_ALLOW_CMK_DEGRADE", "not a boolean"),
+    ({"FERRY_SYNC_RELAY": "maybe"}, "FERRY_SYNC_RELAY", "not a boolean"),
 ])
 def test_each_setting_is_validated(values, setting, fragment):
     (problem,) = problems_of(env_with(**values))
@@ -228,6 +229,24 @@ def test_copy_degrade_only_cmk_to_non_cmk_and_only_when_allowed():
     assert allowed.copy_degrade("dr", "vault") is False  # into CMK: no downgrade
     assert allowed.copy_degrade("primary", "dr") is False
     assert fs.parse(env_with()).copy_degrade("vault", "dr") is False
+
+
+def test_relay_peers_share_the_sources_api_version_and_encryption_and_only_when_relays_are_on():
+    resources = {
+        "src": resource_entry("https://src.cognitiveservices.azure.com", "2024-11-30", "src"),
+        "same": resource_entry("https://same.cognitiveservices.azure.com", "2024-11-30", "same"),
+        "twin": resource_entry("https://twin.cognitiveservices.azure.com", "2024-11-30", "twin"),
+        "older": resource_entry("https://older.cognitiveservices.azure.com", "2023-07-31", "older"),
+        "cmk": resource_entry("https://cmk.cognitiveservices.azure.com", "2024-11-30", "cmk", cmk=True),
+    }
+    on = fs.parse(env_with(resources))
+    assert on.sync_relay is True                                  # the default
+    assert on.relay_peers("src", ["same", "older", "cmk", "twin"]) == ["same", "twin"]
+    off = fs.parse(env_with(resources, FERRY_SYNC_RELAY="false"))
+    assert off.sync_relay is False and off.relay_peers("src", ["same", "twin"]) == []
+    v2 = {"a": resource_entry("https://a.cognitiveservices.azure.com", "v2.1", "a"),
+          "b": resource_entry("https://b.cognitiveservices.azure.com", "v2.1", "b")}
+    assert fs.parse(env_with(v2)).relay_peers("a", ["b"]) == []   # v2 copies get new ids: never relayed
 
 
 def test_unknown_alias_lookup_names_known_aliases():

@@ -2,7 +2,8 @@
 
 Why not the shared e2e stack: a sync takes EVERY model of its source, so it needs a source no other test writes
 to. Resources: `src` (2024-11-30) with targets `dst` (2024-11-30) and `small` (2023-07-31, room for few
-models), `v2src` → `v2dst` (v2.1; also a target of the wrong generation for `src`). Keys come from the emulated
+models), `v2src` → `v2dst` (v2.1; also a target of the wrong generation for `src`), and `mirror` (2024-11-30, a
+second target like `dst`: copies may be relayed between the two). Keys come from the emulated
 Key Vault through the emulated managed identity, as in Azure.
 """
 
@@ -24,7 +25,8 @@ from tests.service_calls import start_training
 
 REPO = Path(__file__).resolve().parents[2]
 SUB = "00000000-0000-0000-0000-00000000005c"
-VERSIONS = {"src": "2024-11-30", "dst": "2024-11-30", "small": "2023-07-31", "v2src": "v2.1", "v2dst": "v2.1"}
+VERSIONS = {"src": "2024-11-30", "dst": "2024-11-30", "small": "2023-07-31", "v2src": "v2.1", "v2dst": "v2.1",
+            "mirror": "2024-11-30"}
 SMALL_LIMIT = 6
 MANAGEMENT = {"authorizeCopy", "copy", "deleteModel", "train", "build", "compose"}
 
@@ -55,7 +57,7 @@ class SyncStack:
                                  "resourceId": resource_id(name), "copySeconds": 3.0, "trainSeconds": 1.0,
                                  **({"modelLimit": SMALL_LIMIT} if name == "small" else {})}
                                 for name, region in zip(VERSIONS, ("eastus", "westus2", "westeurope", "eastus2",
-                                                                    "centralus"), strict=True)],
+                                                                    "centralus", "westeurope"), strict=True)],
                   "keyVault": {"port": 0, "secrets": {f"key-{n}": k[0] for n, k in keys_by.items()}}}
         cloud = LocalCloud.from_config(config, clock=clock)
         cloud.start()

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from ferry.orchestration import relay
 from ferry.orchestration.sync_plan import (
     chunks,
     plan_sync,
@@ -262,7 +263,9 @@ def test_1500_rows_stay_far_below_the_payload_limit_and_chunk_evenly() -> None:
     request = SyncRequest(source="src", targets=("region-0", "region-1", "region-2"))
     out = sync_output(request, {"counts": {}, "warnings": []}, items)
     assert len(json.dumps(out)) < 200_000                    # the Durable Task Scheduler's limit is 1 MB
-    parts = chunks([*rows, {"id": "x", "kind": "model", "target": "region-0", "action": "prune"}], 25)
+    routes = relay.assign([*rows, {"id": "x", "kind": "model", "target": "region-0", "action": "prune"}],
+                          source="src", peers=(), rates={})
+    parts = chunks(routes, 25)
     assert len(parts) == 61 and parts[0][0]["action"] == "prune" and all(len(p) <= 25 for p in parts)
     status = progress_status(stage="copying", source="src",
                              progress={f"region-{i}": {"done": 400, "total": 500, "throttled": 3} for i in range(3)},

@@ -1,0 +1,98 @@
+"""Relays: which copies of a sync are sent from a replica that another target received earlier in the same sync.
+
+Why: every copy costs one model-management call on the resource that sends it (copyTo) and one on the resource
+that receives it (authorizeCopy), and each resource has a budget of its own (S0: 5 per second). Copied straight
+from the source, a sync of m models to n targets puts m·n calls on the source's budget and m on each target's:
+the source is the bottleneck while the targets' budgets sit idle. A copy keeps the model as it is
+(createdDateTime, expirationDateTime, doc types: `ferry.docintel.fingerprint`), so a target that has just
+received and verified its replica can send it on. Spread so that every budget is equally busy, the busiest one
+carries about 2·m·n/(n+1) calls instead of m·n: 40 instead of 60 for 30 models and 2 targets, 45 instead of 90
+with 3 targets.
+
+A relayed copy is the same copy workflow with the replica's target as its `source` and the sync's source as its
+`origin`: the replica's provenance tags name the origin (`ferry.provenance`), so it is indistinguishable from a
+direct copy to every later sync, prune and catalog. Nothing depends on a relay: when the replica it would come
+from was not copied, or the relayed copy fails for any reason, the row is copied from the source (`sync_lane`).
+
+Which rows relay (`assign`): models only (classifiers have their own copy call and no provenance tags), rows that
+copy or replace, between targets in `peers` (same API version and encryption as the source, so a relay never
+needs another header than the direct copy; v2 targets never). Each route is one model: its first row is copied
+from the source to the target whose budget is least busy, and every other row of the model goes from whichever
+holder (the source or a target already in the route) has the least busy budget, counting calls / rate of every
+call the sync makes in plan order. A row sent from the source leaves the route and runs on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+RELAYABLE_ACTIONS = ("copy", "stale")
+DEFAULT_RATE = 5.0  # S0's model-management calls per second (when a rate is missing from `rates`)
+
+
+def assign(rows: list[dict[str, Any]], *, source: str, peers: Iterable[str],
+           rates: Mapping[str, float]) -> list[list[dict[str, Any]]]:
+    """The sync's executable rows as routes, in execution order: prunes first, then model by model. In a route
+    of several rows each row after the first carries `via` (the target it is copied from, which the route holds
+    earlier); a row without `via` is copied from the source."""
+    peer_set = set(peers)
+    load: dict[str, float] = {}
+
+    def spend(alias: str, calls: int = 1) -> None:
+        load[alias] = load.get(alias, 0.0) + calls / max(float(rates.get(alias) or DEFAULT_RATE), 1e-9)
+
+    def cost(alias: str) -> float:
+        return load.get(alias, 0.0) + 1.0 / max(float(rates.get(alias) or DEFAULT_RATE), 1e-9)
+
+    prunes = [[row] for row in rows if row.get("action") == "prune"]
+    for row in rows:
+        if row.get("action") == "prune":
+            spend(row["target"])
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        if row.get("action") != "prune":
+            groups.setdefault((row.get("kind") or "model", str(row["id"])), []).append(row)
+
+    routes: list[list[dict[str, Any]]] = []
+    for (kind, _), group in groups.items():
+        for row in group:  # every row's target authorizes (and deletes its stale replica first)
+            spend(row["target"], 2 if row.get("action") == "stale" else 1)
+        relayable = [row for row in group
+                     if kind == "model" and row.get("action") in RELAYABLE_ACTIONS and row["target"] in peer_set]
+        for row in group:
+            if row not in relayable or len(relayable) < 2:
+                spend(source)
+                routes.append([row])
+        if len(relayable) < 2:
+            continue
+        first = min(relayable, key=lambda row: load.get(row["target"], 0.0))
+        spend(source)
+        route, holders = [first], [first["target"]]
+        for row in relayable:
+            if row is first:
+                continue
+            sender = min([source, *holders], key=lambda alias: (cost(alias), alias != source))
+            spend(sender)
+            if sender == source:
+                routes.append([row])
+            else:
+                route.append({**row, "via": sender})
+                holders.append(row["target"])
+        routes.append(route)
+    return prunes + routes
+
+
+def routes_of(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Rows (as `assign` flattened them) back into routes: a row with `via` belongs to the route before it."""
+    routes: list[list[dict[str, Any]]] = []
+    for row in rows:
+        if row.get("via") and routes:
+            routes[-1].append(row)
+        else:
+            routes.append([row])
+    return routes
+
+
+def flatten(routes: Iterable[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [row for route in routes for row in route]

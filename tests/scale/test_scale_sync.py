@@ -30,6 +30,7 @@ from devhost.testing import DevHost
 from emulators import LocalCloud
 from ferry import pacer as ferry_pacer
 from ferry.orchestration import pacing
+from tests.virtual_time import app_on_clock
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
@@ -77,21 +78,19 @@ def stack(tmp_path_factory):
                 "FERRY_KEY_VAULT_URI": kv["uri"], "FERRY_KEY_VAULT_CA_BUNDLE": kv["caBundle"],
                 "FERRY_SYNC_SCHEDULE": "", "IDENTITY_ENDPOINT": kv["identityEndpoint"],
                 "IDENTITY_HEADER": kv["identityHeader"]}
-    # list pages are spaced in process by ferry.pacer on its clock: here the emulators' and the host's virtual one
-    pacer = ferry_pacer.LIST_PACER
-    ferry_pacer.LIST_PACER = ferry_pacer.Pacer(clock.time, clock.advance)
-    forget_app()
-    host = DevHost.start(REPO, settings=settings, clock=clock, store=tmp / "store.sqlite", http=True)
-    forget_app()
-    try:
-        yield cloud, host, clock
-    finally:
+    # list pages (ferry.pacer) and held copy calls (ferry.steps) are timed in process: on the host's virtual clock
+    with app_on_clock(clock):
+        forget_app()
+        host = DevHost.start(REPO, settings=settings, clock=clock, store=tmp / "store.sqlite", http=True)
+        forget_app()
         try:
-            host.stop()
+            yield cloud, host, clock
         finally:
-            cloud.stop()
-            forget_app()
-            ferry_pacer.LIST_PACER = pacer
+            try:
+                host.stop()
+            finally:
+                cloud.stop()
+                forget_app()
 
 
 def sync(host: Any, body: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -114,22 +113,28 @@ def test_1500_copies_through_one_sync(stack, monkeypatch):
         status = sync(host, {"source": "src", "targets": list(TARGETS)}, timeout=1500)
     wall, virtual = time.monotonic() - begun, clock.time() - begun_virtual
     output = status["output"]
-    assert output["status"] == "succeeded", {k: output[k] for k in ("status", "counts")}
+    assert output["status"] == "succeeded", ({k: output[k] for k in ("status", "counts")},
+                                             [i for i in output["items"] if i.get("result") == "failed"][:5])
     for target in TARGETS:
         assert output["counts"][target]["copied"] == MODELS and output["counts"][target]["failed"] == 0
         ready = {m["modelId"] for m in cloud.resource(target).models(include_invalid=False)}
         assert ready >= set(models), f"{len(set(models) - ready)} models missing on {target}"
     assert len(json.dumps(output)) < 1_000_000  # far below the Durable Task Scheduler's 1 MB payload limit
 
-    # paced: the source took 1,500 copy POSTs no faster than its limit, and 429s stayed the exception
+    # paced: each resource took its management calls no faster than its limit, 429s stayed the exception, and
+    # relays (`ferry.orchestration.relay`) spread the 1,500 copy POSTs so no budget carries all of them
     calls: Counter = Counter()
+    accepted: Counter = Counter()
     for name in ("src", *TARGETS):
         for entry in cloud.resource(name).request_log():
             if entry["operation"] in MANAGE:
                 calls["all"] += 1
                 calls["429"] += entry["status"] == 429
+                accepted[name] += entry["status"] < 400
     assert calls["429"] <= 0.05 * calls["all"], calls
-    assert virtual >= (MODELS * len(TARGETS) - 1) / 5.0
+    copies = MODELS * len(TARGETS)
+    assert max(accepted.values()) <= 0.55 * copies, accepted   # direct copies only: 1,500 on src
+    assert virtual >= (max(accepted.values()) - 1) / 5.0
 
     # no history above a few thousand events: the sync is chunked into sub-orchestrations
     sizes = {row["instance_id"]: len(host.history(row["instance_id"]))
@@ -138,7 +143,8 @@ def test_1500_copies_through_one_sync(stack, monkeypatch):
     assert sizes[biggest] <= MAX_HISTORY_EVENTS, (biggest, sizes[biggest])
     assert memory.growth_mib < MAX_GROWTH_MIB
     print(f"\n{MODELS * len(TARGETS)} copies: {wall:.0f} s wall, {virtual:.0f} s virtual; {len(sizes)} orchestrations, "
-          f"largest history {sizes[biggest]} events ({biggest}); management calls {calls['all']}, 429: {calls['429']}; "
+          f"largest history {sizes[biggest]} events ({biggest}); management calls {calls['all']}, 429: {calls['429']}, "
+          f"accepted per resource {dict(accepted)}; "
           f"devhost process memory peak {memory.peak / 2**20:.0f} MiB (+{memory.growth_mib:.0f} MiB)")
 
 

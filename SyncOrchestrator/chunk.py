@@ -52,8 +52,8 @@ def sync_chunk(context: Any) -> Generator[Any, Any, dict[str, Any]]:
     data = context.get_input() or {}
     rows: list[dict[str, Any]] = list(data.get("rows") or [])
     routes = relay.routes_of(rows)
-    count = max(1, min(int(data.get("lanes") or 1), len(routes)))
-    lanes = [relay.flatten(routes[k::count]) for k in range(count)]
+    lanes = relay.deal(routes, min(int(data.get("lanes") or 1), len(routes)))
+    count = len(lanes)
     common = {key: data.get(key) for key in ("source", "policy", "targets", "progress")}
     tasks = [context.call_sub_orchestrator(LANE, {**common, "rows": lane}, f"{context.instance_id}:l{k:02d}")
              for k, lane in enumerate(lanes)]

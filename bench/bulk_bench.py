@@ -8,7 +8,11 @@ one source resource), each contender on its own fresh source/targets:
     on the real clock;
   * the official SDK (`azure-ai-documentintelligence`: `authorize_model_copy` + `begin_copy_model_to`) in a plain
     8-thread pool, one job per (model, target), azure-core's retry policy honouring Retry-After on 429;
-  * the rate-limit bound: `MODELS × 2` copy POSTs on one source at 5 per second, plus one copy time.
+  * the rate-limit bound: `MODELS × 2` copy POSTs on one source at 5 per second, plus one copy time — the bound of
+    copies sent from the source. A sync relays part of its copies from a target that received the model first
+    (`ferry.orchestration.relay`), which spreads the management calls over every budget: its own floor is the
+    busiest budget's share, 2·MODELS·2/3 calls at 5 per second, plus two copy times (a relay waits for the
+    first copy), printed beside it, with the copy POSTs each contender's source sent.
 Every contender runs ROUNDS times (`BULK_ROUNDS`, default 3), the rounds interleaved so a busy moment of the
 machine does not fall on one contender only. For each: the median wall time (first request to last copy done)
 and its range, the median's fraction of the bound, model-management calls and how many were answered 429. Also
@@ -106,12 +110,15 @@ def _seed(cloud: Any, contender: str) -> list[str]:
 
 
 def _manage_counts(cloud: Any, contender: str) -> tuple[int, int, Counter]:
-    """(management calls, of which 429, all calls by operation/status) over the contender's resources."""
+    """(management calls, of which 429, all calls by operation/status) over the contender's resources; the ops
+    also count ("copy sent by", source|target) for every accepted copy POST."""
     calls = throttled = 0
     ops: Counter = Counter()
-    for name in _names(contender):
+    for k, name in enumerate(_names(contender)):
         for entry in cloud.resource(name).request_log():
             ops[(entry["operation"], entry["status"])] += 1
+            if entry["operation"] == "copy" and entry["status"] < 400:
+                ops[("copy sent by", "source" if k == 0 else "target")] += 1
             if entry["operation"] in MANAGE_OPS:
                 calls += 1
                 throttled += entry["status"] == 429
@@ -262,6 +269,8 @@ def main() -> int:
     from emulators import LocalCloud
 
     bound = MODELS * len(TARGETS) / S0["manage"] + COPY_SECONDS
+    busiest = 2 * MODELS * len(TARGETS) / (len(TARGETS) + 1)  # the relays' balance (ferry.orchestration.relay)
+    relay_bound = busiest / S0["manage"] + 2 * COPY_SECONDS
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bulk-bench-") as tmp:
         config, _ = _cloud_config(Path(tmp) / "cloud")
@@ -289,6 +298,8 @@ def main() -> int:
               f"{row['throttled']:>5} {100 * share:>5.1f}%")
     print(f"{'bound':<11} {f'{MODELS * len(TARGETS)} copy POSTs at 5/s + one copy':<34} {bound:>10.1f} {'':>11} "
           f"{1:>8.2f}")
+    print(f"{'bound':<11} {f'relayed: {busiest:.0f} calls at 5/s + two copies':<34} {relay_bound:>10.1f} {'':>11} "
+          f"{bound / relay_bound:>8.2f}")
     sdk = next(row for row in rows if row["client"] == "SDK")
     print()
     for ferry in (row for row in rows if row["client"] == "ModelFerry"):
@@ -296,8 +307,11 @@ def main() -> int:
               f"{sdk['seconds'] / ferry['seconds']:.2f}× the thread pool's speed (goal ≥ 1; medians), "
               f"{100 * ferry['throttled'] / max(ferry['calls'], 1):.1f} % of management calls answered 429 "
               f"(goal ≤ {100 * GOAL_THROTTLED:g} %)")
+        sent = ferry["ops"]
+        print(f"  copy POSTs sent by the source: {sent[('copy sent by', 'source')]}, relayed by a target: "
+              f"{sent[('copy sent by', 'target')]} (all rounds)")
         print(f"  requests by operation/status, all rounds: "
-              f"{', '.join(f'{op} {st}: {n}' for (op, st), n in sorted(ferry['ops'].items()))}")
+              f"{', '.join(f'{op} {st}: {n}' for (op, st), n in sorted(sent.items()) if op != 'copy sent by')}")
     if plan is not None:
         failures += not plan["ok"]
         print(f"plan of a {PLAN_MODELS}-model source (dry-run POST /api/sync to an empty target): {plan['models']} "

@@ -24,11 +24,23 @@ def _no_hold(seconds: float) -> None:
 
 
 @contextmanager
-def app_on_clock(clock: Any) -> Iterator[None]:
-    saved = ferry_pacer.LIST_PACER, steps._now, steps._sleep
-    ferry_pacer.LIST_PACER = ferry_pacer.Pacer(clock.time, clock.advance)
+def steps_on_clock(clock: Any) -> Iterator[None]:
+    """`ferry.steps` (held copy calls, missed slots) on `clock`."""
+    saved = steps._now, steps._sleep
     steps._now, steps._sleep = clock.time, _no_hold
     try:
         yield
     finally:
-        ferry_pacer.LIST_PACER, steps._now, steps._sleep = saved
+        steps._now, steps._sleep = saved
+
+
+@contextmanager
+def app_on_clock(clock: Any) -> Iterator[None]:
+    """`ferry.steps` and `ferry.pacer`'s list pages (which then advance `clock` as they wait) on `clock`."""
+    saved = ferry_pacer.LIST_PACER
+    ferry_pacer.LIST_PACER = ferry_pacer.Pacer(clock.time, clock.advance)
+    try:
+        with steps_on_clock(clock):
+            yield
+    finally:
+        ferry_pacer.LIST_PACER = saved

@@ -94,5 +94,15 @@ def routes_of(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return routes
 
 
+def deal(routes: list[list[dict[str, Any]]], lanes: int) -> list[list[dict[str, Any]]]:
+    """Routes dealt in order to `lanes` lanes, each to the lane with the fewest rows so far (the first such): a
+    lane runs its rows one after the other, so a lane dealt two relayed routes while another got two single rows
+    would finish a whole copy or two after the rest. Single-row routes alone are dealt round robin."""
+    dealt: list[list[dict[str, Any]]] = [[] for _ in range(max(1, lanes))]
+    for route in routes:
+        min(dealt, key=len).extend(route)
+    return [lane for lane in dealt if lane]
+
+
 def flatten(routes: Iterable[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return [row for route in routes for row in route]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from devhost.http.keys import HostKeys
 from devhost.testing import DevHost
 from emulators import LocalCloud
 from tests.service_calls import start_training
+from tests.virtual_time import steps_on_clock
 
 REPO = Path(__file__).resolve().parents[2]
 SUB = "00000000-0000-0000-0000-00000000005c"
@@ -46,8 +48,10 @@ def resource_id(name: str) -> str:
 class SyncStack:
     """Cloud + host + helpers: HTTP in, emulator state out."""
 
-    def __init__(self, cloud: LocalCloud, host: DevHost, keys: HostKeys, clock: VirtualClock) -> None:
+    def __init__(self, cloud: LocalCloud, host: DevHost, keys: HostKeys, clock: VirtualClock,
+                 clocks: ExitStack) -> None:
         self.cloud, self.host, self.keys, self.clock = cloud, host, keys, clock
+        self._clocks = clocks
 
     @classmethod
     def start(cls, tmp: Path, *, schedule: str = "", extra: dict[str, str] | None = None) -> SyncStack:
@@ -71,22 +75,26 @@ class SyncStack:
                     "FERRY_SYNC_SCHEDULE": schedule, "IDENTITY_ENDPOINT": kv["identityEndpoint"],
                     "IDENTITY_HEADER": kv["identityHeader"], **(extra or {})}
         keys = HostKeys.generate(["start_copy", "on_model_trained", "start_sync"])
+        clocks = ExitStack()
+        clocks.enter_context(steps_on_clock(clock))  # held copy calls on the host's clock (tests/virtual_time.py)
         forget_app_modules()
         try:
             host = DevHost.start(REPO, settings=settings, clock=clock, store=tmp / "store.sqlite", http=True,
                                  keys=keys)
         except BaseException:
             cloud.stop()
+            clocks.close()
             forget_app_modules()
             raise
         forget_app_modules()
-        return cls(cloud, host, keys, clock)
+        return cls(cloud, host, keys, clock, clocks)
 
     def stop(self) -> None:
         try:
             self.host.stop()
         finally:
             self.cloud.stop()
+            self._clocks.close()
             forget_app_modules()
 
     # -------------------------------------------------------------------------------------------- HTTP in

@@ -113,3 +113,18 @@ def test_chunks_never_split_a_route() -> None:
     assert all(len(part) <= 4 for part in parts)
     for part in parts:                                        # each chunk starts a route and holds whole routes
         assert relay.flatten(relay.routes_of(part)) == part and not part[0].get("via")
+
+
+def test_lanes_get_about_the_same_number_of_rows() -> None:
+    names = ["a", "b"]
+    routes = relay.assign(rows_for(30, names), source="src", peers=names, rates={})
+    lanes = relay.deal(routes, 20)
+    sizes = [len(lane) for lane in lanes]
+    robin = [len(relay.flatten(routes[k::20])) for k in range(20)]
+    assert len(lanes) == 20 and sum(sizes) == 60 and max(sizes) <= max(robin)
+    assert sum(size > 3 for size in sizes) < sum(size > 3 for size in robin)
+    assert sorted(map(str, relay.flatten(lanes))) == sorted(map(str, relay.flatten(routes)))
+    for lane in lanes:
+        assert relay.flatten(relay.routes_of(lane)) == lane and not lane[0].get("via")
+    singles = [[row] for row in rows_for(5, ["a"])]
+    assert relay.deal(singles, 3) == [[singles[0][0], singles[3][0]], [singles[1][0], singles[4][0]], [singles[2][0]]]

@@ -96,7 +96,7 @@ def sync_lane(context: Any) -> Generator[Any, Any, dict[str, Any]]:
             item = yield from _copy(context, data, row, deleted_at, via)
             if via is not None and item["result"] == "failed":
                 # the relay did not work (its replica, its region, a composed model): from the source after all
-                log_relay_failed(context, row, via, item.get("error"))
+                _log_relay_failed(context, row, via, item.get("error"))
                 item = yield from _copy(context, data, row, deleted_at, None, retry=True)
             items.append(item)
             if item["result"] in ("copied", "replaced"):
@@ -108,7 +108,7 @@ def sync_lane(context: Any) -> Generator[Any, Any, dict[str, Any]]:
     return {"items": items}
 
 
-def log_relay_failed(context: Any, row: dict[str, Any], via: str, error: Any) -> None:
+def _log_relay_failed(context: Any, row: dict[str, Any], via: str, error: Any) -> None:
     if not context.is_replaying:
         code = error.get("code") if isinstance(error, dict) else None
         log.warning("%s [%s] relayed copy of %s from %s to %s failed (%s); copying it from the source",

@@ -27,8 +27,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ferry.settings import DEFAULT_TIER, TIER_RATES
+
 RELAYABLE_ACTIONS = ("copy", "stale")
-DEFAULT_RATE = 5.0  # S0's model-management calls per second (when a rate is missing from `rates`)
+DEFAULT_RATE = TIER_RATES[DEFAULT_TIER]["manage"]  # a resource missing from `rates` (history of an older build)
 
 
 def assign(rows: list[dict[str, Any]], *, source: str, peers: Iterable[str],
@@ -39,11 +41,14 @@ def assign(rows: list[dict[str, Any]], *, source: str, peers: Iterable[str],
     peer_set = set(peers)
     load: dict[str, float] = {}
 
+    def per_call(alias: str) -> float:
+        return 1.0 / float(rates.get(alias) or DEFAULT_RATE)
+
     def spend(alias: str, calls: int = 1) -> None:
-        load[alias] = load.get(alias, 0.0) + calls / max(float(rates.get(alias) or DEFAULT_RATE), 1e-9)
+        load[alias] = load.get(alias, 0.0) + calls * per_call(alias)
 
     def cost(alias: str) -> float:
-        return load.get(alias, 0.0) + 1.0 / max(float(rates.get(alias) or DEFAULT_RATE), 1e-9)
+        return load.get(alias, 0.0) + per_call(alias)
 
     prunes = [[row] for row in rows if row.get("action") == "prune"]
     for row in rows:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import secrets
 import sys
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,16 @@ class SyncStack:
             raise
         forget_app_modules()
         return cls(cloud, host, keys, clock, clocks)
+
+    @classmethod
+    @contextmanager
+    def running(cls, tmp: Path, **options: Any) -> Iterator[SyncStack]:
+        """`start`, and `stop` however the block ends: the body of each test module's stack fixture."""
+        stack = cls.start(tmp, **options)
+        try:
+            yield stack
+        finally:
+            stack.stop()
 
     def stop(self) -> None:
         try:

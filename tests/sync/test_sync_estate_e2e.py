@@ -20,11 +20,8 @@ from ferry.provenance import SOURCE_CREATED, SOURCE_MODEL_ID, SOURCE_RESOURCE
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncStack]:
-    s = SyncStack.start(tmp_path_factory.mktemp("sync-estate"))
-    try:
+    with SyncStack.running(tmp_path_factory.mktemp("sync-estate")) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def by_key(items: list[dict]) -> dict[tuple[str, str], dict]:

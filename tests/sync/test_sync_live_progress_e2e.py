@@ -19,12 +19,9 @@ MODELS = 6
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncStack]:
-    s = SyncStack.start(tmp_path_factory.mktemp("sync-progress"),
-                        extra={"FERRY_SYNC_MAX_PARALLEL_COPIES": "2", "FERRY_COPY_DEADLINE_SECONDS": "900"})
-    try:
+    with SyncStack.running(tmp_path_factory.mktemp("sync-progress"),
+                           extra={"FERRY_SYNC_MAX_PARALLEL_COPIES": "2", "FERRY_COPY_DEADLINE_SECONDS": "900"}) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def test_custom_status_shows_rows_done_while_the_chunk_runs(stack: SyncStack) -> None:

@@ -17,11 +17,8 @@ TARGETS = ["dst", "mirror"]
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncStack]:
-    s = SyncStack.start(tmp_path_factory.mktemp("sync-relay"))
-    try:
+    with SyncStack.running(tmp_path_factory.mktemp("sync-relay")) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def seed(stack: SyncStack, prefix: str, count: int) -> list[str]:

@@ -15,11 +15,8 @@ from SyncOrchestrator.entity import NAME as V2_ENTITY
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncStack]:
-    s = SyncStack.start(tmp_path_factory.mktemp("sync-v2"), schedule="0 0 */6 * * *")
-    try:
+    with SyncStack.running(tmp_path_factory.mktemp("sync-v2"), schedule="0 0 */6 * * *") as s:
         yield s
-    finally:
-        s.stop()
 
 
 def test_v2_pair_mapping_is_kept_durably_adopted_and_pruned(stack: SyncStack) -> None:

@@ -4,8 +4,12 @@ The request is validated and the tuning frozen by the `plan_copy` activity (so r
 Children get deterministic ids (`<parent id>:<alias>`), at most FERRY_MAX_PARALLEL_TARGETS run at once (a
 sliding window on `task_any`, so one slow target does not hold a batch back), and every child's result is
 collected even when it failed: a failed child ends Failed (the portal shows it) and the parent records the
-result it carried. The custom status shows each target's stage; the output is
-`{modelId, source, status: succeeded|partial|failed, targets: {alias: {status, targetModelId, error}}}` (a
+result it carried. When the source's budget is busy (many copies arriving together), the source's budget entity
+tells the copy to relay (`ferry.orchestration.relay.copy_route`): the model goes from the source to one target
+first and from there to the others (`origin` = the source, so the replicas' provenance tags name it); a relay
+that fails is copied from the source (`<child id>:from-source`). The custom status shows each target's stage;
+the output is
+`{modelId, source, status: succeeded|partial|failed, targets: {alias: {status, targetModelId, error, via?}}}` (a
 classifier's request and output name `classifierId` instead: `ferry.kinds`).
 """
 
@@ -16,11 +20,12 @@ from collections.abc import Generator
 from typing import Any
 
 from ferry import telemetry
-from ferry.contracts import Answer, ChildInput, CopyPlanned
+from ferry.contracts import Answer, ChildInput, CopyPlanned, TargetPlan
 from ferry.errors import FerryError
 from ferry.kinds import kind_named
 from ferry.orchestration import ids, outcome, progress
 from ferry.orchestration.fanout import schedule_now
+from ResourceBudget.pace import budget_of
 
 from .child import NAME as CHILD_NAME
 
@@ -56,28 +61,36 @@ def copy_model(context: Any) -> Generator[Any, Any, dict[str, Any]]:
         context.set_custom_status(progress.parent_status(model_id=model_id, source=source, targets=entries,
                                                          stage=stage, kind=plan.kind))
 
-    pending = list(plan.targets)
-    running: list[tuple[Any, str]] = []
+    first, held = yield from _relays(context, plan, source)
+    if first is not None:
+        for target in held:
+            entries[target.alias] = progress.parent_target_entry(stage="queued", instance_id=child_ids[target.alias])
+            entries[target.alias]["via"] = first
+    # (target, the target it is relayed from or None, the child's instance id)
+    pending = [(t, None, child_ids[t.alias]) for t in plan.targets if t not in held]
+    pending.sort(key=lambda entry: entry[0].alias != first)  # the relays' first target starts first
+    running: list[tuple[Any, TargetPlan, str | None, str]] = []
     results: dict[str, dict[str, Any]] = {}
     while pending or running:
         new = []
         while pending and len(running) < policy.max_parallel_targets:
-            target = pending.pop(0)
-            alias = target.alias
-            child_input = ChildInput(model_id=model_id, source=source, target=alias,
+            target, via, instance_id = pending.pop(0)
+            child_input = ChildInput(model_id=model_id, source=via or source, target=target.alias,
                                      target_model_id=target.target_model_id, api_version=target.api_version,
-                                     degrade=target.degrade, policy=policy, kind=plan.kind)
-            task = context.call_sub_orchestrator(CHILD_NAME, child_input.to_dict(), child_ids[alias])
-            running.append((task, alias))
+                                     degrade=target.degrade, policy=policy, kind=plan.kind,
+                                     origin=source if via else None)
+            task = context.call_sub_orchestrator(CHILD_NAME, child_input.to_dict(), instance_id)
+            running.append((task, target, via, instance_id))
             new.append(task)
-            entries[alias] = progress.parent_target_entry(stage="copying", instance_id=child_ids[alias])
+            entries[target.alias] = progress.parent_target_entry(stage="copying", instance_id=instance_id)
         show()
         # Children started next to running ones are handed to the host first (`fanout.schedule_now`); waiting
         # again on children started in an earlier episode adds no action.
-        yield from schedule_now(context, new, [task for task, _ in running])
-        done = yield context.task_any([task for task, _ in running])
-        index = next(i for i, (task, _) in enumerate(running) if task is done)
-        task, alias = running.pop(index)
+        yield from schedule_now(context, new, [entry[0] for entry in running])
+        done = yield context.task_any([entry[0] for entry in running])
+        index = next(i for i, entry in enumerate(running) if entry[0] is done)
+        task, target, via, instance_id = running.pop(index)
+        alias = target.alias
         value = getattr(task, "result", None)
         if isinstance(value, BaseException):
             result = outcome.result_from_child_failure(value, alias)
@@ -85,15 +98,26 @@ def copy_model(context: Any) -> Generator[Any, Any, dict[str, Any]]:
             result = value
         else:
             result = outcome.result_from_child_failure(Exception(f"unexpected child output {value!r}"), alias)
-        result["instanceId"] = child_ids[alias]
+        if alias == first:  # the relays may go: from this target if it holds the model, else from the source
+            relay_from = first if result.get("status") == "succeeded" else None
+            pending.extend((t, relay_from, child_ids[t.alias]) for t in held)
+            held = []
+        if via is not None and result.get("status") != "succeeded":
+            # the relay did not work (its replica, its region, a composed model): from the source after all
+            _log_relay_failed(context, alias, via, result.get("error"))
+            pending.append((target, None, ids.child_instance_id(context.instance_id, f"{alias}:from-source")))
+            continue
+        result["instanceId"] = instance_id
+        if via is not None:
+            result["via"] = via
         results[alias] = result
         entries[alias] = progress.parent_target_entry(
-            stage=result.get("status", "failed"), instance_id=child_ids[alias], attempts=result.get("attempts"),
+            stage=result.get("status", "failed"), instance_id=instance_id, attempts=result.get("attempts"),
             target_model_id=result.get("targetModelId"),
             error_code=(result.get("error") or {}).get("code"))
         if not context.is_replaying:
             log.info("%s [%s] target %s: %s", context.instance_id, NAME, alias, result.get("status"))
-            telemetry.log_copy_target_finished(instance_id=child_ids[alias], source=source, artifact_id=model_id,
+            telemetry.log_copy_target_finished(instance_id=instance_id, source=source, artifact_id=model_id,
                                                result=result, artifact_kind=plan.kind)
 
     output = outcome.parent_output(model_id=model_id, source=source, results=results,
@@ -101,3 +125,29 @@ def copy_model(context: Any) -> Generator[Any, Any, dict[str, Any]]:
                                    kind=plan.kind)
     show(output["status"])
     return output
+
+
+def _relays(context: Any, plan: CopyPlanned, source: str) -> Generator[Any, Any, tuple[str | None, list[TargetPlan]]]:
+    """Whether this copy relays (`ferry.orchestration.relay.copy_route`, decided by the source's budget so that
+    copies arriving together see each other): the target copied from the source first, and the targets then
+    copied from it; (None, []) when every target is copied from the source."""
+    peers = [t for t in plan.targets if t.alias in plan.relay_peers]
+    if len(peers) < 2 or plan.relay_backlog_seconds is None:
+        return None, []
+    decision = yield context.call_entity(budget_of(source), "route", {
+        "now": context.current_utc_datetime.isoformat(), "peers": len(peers),
+        "relayAfter": plan.relay_backlog_seconds})
+    if not isinstance(decision, dict) or not decision.get("relay"):
+        return None, []
+    first = peers[int(decision.get("turn") or 0) % len(peers)]
+    if not context.is_replaying:
+        log.info("%s [%s] the source's budget is booked %.1f s ahead: copying to %s first, then from there",
+                 context.instance_id, NAME, float(decision.get("backlogSeconds") or 0), first.alias)
+    return first.alias, [t for t in peers if t is not first]
+
+
+def _log_relay_failed(context: Any, alias: str, via: str, error: Any) -> None:
+    if not context.is_replaying:
+        code = error.get("code") if isinstance(error, dict) else None
+        log.warning("%s [%s] relayed copy to %s from %s failed (%s); copying it from the source",
+                    context.instance_id, NAME, alias, via, code)

@@ -12,6 +12,9 @@ Operations:
   instant no earlier than `at`; `now` is the caller's orchestration time when `at` is later (default `at`);
   `precise` when the caller's activity holds its call until the slot itself (it may share a window's burst).
 * `release` `{"group", "slot"}`: gives back a slot the caller will not use (a signal; no answer).
+* `route` `{"now": "<ISO-8601>", "peers": n, "relayAfter": seconds | null}` → `{"relay", "backlogSeconds", "turn"}`:
+  whether a copy of one model to `n` relay-eligible targets should relay (`ferry.orchestration.relay.copy_route`);
+  it claims the source calls it will make.
 * `get` → the state (for tests and diagnostics).
 """
 
@@ -21,7 +24,7 @@ import logging
 from typing import Any
 
 from ferry import settings as ferry_settings
-from ferry.orchestration import pacing
+from ferry.orchestration import pacing, relay
 
 log = logging.getLogger("modelferry.pacing")
 
@@ -54,7 +57,14 @@ def handle(context: Any) -> None:
     elif operation == "release":
         request = context.get_input() or {}
         context.set_state(pacing.release(state, request.get("group", "manage"), request["slot"]))
+    elif operation == "route":
+        request = context.get_input() or {}
+        rate, _ = limits_of(context.entity_key, "manage")
+        decision, state = relay.copy_route(state, now=request["now"], peers=int(request.get("peers") or 0),
+                                           rate=rate, relay_after=request.get("relayAfter"))
+        context.set_state(state)
+        context.set_result(decision)
     elif operation == "get":
         context.set_result(state)
     else:
-        raise ValueError(f"resource_budget has no operation {operation!r}; use reserve, release or get")
+        raise ValueError(f"resource_budget has no operation {operation!r}; use reserve, release, route or get")

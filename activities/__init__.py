@@ -66,8 +66,12 @@ def _plan(settings: ferry_settings.Settings, request: Any) -> CopyPlanned:
             # v2: the service assigns it.
             target_model_id=None if target.is_v2 else (plan.target_model_id or plan.model_id),
             degrade=settings.copy_degrade(plan.source, alias)))
+    # a relay copies the replica under its own id: only where every target keeps the source's model id
+    peers = settings.copy_relay_peers(plan.source, [t.alias for t in targets if t.target_model_id == plan.model_id])
     return CopyPlanned(request=plan.to_input(), source_api_version=settings.resource(plan.source).api_version,
-                       targets=targets, policy=CopyPolicy.from_settings(settings), kind=plan.kind)
+                       targets=targets, policy=CopyPolicy.from_settings(settings), kind=plan.kind,
+                       relay_peers=peers if plan.kind == "model" else [],
+                       relay_backlog_seconds=settings.copy_relay_backlog_seconds)
 
 
 @bp.activity_trigger(input_name="request")

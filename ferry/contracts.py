@@ -133,6 +133,10 @@ class CopyPlanned(Contract):
     targets: list[TargetPlan] = field(default_factory=list)
     policy: CopyPolicy = field(default_factory=CopyPolicy)
     kind: str = "model"  # ferry.kinds: what the request copies ("model" | "classifier")
+    # targets the copy may relay between when the source is busy (`ferry.orchestration.relay.copy_route`), and
+    # how far ahead the source's budget must be booked for that (None: never)
+    relay_peers: list[str] = field(default_factory=list)
+    relay_backlog_seconds: float | None = None
 
 
 # ---------------------------------------------------------------------------------------- copy_model_to_target

@@ -166,6 +166,13 @@ SETTINGS: dict[str, Setting] = _registry(
             "of 90. Only between targets with the source's API version and encryption; the replica's tags name "
             "the source, and a relay that cannot run or fails is copied from the source. Default true; set "
             "false to copy every replica from the source."),
+    Setting("FERRY_COPY_RELAY_BACKLOG_SECONDS", False, "2", "When a copy of one model to several targets "
+            "(`/api/copies`, Event Grid) relays: once the source's model-management budget is booked this many "
+            "seconds ahead (0–3600, or off), the model is copied from the source to one target and from there "
+            "to the others, as the sync's relays do (same API version and encryption as the source, the "
+            "source's model id on every target). An idle source copies to every target side by side; many "
+            "copies arriving together would queue behind the source's budget, and relays take part of them "
+            "off it. Default 2 s: the first copies of a burst go straight, the rest relay. off: never."),
 )
 
 def default_of(name: str) -> str:
@@ -314,6 +321,7 @@ class Settings:
     sync_schedule: str | None = default_of("FERRY_SYNC_SCHEDULE")  # None: the scheduled sync is off
     sync_max_parallel_copies: int = int(default_of("FERRY_SYNC_MAX_PARALLEL_COPIES"))
     sync_relay: bool = default_of("FERRY_SYNC_RELAY") == "true"
+    copy_relay_backlog_seconds: float | None = float(default_of("FERRY_COPY_RELAY_BACKLOG_SECONDS"))
     _by_alias: dict[str, Resource] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -337,8 +345,14 @@ class Settings:
         """The targets a sync may relay copies between (`ferry.orchestration.relay`): none when FERRY_SYNC_RELAY is
         off; else the v3+ targets with the source's API version and encryption, so a relayed copy needs nothing
         a direct one does not (no other API generation, no degrade header)."""
-        if not self.sync_relay:
-            return []
+        return self._relay_compatible(source, targets) if self.sync_relay else []
+
+    def copy_relay_peers(self, source: str, targets: tuple[str, ...] | list[str]) -> list[str]:
+        """The targets a copy of one model may relay between (`ferry.orchestration.relay.copy_route`): as for a
+        sync, none when FERRY_COPY_RELAY_BACKLOG_SECONDS is off."""
+        return self._relay_compatible(source, targets) if self.copy_relay_backlog_seconds is not None else []
+
+    def _relay_compatible(self, source: str, targets: tuple[str, ...] | list[str]) -> list[str]:
         src = self.resource(source)
         return [alias for alias in targets if not self.resource(alias).is_v2
                 and self.resource(alias).api_version == src.api_version and self.resource(alias).cmk == src.cmk]
@@ -374,6 +388,7 @@ class Settings:
             "syncSchedule": self.sync_schedule,
             "syncMaxParallelCopies": self.sync_max_parallel_copies,
             "syncRelay": self.sync_relay,
+            "copyRelayBacklogSeconds": self.copy_relay_backlog_seconds,
         }
 
 
@@ -602,6 +617,9 @@ def parse(environ: Mapping[str, str]) -> Settings:
     relay = _parse_bool(relay_raw if relay_raw is not None and relay_raw.strip() else default_of("FERRY_SYNC_RELAY"))
     if relay is None:
         problems.append(("FERRY_SYNC_RELAY", f"{relay_raw!r} is not a boolean; set true or false"))
+    copy_relay_raw = (environ.get("FERRY_COPY_RELAY_BACKLOG_SECONDS") or "").strip().lower()
+    copy_relay = None if copy_relay_raw == "off" else _number(environ, "FERRY_COPY_RELAY_BACKLOG_SECONDS", 0, 3600,
+                                                                 problems)
 
     if problems:
         raise SettingsError(problems)
@@ -613,7 +631,7 @@ def parse(environ: Mapping[str, str]) -> Settings:
         poll_max_seconds=poll_max, max_parallel_targets=parallel, allow_cmk_degrade=bool(degrade),
         max_authorization_attempts=attempts, max_transient_retries=transient_retries, key_cache_seconds=key_cache,
         pacing_lead_ms=pacing_lead, pacing_margin_ms=pacing_margin, sync_schedule=sync_schedule,
-        sync_max_parallel_copies=sync_parallel, sync_relay=bool(relay),
+        sync_max_parallel_copies=sync_parallel, sync_relay=bool(relay), copy_relay_backlog_seconds=copy_relay,
     )
 
 

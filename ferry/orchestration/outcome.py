@@ -115,15 +115,16 @@ def artifact_fields(model_id: str | None, kind: str = "model") -> dict[str, Any]
 def parent_output(*, model_id: str, source: str, results: dict[str, dict[str, Any]],
                   error: FerryError | None = None, duration_seconds: float | None = None, kind: str = "model"
                   ) -> dict[str, Any]:
-    """The parent's output: `{modelId, source, status, targets: {alias: {status, targetModelId, error}}}`
-    (a classifier's: `classifierId` and `kind` instead of `modelId`; `targetModelId` is the target's id)."""
+    """The parent's output: `{modelId, source, status, targets: {alias: {status, targetModelId, error, via?}}}`
+    (`via`: the target a relayed copy came from; a classifier's: `classifierId` and `kind` instead of `modelId`;
+    `targetModelId` is the target's id)."""
     targets = {}
     for alias in sorted(results):
         r = results[alias]
         entry = {"status": r.get("status"), "targetModelId": r.get("targetModelId"), "error": r.get("error")}
         for extra in ("attempts", "durationSeconds", "alreadyPresent", "cleanedUp", "adopted",
                       "cleanedUpTargetModelIds", "unresolvedTargetModelIds", "instanceId", "dependencies",
-                      "recomposed"):
+                      "recomposed", "via"):
             if extra in r:
                 entry[extra] = r[extra]
         targets[alias] = entry

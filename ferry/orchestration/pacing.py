@@ -140,7 +140,58 @@ def reserve(state: dict[str, Any] | None, group: str, at: datetime | str | float
     else:
         loose_by_group.pop(group, None)
     new_state["loose"] = loose_by_group
+    claims = _live_claims(new_state, group, seen)
+    if claims:  # the call a claim announced has now reserved its slot
+        claims[0] = [claims[0][0], claims[0][1] - 1]
+    _set_claims(new_state, group, [c for c in claims if c[1] > 0])
     return Reservation(group, slot, slot - start), new_state
+
+
+CLAIM_SECONDS = 30.0
+"""How long a claim (calls announced before their slots are reserved, `claim`) counts when no reservation uses it."""
+
+
+def backlog_seconds(state: dict[str, Any] | None, group: str, now: datetime | str | float, rate: float) -> float:
+    """How far ahead `group`'s budget is booked at `now`: its slots from `now` on, plus the calls claimed and not
+    yet reserved, at `rate` — the wait a call asking now would roughly have."""
+    _check_group(group)
+    _check_rate(rate)
+    state = state or {}
+    at = to_epoch(now)
+    booked = sum(1 for s in state.get(group, ()) if s >= at)
+    claimed = sum(calls for _, calls in _live_claims(state, group, at))
+    return (booked + claimed) / rate
+
+
+def claim(state: dict[str, Any] | None, group: str, now: datetime | str | float, calls: int) -> dict[str, Any]:
+    """Announce `calls` calls of `group` that will reserve their slots in a moment (a copy's children reserve
+    theirs after they start): `backlog_seconds` counts them until they do (each `reserve` uses up one claimed
+    call) or for CLAIM_SECONDS. Why: callers deciding at the same instant see each other's decisions."""
+    _check_group(group)
+    new_state = dict(state or {})
+    at = to_epoch(now)
+    claims = _live_claims(new_state, group, at)
+    if calls > 0:
+        claims.append([at + CLAIM_SECONDS, int(calls)])
+    _set_claims(new_state, group, claims)
+    return new_state
+
+
+def _live_claims(state: dict[str, Any], group: str, at: float) -> list[list[float]]:
+    return [[float(until), int(calls)] for until, calls in (state.get("claims") or {}).get(group, ())
+            if float(until) > at and int(calls) > 0]
+
+
+def _set_claims(state: dict[str, Any], group: str, claims: list[list[float]]) -> None:
+    by_group = dict(state.get("claims") or {})
+    if claims:
+        by_group[group] = claims
+    else:
+        by_group.pop(group, None)
+    if by_group:
+        state["claims"] = by_group
+    else:
+        state.pop("claims", None)
 
 
 def _earliest_free(slots: list[float], loose: list[float], start: float, limit: tuple[int, float], step: float,

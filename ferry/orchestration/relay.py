@@ -20,6 +20,11 @@ needs another header than the direct copy; v2 targets never). Each route is one 
 from the source to the target whose budget is least busy, and every other row of the model goes from whichever
 holder (the source or a target already in the route) has the least busy budget, counting calls / rate of every
 call the sync makes in plan order. A row sent from the source leaves the route and runs on its own.
+
+A copy of one model to several targets (`/api/copies`, Event Grid) relays only when the source is busy
+(`copy_route`): sent side by side from the source, its copies finish one copy time after their slots, while a
+relay makes the others wait for the first whole copy; worth it only once the source's budget is booked
+FERRY_COPY_RELAY_BACKLOG_SECONDS ahead, which is when many copies arrive together.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ferry.orchestration import pacing
 from ferry.settings import DEFAULT_TIER, TIER_RATES
 
 RELAYABLE_ACTIONS = ("copy", "stale")
@@ -111,3 +117,22 @@ def deal(routes: list[list[dict[str, Any]]], lanes: int) -> list[list[dict[str, 
 
 def flatten(routes: Iterable[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return [row for route in routes for row in route]
+
+
+def copy_route(state: dict[str, Any] | None, *, now: str, peers: int, rate: float | None,
+               relay_after: float | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The source budget's decision for one copy to `peers` relay-eligible targets (an operation of the
+    `resource_budget` entity, so copies deciding at once see each other): relay when the budget is booked at
+    least `relay_after` seconds ahead (None: never); then the copy claims one call on the source (the first
+    target's) instead of `peers`, and `turn` says which peer receives it first (rotating, so the copies' relays
+    spread over every target's budget). Returns `{"relay", "backlogSeconds", "turn"}` and the new state."""
+    new_state = dict(state or {})
+    if rate is None or peers < 1:
+        return {"relay": False, "backlogSeconds": 0.0, "turn": 0}, new_state
+    backlog = pacing.backlog_seconds(new_state, "manage", now, rate)
+    relay = relay_after is not None and peers >= 2 and backlog >= relay_after
+    turn = int(new_state.get("relayTurn") or 0)
+    if relay:
+        new_state["relayTurn"] = turn + 1
+    new_state = pacing.claim(new_state, "manage", now, 1 if relay else peers)
+    return {"relay": relay, "backlogSeconds": round(backlog, 3), "turn": turn}, new_state

@@ -42,7 +42,8 @@ def test_registry_matches_the_contract():
                 "FERRY_POLL_MAX_SECONDS", "FERRY_POLL_BACKOFF_FACTOR", "FERRY_MAX_PARALLEL_TARGETS",
                 "FERRY_ALLOW_CMK_DEGRADE", "FERRY_MAX_AUTHORIZATION_ATTEMPTS", "FERRY_MAX_TRANSIENT_RETRIES",
                 "FERRY_KEY_CACHE_SECONDS", "FERRY_SYNC_SCHEDULE", "FERRY_SYNC_MAX_PARALLEL_COPIES",
-                "FERRY_PACING_LEAD_MS", "FERRY_PACING_MARGIN_MS", "FERRY_SYNC_RELAY"}
+                "FERRY_PACING_LEAD_MS", "FERRY_PACING_MARGIN_MS", "FERRY_SYNC_RELAY",
+                "FERRY_COPY_RELAY_BACKLOG_SECONDS"}
     assert set(fs.SETTINGS) == expected
     assert [n for n, s in fs.SETTINGS.items() if s.required] == ["FERRY_RESOURCES"]
     assert [n for n, s in fs.SETTINGS.items() if s.local_only] == ["FERRY_KEY_VAULT_CA_BUNDLE"]
@@ -247,6 +248,20 @@ def test_relay_peers_share_the_sources_api_version_and_encryption_and_only_when_
     v2 = {"a": resource_entry("https://a.cognitiveservices.azure.com", "v2.1", "a"),
           "b": resource_entry("https://b.cognitiveservices.azure.com", "v2.1", "b")}
     assert fs.parse(env_with(v2)).relay_peers("a", ["b"]) == []   # v2 copies get new ids: never relayed
+    # a copy's relays (/api/copies, Event Grid) have their own switch: the source's backlog, or off
+    assert on.copy_relay_backlog_seconds == 2.0 and off.copy_relay_peers("src", ["same", "older", "twin"]) == [
+        "same", "twin"]
+    never = fs.parse(env_with(resources, FERRY_COPY_RELAY_BACKLOG_SECONDS="OFF"))
+    assert never.copy_relay_backlog_seconds is None and never.copy_relay_peers("src", ["same", "twin"]) == []
+    assert never.relay_peers("src", ["same", "twin"]) == ["same", "twin"]
+    assert fs.parse(env_with(resources, FERRY_COPY_RELAY_BACKLOG_SECONDS="0")).copy_relay_backlog_seconds == 0.0
+
+
+@pytest.mark.parametrize("raw", ["soon", "-1", "3601", "nan"])
+def test_copy_relay_backlog_must_be_seconds_or_off(raw):
+    problems = dict(problems_of(env_with(FERRY_COPY_RELAY_BACKLOG_SECONDS=raw)))
+    assert "FERRY_COPY_RELAY_BACKLOG_SECONDS" in problems
+    assert "between 0 and 3600" in problems["FERRY_COPY_RELAY_BACKLOG_SECONDS"]
 
 
 def test_unknown_alias_lookup_names_known_aliases():

@@ -1,0 +1,77 @@
+"""Relays of `/api/copies` end to end (HTTP in, request logs and replicas out): when the source's budget is
+booked ahead (here: always, FERRY_COPY_RELAY_BACKLOG_SECONDS=0), a copy to two targets of the source's API
+version goes from the source to one of them and from there to the other; the replicas are like direct copies,
+and a relay that fails is copied from the source."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+from sync_support import SyncStack, resource_id
+
+from ferry.provenance import SOURCE_CREATED, SOURCE_MODEL_ID, SOURCE_RESOURCE
+
+TARGETS = ["dst", "mirror"]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncStack]:
+    with SyncStack.running(tmp_path_factory.mktemp("copies-relay"),
+                           extra={"FERRY_COPY_RELAY_BACKLOG_SECONDS": "0"}) as s:
+        yield s
+
+
+def assert_replicas_name_the_source(stack: SyncStack, model: str) -> None:
+    source = stack.models("src")[model]
+    for target in TARGETS:
+        replica = stack.models(target)[model]
+        assert replica["status"] == "ready" and replica["createdDateTime"] == source["createdDateTime"]
+        tags = replica["tags"]
+        assert tags[SOURCE_RESOURCE] == resource_id("src") and tags[SOURCE_MODEL_ID] == model
+        assert tags[SOURCE_CREATED] == source["createdDateTime"] and tags["team"] == "ap"
+
+
+def test_a_copy_to_two_targets_relays_when_the_source_is_busy(stack: SyncStack) -> None:
+    relayed_to = set()
+    for n in range(2):  # the target copied first rotates, so relays spread over both targets' budgets
+        model = stack.handle("src").seed_model("v3", f"busy-{n}", api_version="2024-11-30", tags={"team": "ap"})
+        start = stack.log_position()
+        output = stack.copy(model, TARGETS)
+        results = output["targets"]
+        assert {alias: r["status"] for alias, r in results.items()} == dict.fromkeys(TARGETS, "succeeded")
+        [(relayed, via)] = [(alias, r["via"]) for alias, r in results.items() if r.get("via")]
+        assert {relayed, via} == set(TARGETS) and "via" not in results[via]
+        relayed_to.add(relayed)
+        ops = stack.operations_since(start, accepted_only=True)
+        # one copy POST on the source (to the first target), one on the first target (the relay)
+        assert ops["src"].count("copy") == 1 and ops[via].count("copy") == 1 and "copy" not in ops[relayed]
+        assert_replicas_name_the_source(stack, model)
+    assert relayed_to == set(TARGETS)
+
+
+def test_a_relay_that_fails_is_copied_from_the_source(stack: SyncStack, caplog: pytest.LogCaptureFixture) -> None:
+    """Both targets' regions refuse every copy POST they would send (503): the relay gives way to a copy from
+    the source, and the request still succeeds on both targets."""
+    caplog.set_level(logging.WARNING, logger="modelferry.orchestration")
+    model = stack.handle("src").seed_model("v3", "fragile", api_version="2024-11-30", tags={"team": "ap"})
+    for target in TARGETS:
+        stack.handle(target).fail_next("copy", count=1000, kind="5xx", status=503)
+    start = stack.log_position()
+    try:
+        output = stack.copy(model, TARGETS)
+    finally:
+        for target in TARGETS:
+            stack.handle(target).clear_faults()
+    results = output["targets"]
+    assert all(results[t]["status"] == "succeeded" and "via" not in results[t] for t in TARGETS), results
+    assert len([r for r in results.values() if r["instanceId"].endswith(":from-source")]) == 1
+    ops = stack.operations_since(start)
+    tried = [t for t in TARGETS if "copy" in ops[t]]
+    assert len(tried) == 1                                                    # the relay was tried once ...
+    assert "copy" not in stack.operations_since(start, accepted_only=True)[tried[0]]  # ... and refused
+    assert stack.operations_since(start, accepted_only=True)["src"].count("copy") == 2
+    assert any(f"from {tried[0]} failed" in r.getMessage() and "copying it from the source" in r.getMessage()
+               for r in caplog.records)
+    assert_replicas_name_the_source(stack, model)

@@ -121,6 +121,7 @@ param ferryTuning object = {
   FERRY_SYNC_SCHEDULE: '0 0 */6 * * *'
   FERRY_SYNC_MAX_PARALLEL_COPIES: '20'
   FERRY_SYNC_RELAY: 'true'
+  FERRY_COPY_RELAY_BACKLOG_SECONDS: '2'
 }
 
 @description('Create the Event Grid subscription to on_model_trained. Set by the azd postdeploy hook once the function code exists.')

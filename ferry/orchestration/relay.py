@@ -122,16 +122,23 @@ def flatten(routes: Iterable[list[dict[str, Any]]]) -> list[dict[str, Any]]:
 def copy_route(state: dict[str, Any] | None, *, now: str, peers: int, rate: float | None,
                relay_after: float | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The source budget's decision for one copy to `peers` relay-eligible targets (an operation of the
-    `resource_budget` entity, so copies deciding at once see each other): relay when the budget is booked at
-    least `relay_after` seconds ahead (None: never); then the copy claims one call on the source (the first
-    target's) instead of `peers`, and `turn` says which peer receives it first (rotating, so the copies' relays
-    spread over every target's budget). Returns `{"relay", "backlogSeconds", "turn"}` and the new state."""
+    `resource_budget` entity, so copies deciding at once see each other). While the budget is booked less than
+    `relay_after` seconds ahead (None: never relay) every copy goes straight from the source. Beyond, copies
+    relay, except one in `peers + 1`: a direct copy costs the source `peers` calls and each target one, a relay
+    costs the source one, its first target `peers` (its authorization and the copies it sends on) and each other
+    target one, so that share keeps the source's and the targets' budgets equally busy (2 targets: a third
+    direct). The first target rotates, so the relays spread over every target. Each decision claims the calls
+    it will make on the source (`ferry.orchestration.pacing.claim`). Returns `{"relay", "backlogSeconds",
+    "turn"}` (turn: which peer receives a relayed copy first) and the new state."""
     new_state = dict(state or {})
     if rate is None or peers < 1:
         return {"relay": False, "backlogSeconds": 0.0, "turn": 0}, new_state
     backlog = pacing.backlog_seconds(new_state, "manage", now, rate)
-    relay = relay_after is not None and peers >= 2 and backlog >= relay_after
-    turn = int(new_state.get("relayTurn") or 0)
+    busy = relay_after is not None and peers >= 2 and backlog >= relay_after
+    busy_turn, turn = int(new_state.get("busyTurn") or 0), int(new_state.get("relayTurn") or 0)
+    relay = busy and busy_turn % (peers + 1) != peers
+    if busy:
+        new_state["busyTurn"] = busy_turn + 1
     if relay:
         new_state["relayTurn"] = turn + 1
     new_state = pacing.claim(new_state, "manage", now, 1 if relay else peers)

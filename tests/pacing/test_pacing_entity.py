@@ -121,20 +121,21 @@ def test_an_alias_the_settings_do_not_know_is_not_held_back(configured, caplog):
 
 def test_route_relays_copies_only_once_the_sources_budget_is_booked_ahead(configured):
     """Copies of one model to 2 targets arriving together: the first go straight from the source (claiming 2
-    calls each), and once the source is booked 2 s ahead the rest relay (claiming 1), turn after turn."""
+    calls each); once the source is booked 2 s ahead, two in three relay (claiming 1), the first target turn
+    after turn, so the source's and the targets' budgets stay equally busy."""
     states: dict = {}
     now = T0.isoformat()
-    decisions = [operate(states, "src", "route", {"now": now, "peers": 2, "relayAfter": 2.0}) for _ in range(8)]
+    decisions = [operate(states, "src", "route", {"now": now, "peers": 2, "relayAfter": 2.0}) for _ in range(9)]
     relayed = [d["relay"] for d in decisions]
     # S0: 5 calls a second; claims of 2 calls book 0, 0.4, 0.8, 1.2, 1.6 s: the sixth copy sees 2 s and relays
-    assert relayed == [False] * 5 + [True] * 3
-    assert [d["backlogSeconds"] for d in decisions[:7]] == pytest.approx([0, 0.4, 0.8, 1.2, 1.6, 2.0, 2.2])
+    assert relayed == [False] * 5 + [True, True, False, True]
+    assert [d["backlogSeconds"] for d in decisions] == pytest.approx([0, 0.4, 0.8, 1.2, 1.6, 2.0, 2.2, 2.4, 2.8])
     assert [d["turn"] for d in decisions if d["relay"]] == [0, 1, 2]  # the first target rotates
-    # each reservation uses up one claimed call: 13 calls announced, 3 of them reserved, still 13 (2.6 s)
+    # each reservation uses up one claimed call: 15 calls announced, 3 of them reserved, still 15 (3 s)
     for _ in range(3):
         operate(states, "src", "reserve", {"group": "manage", "at": now, "precise": True})
     assert operate(states, "src", "route", {"now": now, "peers": 1, "relayAfter": 2.0})["backlogSeconds"] == \
-        pytest.approx(2.6)
+        pytest.approx(3.0)
     # claims nobody reserved count for CLAIM_SECONDS only; relays off (None) or a single peer never relay
     later = (T0 + timedelta(seconds=pacing.CLAIM_SECONDS + 1)).isoformat()
     assert operate(states, "src", "route", {"now": later, "peers": 2, "relayAfter": 2.0}) == {

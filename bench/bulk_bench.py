@@ -10,7 +10,8 @@ one source resource), each contender on its own fresh source/targets:
     8-thread pool, one job per (model, target), azure-core's retry policy honouring Retry-After on 429;
   * the rate-limit bound: `MODELS × 2` copy POSTs on one source at 5 per second, plus one copy time — the bound of
     copies sent from the source. A sync relays part of its copies from a target that received the model first
-    (`ferry.orchestration.relay`), which spreads the management calls over every budget: its own floor is the
+    (`ferry.orchestration.relay`; concurrent `/api/copies` do too once the source's budget is booked ahead),
+    which spreads the management calls over every budget: its own floor is the
     busiest budget's share, 2·MODELS·2/3 calls at 5 per second, plus two copy times (a relay waits for the
     first copy), printed beside it, with the copy POSTs each contender's source sent.
 Every contender runs ROUNDS times (`BULK_ROUNDS`, default 3), the rounds interleaved so a busy moment of the

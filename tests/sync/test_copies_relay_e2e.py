@@ -33,44 +33,54 @@ def assert_replicas_name_the_source(stack: SyncStack, model: str) -> None:
         assert tags[SOURCE_CREATED] == source["createdDateTime"] and tags["team"] == "ap"
 
 
-def test_a_copy_to_two_targets_relays_when_the_source_is_busy(stack: SyncStack) -> None:
-    relayed_to = set()
-    for n in range(2):  # the target copied first rotates, so relays spread over both targets' budgets
+def test_two_busy_copies_in_three_relay_and_the_first_target_rotates(stack: SyncStack) -> None:
+    relayed_to, direct = set(), 0
+    for n in range(3):
         model = stack.handle("src").seed_model("v3", f"busy-{n}", api_version="2024-11-30", tags={"team": "ap"})
         start = stack.log_position()
         output = stack.copy(model, TARGETS)
         results = output["targets"]
         assert {alias: r["status"] for alias, r in results.items()} == dict.fromkeys(TARGETS, "succeeded")
-        [(relayed, via)] = [(alias, r["via"]) for alias, r in results.items() if r.get("via")]
+        ops = stack.operations_since(start, accepted_only=True)
+        assert_replicas_name_the_source(stack, model)
+        relays = [(alias, r["via"]) for alias, r in results.items() if r.get("via")]
+        if not relays:  # one busy copy in three goes straight from the source to both targets
+            direct += 1
+            assert ops["src"].count("copy") == 2 and not any("copy" in ops[t] for t in TARGETS)
+            continue
+        [(relayed, via)] = relays
         assert {relayed, via} == set(TARGETS) and "via" not in results[via]
         relayed_to.add(relayed)
-        ops = stack.operations_since(start, accepted_only=True)
         # one copy POST on the source (to the first target), one on the first target (the relay)
         assert ops["src"].count("copy") == 1 and ops[via].count("copy") == 1 and "copy" not in ops[relayed]
-        assert_replicas_name_the_source(stack, model)
-    assert relayed_to == set(TARGETS)
+    assert direct == 1 and relayed_to == set(TARGETS)  # the first target rotates over the relays
 
 
 def test_a_relay_that_fails_is_copied_from_the_source(stack: SyncStack, caplog: pytest.LogCaptureFixture) -> None:
     """Both targets' regions refuse every copy POST they would send (503): the relay gives way to a copy from
-    the source, and the request still succeeds on both targets."""
+    the source, and the request still succeeds on both targets. (One busy copy in three goes direct: the
+    second of two copies in a row relays.)"""
     caplog.set_level(logging.WARNING, logger="modelferry.orchestration")
-    model = stack.handle("src").seed_model("v3", "fragile", api_version="2024-11-30", tags={"team": "ap"})
     for target in TARGETS:
         stack.handle(target).fail_next("copy", count=1000, kind="5xx", status=503)
-    start = stack.log_position()
     try:
-        output = stack.copy(model, TARGETS)
+        for n in range(2):
+            model = stack.handle("src").seed_model("v3", f"fragile-{n}", api_version="2024-11-30",
+                                                   tags={"team": "ap"})
+            start = stack.log_position()
+            output = stack.copy(model, TARGETS)
+            tried = [t for t in TARGETS if "copy" in stack.operations_since(start)[t]]
+            if tried:
+                break
     finally:
         for target in TARGETS:
             stack.handle(target).clear_faults()
-    results = output["targets"]
-    assert all(results[t]["status"] == "succeeded" and "via" not in results[t] for t in TARGETS), results
-    assert len([r for r in results.values() if r["instanceId"].endswith(":from-source")]) == 1
-    ops = stack.operations_since(start)
-    tried = [t for t in TARGETS if "copy" in ops[t]]
     assert len(tried) == 1                                                    # the relay was tried once ...
     assert "copy" not in stack.operations_since(start, accepted_only=True)[tried[0]]  # ... and refused
+    results = output["targets"]
+    assert all(results[t]["status"] == "succeeded" and "via" not in results[t] for t in TARGETS), results
+    assert [t for t in TARGETS if "from-source" in results[t]["instanceId"]] == [t for t in TARGETS
+                                                                                 if t not in tried]
     assert stack.operations_since(start, accepted_only=True)["src"].count("copy") == 2
     assert any(f"from {tried[0]} failed" in r.getMessage() and "copying it from the source" in r.getMessage()
                for r in caplog.records)

@@ -172,7 +172,8 @@ SETTINGS: dict[str, Setting] = _registry(
             "to the others, as the sync's relays do (same API version and encryption as the source, the "
             "source's model id on every target). An idle source copies to every target side by side; many "
             "copies arriving together would queue behind the source's budget, and relays take part of them "
-            "off it. Default 2 s: the first copies of a burst go straight, the rest relay. off: never."),
+            "off it. Default 2 s: the first copies of a burst go straight, then two in three relay (with 2 "
+            "targets; one in n+1 goes straight with n). off: never."),
 )
 
 def default_of(name: str) -> str:
@@ -618,8 +619,11 @@ def parse(environ: Mapping[str, str]) -> Settings:
     if relay is None:
         problems.append(("FERRY_SYNC_RELAY", f"{relay_raw!r} is not a boolean; set true or false"))
     copy_relay_raw = (environ.get("FERRY_COPY_RELAY_BACKLOG_SECONDS") or "").strip().lower()
+    known = len(problems)
     copy_relay = None if copy_relay_raw == "off" else _number(environ, "FERRY_COPY_RELAY_BACKLOG_SECONDS", 0, 3600,
                                                                  problems)
+    if len(problems) > known:
+        problems[-1] = (problems[-1][0], f"{problems[-1][1]}; or set off to never relay")
 
     if problems:
         raise SettingsError(problems)

@@ -262,6 +262,7 @@ def test_copy_relay_backlog_must_be_seconds_or_off(raw):
     problems = dict(problems_of(env_with(FERRY_COPY_RELAY_BACKLOG_SECONDS=raw)))
     assert "FERRY_COPY_RELAY_BACKLOG_SECONDS" in problems
     assert "between 0 and 3600" in problems["FERRY_COPY_RELAY_BACKLOG_SECONDS"]
+    assert problems["FERRY_COPY_RELAY_BACKLOG_SECONDS"].endswith("or set off to never relay")
 
 
 def test_unknown_alias_lookup_names_known_aliases():

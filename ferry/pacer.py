@@ -5,7 +5,10 @@ would cost history for every page of a 5,000-model inventory. One listing runs i
 source, so pacing its pages in process by the budget's own rule (`ferry.orchestration.pacing.reserve`) keeps
 it within the list limit. The slots are loose (spaced below the rate, no window bursts): a page's request leaves
 after its wait by a varying delay (the first one fetches a key and opens a connection), which a window burst
-would not absorb. A 429 from someone else's calls is still waited out by the client.
+would not absorb. A call that wakes more than LOOSE_LATENESS_SECONDS after its slot (a stalled process, a
+thread that slept long) gives the slot back and takes a new one: sent late, it would land next to the calls
+whose slots follow its own, more of them in one second than the service admits. A 429 from someone else's calls
+is still waited out by the client.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ import threading
 import time
 from collections.abc import Callable
 
-from ferry.orchestration.pacing import reserve
+from ferry.orchestration.pacing import LOOSE_LATENESS_SECONDS, release, reserve
+
+MAX_ROUNDS = 5
+"""How many times one call takes a new slot after waking too late for its own; past them it goes anyway."""
 
 
 class Pacer:
@@ -29,13 +35,20 @@ class Pacer:
 
     def wait(self, key: str, rate: float, group: str = "list") -> float:
         """Block until the next call of `key` may go; returns the seconds waited."""
-        with self._lock:
-            now = self._clock()
-            granted, self._budgets[key] = reserve(self._budgets.get(key), group, now, rate)
-        wait = granted.slot - now
-        if wait > 0:
-            self._sleep(wait)
-        return max(wait, 0.0)
+        waited = 0.0
+        for _ in range(MAX_ROUNDS):
+            with self._lock:
+                now = self._clock()
+                granted, self._budgets[key] = reserve(self._budgets.get(key), group, now, rate)
+            wait = granted.slot - now
+            if wait > 0:
+                self._sleep(wait)
+                waited += wait
+            with self._lock:
+                if self._clock() - granted.slot <= LOOSE_LATENESS_SECONDS:
+                    break
+                self._budgets[key] = release(self._budgets[key], group, granted.slot)
+        return waited
 
 
 LIST_PACER = Pacer()

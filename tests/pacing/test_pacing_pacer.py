@@ -49,3 +49,22 @@ def test_threads_share_one_spacing():
     for t in threads:
         t.join()
     assert sorted(waits) == pytest.approx([i * interval(10) for i in range(8)], abs=1e-5)
+
+
+def test_a_call_that_wakes_too_late_for_its_slot_takes_a_new_one():
+    """The first sleep ends 0.5 s late (a stalled process; on a shared virtual clock, another resource's listing
+    moving it on). Sent at once, that call would land in the same second as the ten whose slots follow: eleven
+    calls where the service admits ten. It takes a new slot instead."""
+    clock = Clock()
+    overshoots = [0.5]
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds + (overshoots.pop() if overshoots else 0.0))
+
+    pacer = Pacer(clock, sleep)
+    sent = []
+    for _ in range(30):
+        pacer.wait("src", 10)
+        sent.append(clock.now)
+    assert not overshoots  # the stall happened
+    assert max(sum(1 for t in sent if start <= t < start + 1.0) for start in sent) <= 10

@@ -23,6 +23,7 @@ from devhost.engine.clock import VirtualClock
 from devhost.http.keys import HostKeys
 from devhost.testing import DevHost
 from emulators import LocalCloud
+from ferry.provenance import SOURCE_CREATED, SOURCE_MODEL_ID, SOURCE_RESOURCE
 from tests.service_calls import start_training
 from tests.virtual_time import steps_on_clock
 
@@ -159,3 +160,18 @@ class SyncStack:
     def delete(self, name: str, model_id: str) -> None:
         with self.handle(name).world.lock:
             del self.handle(name).backend.models[model_id]
+
+
+def assert_replicas_name_the_source(stack: SyncStack, models: list[str], targets: list[str]) -> None:
+    """Every replica of `models` on `targets`: ready, the source's creation time, its own `team` tag, and
+    provenance naming `src` — whether it was copied from the source or relayed by another target."""
+    source_models = stack.models("src")
+    for target in targets:
+        on_target = stack.models(target)
+        for model in models:
+            replica = on_target[model]
+            assert replica["status"] == "ready"
+            assert replica["createdDateTime"] == source_models[model]["createdDateTime"]
+            tags = replica["tags"]
+            assert tags[SOURCE_RESOURCE] == resource_id("src") and tags[SOURCE_MODEL_ID] == model
+            assert tags[SOURCE_CREATED] == source_models[model]["createdDateTime"] and tags["team"] == "ap"

@@ -9,9 +9,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from sync_support import SyncStack, resource_id
-
-from ferry.provenance import SOURCE_CREATED, SOURCE_MODEL_ID, SOURCE_RESOURCE
+from sync_support import SyncStack, assert_replicas_name_the_source
 
 TARGETS = ["dst", "mirror"]
 
@@ -23,16 +21,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncStack]:
         yield s
 
 
-def assert_replicas_name_the_source(stack: SyncStack, model: str) -> None:
-    source = stack.models("src")[model]
-    for target in TARGETS:
-        replica = stack.models(target)[model]
-        assert replica["status"] == "ready" and replica["createdDateTime"] == source["createdDateTime"]
-        tags = replica["tags"]
-        assert tags[SOURCE_RESOURCE] == resource_id("src") and tags[SOURCE_MODEL_ID] == model
-        assert tags[SOURCE_CREATED] == source["createdDateTime"] and tags["team"] == "ap"
-
-
 def test_two_busy_copies_in_three_relay_and_the_first_target_rotates(stack: SyncStack) -> None:
     relayed_to, direct = set(), 0
     for n in range(3):
@@ -42,7 +30,7 @@ def test_two_busy_copies_in_three_relay_and_the_first_target_rotates(stack: Sync
         results = output["targets"]
         assert {alias: r["status"] for alias, r in results.items()} == dict.fromkeys(TARGETS, "succeeded")
         ops = stack.operations_since(start, accepted_only=True)
-        assert_replicas_name_the_source(stack, model)
+        assert_replicas_name_the_source(stack, [model], TARGETS)
         relays = [(alias, r["via"]) for alias, r in results.items() if r.get("via")]
         if not relays:  # one busy copy in three goes straight from the source to both targets
             direct += 1
@@ -84,4 +72,4 @@ def test_a_relay_that_fails_is_copied_from_the_source(stack: SyncStack, caplog: 
     assert stack.operations_since(start, accepted_only=True)["src"].count("copy") == 2
     assert any(f"from {tried[0]} failed" in r.getMessage() and "copying it from the source" in r.getMessage()
                for r in caplog.records)
-    assert_replicas_name_the_source(stack, model)
+    assert_replicas_name_the_source(stack, [model], TARGETS)

@@ -8,9 +8,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from sync_support import MANAGEMENT, SyncStack, resource_id
-
-from ferry.provenance import SOURCE_CREATED, SOURCE_MODEL_ID, SOURCE_RESOURCE
+from sync_support import MANAGEMENT, SyncStack, assert_replicas_name_the_source
 
 TARGETS = ["dst", "mirror"]
 
@@ -27,20 +25,6 @@ def seed(stack: SyncStack, prefix: str, count: int) -> list[str]:
                   for i in range(count))
 
 
-def assert_replicas_name_the_source(stack: SyncStack, models: list[str]) -> None:
-    """Every replica on both targets: ready, the source's creation time, its own tags, provenance naming `src`."""
-    source_models = stack.models("src")
-    for target in TARGETS:
-        on_target = stack.models(target)
-        for model in models:
-            replica = on_target[model]
-            assert replica["status"] == "ready"
-            assert replica["createdDateTime"] == source_models[model]["createdDateTime"]
-            tags = replica["tags"]
-            assert tags[SOURCE_RESOURCE] == resource_id("src") and tags[SOURCE_MODEL_ID] == model
-            assert tags[SOURCE_CREATED] == source_models[model]["createdDateTime"] and tags["team"] == "ap"
-
-
 def test_a_sync_relays_part_of_its_copies_and_the_replicas_are_like_direct_ones(stack: SyncStack) -> None:
     models = seed(stack, "relay", 6)
     body = {"targets": TARGETS, "include": ["relay-*"]}
@@ -55,7 +39,7 @@ def test_a_sync_relays_part_of_its_copies_and_the_replicas_are_like_direct_ones(
     # one copy POST per replica: on the relaying target for a relayed one, on the source for the others
     assert ops["src"].count("copy") == 12 - len(relayed) < 12
     assert ops["dst"].count("copy") + ops["mirror"].count("copy") == len(relayed)
-    assert_replicas_name_the_source(stack, models)
+    assert_replicas_name_the_source(stack, models, TARGETS)
 
     # the next sync recognises relayed replicas like direct ones: all up to date, no management call anywhere
     start = stack.log_position()
@@ -84,7 +68,7 @@ def test_a_relay_that_fails_is_copied_from_the_source(stack: SyncStack, caplog: 
     assert "copy" not in stack.operations_since(start, accepted_only=True)["dst"]  # ... and always refused
     assert any("from dst to mirror failed" in r.getMessage() and "copying it from the source" in r.getMessage()
                for r in caplog.records)
-    assert_replicas_name_the_source(stack, models)
+    assert_replicas_name_the_source(stack, models, TARGETS)
 
 
 def test_a_composed_model_is_not_relayed_but_copied_from_the_source(stack: SyncStack,

@@ -199,10 +199,11 @@ class DocIntelClient(ABC):
         """One page of a list, spaced at the resource's list rate (`ferry.pacer`), waited out and read again while
         throttled (bounded)."""
         for attempt in range(1, LIST_PAGE_ATTEMPTS + 1):
-            # pages go at the list rate (the module's pacer, looked up per call: tests may swap its clock)
-            ferry_pacer.LIST_PACER.wait(self.resource.alias, self.resource.rate("list"))
             try:
-                body = self._json(self._call("GET", url, operation=operation), operation)
+                # pages go at the list rate (the module's pacer, looked up per call: tests may swap its clock)
+                with ferry_pacer.LIST_PACER.call(self.resource.alias, self.resource.rate("list")):
+                    response = self._call("GET", url, operation=operation)
+                body = self._json(response, operation)
                 return body if isinstance(body, dict) else {}
             except FerryError as exc:
                 if exc.kind != "throttled" or attempt == LIST_PAGE_ATTEMPTS:

@@ -266,6 +266,6 @@ def slots_needed_seconds(calls: int, rate: float, *, precise: bool = True) -> fl
 
 
 def list_pages_seconds(items: int, page_size: int, rate: float) -> float:
-    """How long listing `items` models takes in pages of `page_size` at `rate` list calls per second (the pages'
-    slots are loose: `ferry.pacer`)."""
-    return slots_needed_seconds(max(1, -(-items // max(page_size, 1))), rate, precise=False)
+    """How long listing `items` models takes at least, in pages of `page_size` at `rate` list calls per second:
+    `ferry.pacer` starts a window's pages back to back and the next ones a window after those ended."""
+    return slots_needed_seconds(max(1, -(-items // max(page_size, 1))), rate)

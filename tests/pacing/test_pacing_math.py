@@ -202,8 +202,8 @@ def test_durations_of_a_batch_and_of_a_listing():
     span = pacing.window(5)[1]
     assert pacing.slots_needed_seconds(60, 5) == pytest.approx(11 * span)  # twelve windows of five
     assert pacing.slots_needed_seconds(5, 5) == 0 and pacing.slots_needed_seconds(1, 5) == 0
-    # 100 pages, loose: ten spaced, then each one late-arrival window after the page ten before it
-    expected = 9 * pacing.interval(10) + 9 * pacing.window(10, pacing.LOOSE_LATENESS_SECONDS)[1]
+    # 100 pages: ten at once, then ten more a window later, ...
+    expected = 9 * pacing.window(10)[1]
     assert pacing.list_pages_seconds(5000, 50, 10) == pytest.approx(expected, abs=1e-5)
 
 

@@ -7,7 +7,9 @@ collected even when it failed: a failed child ends Failed (the portal shows it) 
 result it carried. When the source's budget is busy (many copies arriving together), the source's budget entity
 tells the copy to relay (`ferry.orchestration.relay.copy_route`): the model goes from the source to one target
 first and from there to the others (`origin` = the source, so the replicas' provenance tags name it); a relay
-that fails is copied from the source (`<child id>:from-source`). The custom status shows each target's stage;
+that fails is copied from the source (`<child id>:from-source`). A relay asks the budgets again when its first
+copy is due to leave the source and when it is done: a source that has become the less busy sends the held
+copies itself (`relay.relay_recheck`). The custom status shows each target's stage;
 the output is
 `{modelId, source, status: succeeded|partial|failed, targets: {alias: {status, targetModelId, error, via?}}}` (a
 classifier's request and output name `classifierId` instead: `ferry.kinds`).
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator
+from datetime import timedelta
 from typing import Any
 
 from ferry import telemetry
@@ -61,7 +64,7 @@ def copy_model(context: Any) -> Generator[Any, Any, dict[str, Any]]:
         context.set_custom_status(progress.parent_status(model_id=model_id, source=source, targets=entries,
                                                          stage=stage, kind=plan.kind))
 
-    first, held = yield from _relays(context, plan, source)
+    first, held, due = yield from _relays(context, plan, source)
     if first is not None:
         for target in held:
             entries[target.alias] = progress.parent_target_entry(stage="queued", instance_id=child_ids[target.alias])
@@ -87,7 +90,15 @@ def copy_model(context: Any) -> Generator[Any, Any, dict[str, Any]]:
         # Children started next to running ones are handed to the host first (`fanout.schedule_now`); waiting
         # again on children started in an earlier episode adds no action.
         yield from schedule_now(context, new, [entry[0] for entry in running])
-        done = yield context.task_any([entry[0] for entry in running])
+        done = yield context.task_any([entry[0] for entry in running] + ([due] if due is not None else []))
+        if done is due:  # the relay's first copy is due to leave the source: is the source still that busy?
+            due = None
+            if (yield from _source_takes(context, source, held, than=plan.relay_backlog_seconds)):
+                pending.extend((t, None, child_ids[t.alias]) for t in held)
+                for target in held:
+                    entries[target.alias].pop("via", None)
+                held = []
+            continue
         index = next(i for i, entry in enumerate(running) if entry[0] is done)
         task, target, via, instance_id = running.pop(index)
         alias = target.alias
@@ -100,7 +111,19 @@ def copy_model(context: Any) -> Generator[Any, Any, dict[str, Any]]:
             result = outcome.result_from_child_failure(Exception(f"unexpected child output {value!r}"), alias)
         if alias == first:  # the relays may go: from this target if it holds the model, else from the source
             relay_from = first if result.get("status") == "succeeded" else None
+            if due is not None and not due.is_completed:
+                due.cancel()
+            due = None
+            if relay_from and held and plan.relay_recheck:  # from the less busy holder, as the sync chooses
+                ahead = yield context.call_entity(budget_of(first), "backlog",
+                                                  {"now": context.current_utc_datetime.isoformat()})
+                than = float(ahead.get("backlogSeconds") or 0) if isinstance(ahead, dict) else 0.0
+                if (yield from _source_takes(context, source, held, than=than)):
+                    relay_from = None
             pending.extend((t, relay_from, child_ids[t.alias]) for t in held)
+            if relay_from is None:
+                for target in held:
+                    entries[target.alias].pop("via", None)
             held = []
         if via is not None and result.get("status") != "succeeded":
             # the relay did not work (its replica, its region, a composed model): from the source after all
@@ -127,23 +150,42 @@ def copy_model(context: Any) -> Generator[Any, Any, dict[str, Any]]:
     return output
 
 
-def _relays(context: Any, plan: CopyPlanned, source: str) -> Generator[Any, Any, tuple[str | None, list[TargetPlan]]]:
+def _relays(context: Any, plan: CopyPlanned, source: str,
+            ) -> Generator[Any, Any, tuple[str | None, list[TargetPlan], Any]]:
     """Whether this copy relays (`ferry.orchestration.relay.copy_route`, decided by the source's budget so that
-    copies arriving together see each other): the target copied from the source first, and the targets then
-    copied from it; (None, []) when every target is copied from the source."""
+    copies arriving together see each other): the target copied from the source first, the targets then copied
+    from it, and a timer for when the first copy is due to leave the source (None when the plan has no
+    rechecks); (None, [], None) when every target is copied from the source."""
     peers = [t for t in plan.targets if t.alias in plan.relay_peers]
     if len(peers) < 2 or plan.relay_backlog_seconds is None:
-        return None, []
+        return None, [], None
     decision = yield context.call_entity(budget_of(source), "route", {
         "now": context.current_utc_datetime.isoformat(), "peers": len(peers),
         "relayAfter": plan.relay_backlog_seconds})
     if not isinstance(decision, dict) or not decision.get("relay"):
-        return None, []
+        return None, [], None
     first = peers[int(decision.get("turn") or 0) % len(peers)]
+    backlog = float(decision.get("backlogSeconds") or 0)
     if not context.is_replaying:
         log.info("%s [%s] the source's budget is booked %.1f s ahead: copying to %s first, then from there",
-                 context.instance_id, NAME, float(decision.get("backlogSeconds") or 0), first.alias)
-    return first.alias, [t for t in peers if t is not first]
+                 context.instance_id, NAME, backlog, first.alias)
+    due = None
+    if plan.relay_recheck and plan.relay_backlog_seconds > 0:  # at 0 the source is never less busy than that
+        due = context.create_timer(context.current_utc_datetime + timedelta(seconds=backlog))
+    return first.alias, [t for t in peers if t is not first], due
+
+
+def _source_takes(context: Any, source: str, held: list[TargetPlan], than: float) -> Generator[Any, Any, bool]:
+    """Whether the source, booked less than `than` seconds ahead, sends the copies held for a relay itself after
+    all (`ferry.orchestration.relay.relay_recheck`; it claims their calls)."""
+    answer = yield context.call_entity(budget_of(source), "recheck", {
+        "now": context.current_utc_datetime.isoformat(), "calls": len(held), "than": than})
+    direct = isinstance(answer, dict) and bool(answer.get("direct"))
+    if direct and not context.is_replaying:
+        log.info("%s [%s] the source is booked only %.1f s ahead (less than %.1f s): copying to %s from the source",
+                 context.instance_id, NAME, float(answer.get("backlogSeconds") or 0), than,
+                 ", ".join(t.alias for t in held))
+    return direct
 
 
 def _log_relay_failed(context: Any, alias: str, via: str, error: Any) -> None:

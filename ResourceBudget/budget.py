@@ -15,6 +15,11 @@ Operations:
 * `route` `{"now": "<ISO-8601>", "peers": n, "relayAfter": seconds | null}` → `{"relay", "backlogSeconds", "turn"}`:
   whether a copy of one model to `n` relay-eligible targets should relay (`ferry.orchestration.relay.copy_route`);
   it claims the source calls it will make.
+* `backlog` `{"now": "<ISO-8601>"}` → `{"backlogSeconds"}`: how far ahead its management calls are booked.
+* `recheck` `{"now": "<ISO-8601>", "calls": n, "than": seconds}` → `{"direct", "backlogSeconds"}`: whether a
+  relayed copy whose first copy is done sends its `n` other copies from this source after all, because it is
+  booked less than the first target (`than`, that target's `backlog`): `ferry.orchestration.relay.relay_recheck`;
+  it claims those calls when it takes them.
 * `get` → the state (for tests and diagnostics).
 """
 
@@ -64,7 +69,19 @@ def handle(context: Any) -> None:
                                            rate=rate, relay_after=request.get("relayAfter"))
         context.set_state(state)
         context.set_result(decision)
+    elif operation == "backlog":
+        request = context.get_input() or {}
+        rate, _ = limits_of(context.entity_key, "manage")
+        context.set_result(relay.booked_ahead(state, now=request["now"], rate=rate))
+    elif operation == "recheck":
+        request = context.get_input() or {}
+        rate, _ = limits_of(context.entity_key, "manage")
+        decision, state = relay.relay_recheck(state, now=request["now"], calls=int(request.get("calls") or 0),
+                                              rate=rate, than=float(request.get("than") or 0))
+        context.set_state(state)
+        context.set_result(decision)
     elif operation == "get":
         context.set_result(state)
     else:
-        raise ValueError(f"resource_budget has no operation {operation!r}; use reserve, release, route or get")
+        raise ValueError(f"resource_budget has no operation {operation!r}; use reserve, release, route, backlog, "
+                         "recheck or get")

@@ -71,7 +71,7 @@ def _plan(settings: ferry_settings.Settings, request: Any) -> CopyPlanned:
     return CopyPlanned(request=plan.to_input(), source_api_version=settings.resource(plan.source).api_version,
                        targets=targets, policy=CopyPolicy.from_settings(settings), kind=plan.kind,
                        relay_peers=peers if plan.kind == "model" else [],
-                       relay_backlog_seconds=settings.copy_relay_backlog_seconds)
+                       relay_backlog_seconds=settings.copy_relay_backlog_seconds, relay_recheck=True)
 
 
 @bp.activity_trigger(input_name="request")

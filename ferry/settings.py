@@ -173,7 +173,8 @@ SETTINGS: dict[str, Setting] = _registry(
             "source's model id on every target). An idle source copies to every target side by side; many "
             "copies arriving together would queue behind the source's budget, and relays take part of them "
             "off it. Default 2 s: the first copies of a burst go straight, then two in three relay (with 2 "
-            "targets; one in n+1 goes straight with n). off: never."),
+            "targets; one in n+1 goes straight with n); a relay whose first copy leaves when the source is booked "
+            "less than this sends its other copies from the source after all. off: never."),
 )
 
 def default_of(name: str) -> str:

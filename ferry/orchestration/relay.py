@@ -24,7 +24,9 @@ call the sync makes in plan order. A row sent from the source leaves the route a
 A copy of one model to several targets (`/api/copies`, Event Grid) relays only when the source is busy
 (`copy_route`): sent side by side from the source, its copies finish one copy time after their slots, while a
 relay makes the others wait for the first whole copy; worth it only once the source's budget is booked
-FERRY_COPY_RELAY_BACKLOG_SECONDS ahead, which is when many copies arrive together.
+FERRY_COPY_RELAY_BACKLOG_SECONDS ahead, which is when many copies arrive together. Decided on arrival, a relay
+is asked again (`relay_recheck`) when its first copy is due to leave the source and when that copy is done: late
+in a burst the source empties while the targets fill with the other relays' copies.
 """
 
 from __future__ import annotations
@@ -143,3 +145,28 @@ def copy_route(state: dict[str, Any] | None, *, now: str, peers: int, rate: floa
         new_state["relayTurn"] = turn + 1
     new_state = pacing.claim(new_state, "manage", now, 1 if relay else peers)
     return {"relay": relay, "backlogSeconds": round(backlog, 3), "turn": turn}, new_state
+
+
+def relay_recheck(state: dict[str, Any] | None, *, now: str, calls: int, rate: float | None,
+                  than: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The source budget's second look at a relayed copy whose first copy is done (an operation of the
+    `resource_budget` entity): its `calls` other copies go from whichever holder is booked less, the source or
+    the first target (booked `than` seconds ahead), as the sync's `assign` chooses its senders. Why: a copy
+    that relayed early in a burst finds, when its first copy is done, the source's windows emptying and the
+    targets' filling with the other relays' copies; sent from the first target, its copies would wait behind
+    them while the source idles. The source claims the calls it takes. Returns `{"direct", "backlogSeconds"}`
+    and the new state."""
+    new_state = dict(state or {})
+    if rate is None or calls < 1:
+        return {"direct": False, "backlogSeconds": 0.0}, new_state
+    backlog = pacing.backlog_seconds(new_state, "manage", now, rate)
+    direct = backlog < than
+    if direct:
+        new_state = pacing.claim(new_state, "manage", now, calls)
+    return {"direct": direct, "backlogSeconds": round(backlog, 3)}, new_state
+
+
+def booked_ahead(state: dict[str, Any] | None, *, now: str, rate: float | None) -> dict[str, Any]:
+    """`{"backlogSeconds"}`: how far ahead a budget's management calls are booked at `now` (0 without a rate)."""
+    backlog = pacing.backlog_seconds(state, "manage", now, rate) if rate is not None else 0.0
+    return {"backlogSeconds": round(backlog, 3)}

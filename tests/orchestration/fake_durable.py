@@ -2,7 +2,9 @@
 
 Activities run immediately through a name → callable map, sub-orchestrations run inline (their generators driven
 the same way), timers move a virtual clock to their fire time. Failed tasks are thrown into the generator as
-the SDK does on replay (`orchestrator_generator_wrapper` semantics); `task_any` returns the finished task.
+the SDK does on replay (`orchestrator_generator_wrapper` semantics); `task_any` returns the task that finished
+first: a timer at its fire time, a sub-orchestration when its inline run ended, anything else when it was made
+(ties go to the earlier task in the list; a timer that wins moves the clock to its fire time if it is later).
 Everything the orchestrator does is recorded so tests can assert on calls, timers and custom statuses.
 """
 
@@ -22,9 +24,17 @@ class FakeTask:
     fire_at: datetime | None = None
     instance_id: str | None = None
     cancelled: bool = False
+    done_at: datetime | None = None  # when the task finished (a timer: its fire time)
+    fired: bool = False  # a timer: whether a `yield` or a `task_any` waited it out
+
+    @property
+    def is_completed(self) -> bool:
+        return self.fired if self.kind == "timer" else True
 
     def cancel(self) -> None:
         assert self.kind == "timer", "only timers can be cancelled"
+        if self.fired:
+            raise ValueError("Cannot cancel a completed task.")  # as the SDK's TimerTask.cancel
         self.cancelled = True
 
 
@@ -73,9 +83,9 @@ class FakeContext:
     def call_activity(self, name: str, input_: Any = None) -> FakeTask:
         self.rec.activities.append((name, input_))
         try:
-            return FakeTask("activity", self._activities[name](input_), name=name)
+            return FakeTask("activity", self._activities[name](input_), name=name, done_at=self.rec.now)
         except Exception as exc:  # an activity that raises fails its task
-            return FakeTask("activity", exc, name=name)
+            return FakeTask("activity", exc, name=name, done_at=self.rec.now)
 
     def call_sub_orchestrator(self, name: str, input_: Any = None, instance_id: str | None = None) -> FakeTask:
         assert instance_id, "children must get deterministic instance ids"
@@ -85,14 +95,15 @@ class FakeContext:
             result = drive(self._orchestrators[name](child), self.rec, instance_id)
         except Exception as exc:
             result = Exception(f"Orchestrator function '{name}' failed: {exc}")
-        return FakeTask("sub", result, name=name, instance_id=instance_id)
+        return FakeTask("sub", result, name=name, instance_id=instance_id, done_at=self.rec.now)
 
     def call_entity(self, entity_id: Any, operation: str, input_: Any = None) -> FakeTask:
         self.rec.entities.append((entity_id.name, entity_id.key, operation, input_))
         if self.rec.on_entity is not None:
-            return FakeTask("entity", self.rec.on_entity(entity_id.name, entity_id.key, operation, input_))
+            return FakeTask("entity", self.rec.on_entity(entity_id.name, entity_id.key, operation, input_),
+                            done_at=self.rec.now)
         return FakeTask("entity", {"group": (input_ or {}).get("group"), "slot": (input_ or {}).get("at"),
-                                   "waitSeconds": 0.0})
+                                   "waitSeconds": 0.0}, done_at=self.rec.now)
 
     def signal_entity(self, entity_id: Any, operation: str, input_: Any = None) -> None:
         self.rec.entities.append((entity_id.name, entity_id.key, operation, input_))
@@ -100,11 +111,15 @@ class FakeContext:
     def create_timer(self, fire_at: datetime) -> FakeTask:
         assert fire_at.tzinfo is not None
         self.rec.timers.append((self.instance_id, self.rec.now, fire_at))
-        return FakeTask("timer", None, fire_at=fire_at)
+        return FakeTask("timer", None, fire_at=fire_at, done_at=fire_at)
 
     def task_any(self, tasks: list[FakeTask]) -> FakeTask:
         assert tasks
-        return FakeTask("any", tasks[0])
+        first = min(tasks, key=lambda t: t.done_at or self.rec.now)  # min keeps the earliest of equals
+        if first.kind == "timer":
+            self.rec.advance_to(first.fire_at)
+            first.fired = True
+        return FakeTask("any", first)
 
     def task_all(self, tasks: list[FakeTask]) -> FakeTask:
         return FakeTask("all", [t.result for t in tasks])
@@ -125,6 +140,7 @@ def drive(generator: Any, rec: Recorder, instance_id: str = "test") -> Any:
         send, throw = None, None
         if task.kind == "timer":
             rec.advance_to(task.fire_at)
+            task.fired = True
         elif isinstance(task.result, Exception) and task.kind != "any":
             throw = task.result
             continue

@@ -146,6 +146,31 @@ def test_route_relays_copies_only_once_the_sources_budget_is_booked_ahead(config
     assert operate({}, "src", "route", {"now": now, "peers": 3, "relayAfter": 0})["relay"] is True
 
 
+def test_recheck_takes_a_relays_held_copies_only_while_the_source_is_booked_less(configured):
+    """A relayed copy asks again: the source takes its held copies while it is booked less than `than` seconds
+    ahead (FERRY_COPY_RELAY_BACKLOG_SECONDS at the first copy's turn, the first target's backlog once that copy
+    is done) and claims them, so relays asking together see each other; `backlog` only reads."""
+    states: dict = {}
+    now = T0.isoformat()
+    for _ in range(5):  # one window of 5 calls booked on the source (S0): 1 s ahead
+        operate(states, "src", "reserve", {"group": "manage", "at": now, "precise": True})
+    assert operate(states, "src", "backlog", {"now": now}) == {"backlogSeconds": 1.0}
+    before = json.dumps(states)
+    operate(states, "src", "backlog", {"now": now})
+    assert json.dumps(states) == before  # a read
+    answers = [operate(states, "src", "recheck", {"now": now, "calls": 2, "than": 2.0}) for _ in range(4)]
+    # 1.0 s booked: takes 2 calls (then 1.4 s), 2 more (1.8 s), 2 more (2.2 s), then not
+    assert [(a["direct"], a["backlogSeconds"]) for a in answers] == [(True, 1.0), (True, 1.4), (True, 1.8),
+                                                                    (False, 2.2)]
+    assert operate(states, "src", "backlog", {"now": now}) == {"backlogSeconds": 2.2}  # nothing claimed last
+    # booked as much as the first target: the relay keeps its sender (a tie does not go to the source)
+    assert operate(states, "src", "recheck", {"now": now, "calls": 1, "than": 2.2})["direct"] is False
+    # past CLAIM_SECONDS and every slot, the source is idle again; an unknown resource is never taken
+    later = (T0 + timedelta(seconds=pacing.CLAIM_SECONDS + 1)).isoformat()
+    assert operate(states, "src", "recheck", {"now": later, "calls": 1, "than": 0.5})["direct"] is True
+    assert operate({}, "nowhere", "recheck", {"now": now, "calls": 1, "than": 5})["direct"] is False
+
+
 def test_unknown_operation_fails(configured):
     with pytest.raises(ValueError, match="no operation 'take'"):
         operate({}, "src", "take")

@@ -73,3 +73,41 @@ def test_a_relay_that_fails_is_copied_from_the_source(stack: SyncStack, caplog: 
     assert any(f"from {tried[0]} failed" in r.getMessage() and "copying it from the source" in r.getMessage()
                for r in caplog.records)
     assert_replicas_name_the_source(stack, [model], TARGETS)
+
+
+@pytest.fixture(scope="module")
+def burst_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncStack]:
+    with SyncStack.running(tmp_path_factory.mktemp("copies-burst")) as s:  # FERRY_COPY_RELAY_BACKLOG_SECONDS: 2
+        yield s
+
+
+def test_a_burst_relays_while_the_source_is_busy_and_its_last_relays_go_from_the_source(
+        burst_stack: SyncStack, caplog: pytest.LogCaptureFixture) -> None:
+    """Twelve copies to two targets arrive at one instant (the virtual clock moves only once they are all
+    in): the first go straight from the source, then two in three relay. When a relay's first copy is due to
+    leave the source, the copies decided after it have booked the source less than 2 s ahead for the last of
+    them: those send their second copy from the source too, side by side, instead of a whole copy later."""
+    stack = burst_stack
+    caplog.set_level(logging.INFO, logger="modelferry.orchestration")
+    models = [stack.handle("src").seed_model("v3", f"burst-{n:02d}", api_version="2024-11-30", tags={"team": "ap"})
+              for n in range(12)]
+    start = stack.log_position()
+    ids = []
+    for model in models:  # no wait yet: the clock stands still while they are posted
+        resp = stack.post("copies", {"modelId": model, "source": "src", "targets": TARGETS}, "start_copy")
+        assert resp.status_code == 202, resp.text
+        ids.append(resp.json()["id"])
+    outputs = [stack.host.wait_for(iid, timeout=120) for iid in ids]
+    assert all(o["runtimeStatus"] == "Completed" and o["output"]["status"] == "succeeded" for o in outputs), outputs
+    assert_replicas_name_the_source(stack, models, TARGETS)
+
+    ops = stack.operations_since(start, accepted_only=True)
+    from_source, relayed = ops["src"].count("copy"), sum(ops[t].count("copy") for t in TARGETS)
+    assert from_source + relayed == 2 * len(models)
+    via = [r for o in outputs for r in o["output"]["targets"].values() if r.get("via")]
+    assert relayed == len(via) >= 1  # the busy source relayed ...
+    messages = [r.getMessage() for r in caplog.records]
+    decided = sum("copying to" in m and "first, then from there" in m for m in messages)
+    taken_back = [m for m in messages if "is booked only" in m and "from the source" in m]
+    assert taken_back, messages  # ... and took the last relays back when their turn came
+    assert relayed == decided - len(taken_back)  # every other relay sent its second copy from its first target

@@ -16,10 +16,10 @@ Operations:
   whether a copy of one model to `n` relay-eligible targets should relay (`ferry.orchestration.relay.copy_route`);
   it claims the source calls it will make.
 * `backlog` `{"now": "<ISO-8601>"}` → `{"backlogSeconds"}`: how far ahead its management calls are booked.
-* `recheck` `{"now": "<ISO-8601>", "calls": n, "than": seconds}` → `{"direct", "backlogSeconds"}`: whether a
-  relayed copy whose first copy is done sends its `n` other copies from this source after all, because it is
-  booked less than the first target (`than`, that target's `backlog`): `ferry.orchestration.relay.relay_recheck`;
-  it claims those calls when it takes them.
+* `recheck` `{"now": "<ISO-8601>", "calls": n, "than": seconds}` → `{"direct", "backlogSeconds"}`: whether this
+  source sends a relayed copy's `n` held copies itself after all, being booked less than `than` seconds ahead
+  (the relay threshold when the first copy is due to leave, the first target's `backlog` once it is done):
+  `ferry.orchestration.relay.relay_recheck`; it claims those calls when it takes them.
 * `get` → the state (for tests and diagnostics).
 """
 

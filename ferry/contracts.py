@@ -137,8 +137,9 @@ class CopyPlanned(Contract):
     # how far ahead the source's budget must be booked for that (None: never)
     relay_peers: list[str] = field(default_factory=list)
     relay_backlog_seconds: float | None = None
-    # a relayed copy whose first copy is done sends the others from the less busy of the source and the first
-    # target (`relay_recheck`); False in plans frozen by builds without it, whose parents replay without the calls
+    # a relayed copy asks the source's budget again when its first copy is due to leave and when it is done
+    # (`relay_recheck`); False in plans frozen by builds without it, whose parents replay without the timer and
+    # the calls
     relay_recheck: bool = False
 
 

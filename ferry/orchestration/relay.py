@@ -149,13 +149,13 @@ def copy_route(state: dict[str, Any] | None, *, now: str, peers: int, rate: floa
 
 def relay_recheck(state: dict[str, Any] | None, *, now: str, calls: int, rate: float | None,
                   than: float) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The source budget's second look at a relayed copy whose first copy is done (an operation of the
-    `resource_budget` entity): its `calls` other copies go from whichever holder is booked less, the source or
-    the first target (booked `than` seconds ahead), as the sync's `assign` chooses its senders. Why: a copy
-    that relayed early in a burst finds, when its first copy is done, the source's windows emptying and the
-    targets' filling with the other relays' copies; sent from the first target, its copies would wait behind
-    them while the source idles. The source claims the calls it takes. Returns `{"direct", "backlogSeconds"}`
-    and the new state."""
+    """The source budget's second look at a relayed copy (an operation of the `resource_budget` entity): the
+    source takes the copy's `calls` held copies itself while it is booked less than `than` seconds ahead, and
+    claims them. Asked twice: when the first copy is due to leave the source, `than` is the relay threshold (a
+    copy arriving then would go straight); when it is done, `than` is the first target's backlog (the less busy
+    holder sends, as the sync's `assign` chooses). Why: late in a burst the source's windows empty while the
+    targets' fill with the other relays' copies; sent from the first target, the held copies would wait behind
+    them while the source idles. Returns `{"direct", "backlogSeconds"}` and the new state."""
     new_state = dict(state or {})
     if rate is None or calls < 1:
         return {"direct": False, "backlogSeconds": 0.0}, new_state

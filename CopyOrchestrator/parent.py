@@ -71,6 +71,15 @@ def copy_model(context: Any) -> Generator[Any, Any, dict[str, Any]]:
             entries[target.alias]["via"] = first
     # (target, the target it is relayed from or None, the child's instance id)
     pending = [(t, None, child_ids[t.alias]) for t in plan.targets if t not in held]
+
+    def queue_held(relay_from: str | None) -> None:
+        """The targets held for the relay join the queue: copied from `relay_from`, or from the source (None)."""
+        pending.extend((t, relay_from, child_ids[t.alias]) for t in held)
+        if relay_from is None:
+            for target in held:
+                entries[target.alias].pop("via", None)
+        held.clear()
+
     pending.sort(key=lambda entry: entry[0].alias != first)  # the relays' first target starts first
     running: list[tuple[Any, TargetPlan, str | None, str]] = []
     results: dict[str, dict[str, Any]] = {}
@@ -94,10 +103,7 @@ def copy_model(context: Any) -> Generator[Any, Any, dict[str, Any]]:
         if done is due:  # the relay's first copy is due to leave the source: is the source still that busy?
             due = None
             if (yield from _source_takes(context, source, held, than=plan.relay_backlog_seconds)):
-                pending.extend((t, None, child_ids[t.alias]) for t in held)
-                for target in held:
-                    entries[target.alias].pop("via", None)
-                held = []
+                queue_held(None)
             continue
         index = next(i for i, entry in enumerate(running) if entry[0] is done)
         task, target, via, instance_id = running.pop(index)
@@ -114,17 +120,10 @@ def copy_model(context: Any) -> Generator[Any, Any, dict[str, Any]]:
             if due is not None and not due.is_completed:
                 due.cancel()
             due = None
-            if relay_from and held and plan.relay_recheck:  # from the less busy holder, as the sync chooses
-                ahead = yield context.call_entity(budget_of(first), "backlog",
-                                                  {"now": context.current_utc_datetime.isoformat()})
-                than = float(ahead.get("backlogSeconds") or 0) if isinstance(ahead, dict) else 0.0
-                if (yield from _source_takes(context, source, held, than=than)):
-                    relay_from = None
-            pending.extend((t, relay_from, child_ids[t.alias]) for t in held)
-            if relay_from is None:
-                for target in held:
-                    entries[target.alias].pop("via", None)
-            held = []
+            if (relay_from and held and plan.relay_recheck
+                    and (yield from _source_less_busy(context, source, relay_from, held))):
+                relay_from = None
+            queue_held(relay_from)
         if via is not None and result.get("status") != "succeeded":
             # the relay did not work (its replica, its region, a composed model): from the source after all
             _log_relay_failed(context, alias, via, result.get("error"))
@@ -173,6 +172,14 @@ def _relays(context: Any, plan: CopyPlanned, source: str,
     if plan.relay_recheck and plan.relay_backlog_seconds > 0:  # at 0 the source is never less busy than that
         due = context.create_timer(context.current_utc_datetime + timedelta(seconds=backlog))
     return first.alias, [t for t in peers if t is not first], due
+
+
+def _source_less_busy(context: Any, source: str, first: str, held: list[TargetPlan]) -> Generator[Any, Any, bool]:
+    """Once the relay's first copy is done: whether the source, booked less than the first target, sends the
+    held copies (the less busy holder sends, as the sync chooses)."""
+    ahead = yield context.call_entity(budget_of(first), "backlog", {"now": context.current_utc_datetime.isoformat()})
+    than = float(ahead.get("backlogSeconds") or 0) if isinstance(ahead, dict) else 0.0
+    return (yield from _source_takes(context, source, held, than=than))
 
 
 def _source_takes(context: Any, source: str, held: list[TargetPlan], than: float) -> Generator[Any, Any, bool]:
